@@ -1,0 +1,58 @@
+/* The cleanup engine (DESIGN §3): plan by mode and priority, reclaim in
+ * dependency order, count every outcome into a struct rcshim_result.
+ *
+ * Order: SQLite connections, then fds (both may live inside a temp tree),
+ * then GPU memory, then temp artifacts.  One failure never stops the rest.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rcshim.h"
+
+enum rc_mode {
+	RC_MODE_FINAL = 0, /* the process ends, or a scope does */
+	RC_MODE_LIVE = 1,  /* the program goes on and must not notice */
+	RC_MODE_CRASH = 2, /* async-signal-safe steps only */
+};
+
+enum rc_reason {
+	RC_REASON_EXIT = 0,
+	RC_REASON_SIGNAL,      /* termination signal */
+	RC_REASON_CRASH,       /* crash signal */
+	RC_REASON_API,         /* rcshim_clean / rcshim_emergency_cleanup */
+	RC_REASON_SCOPE,
+	RC_REASON_LIVE_SIGNAL, /* RCSHIM_SIGNAL */
+	RC_REASON_TIMER,
+	RC_REASON_PRESSURE,
+};
+
+struct rc_clean_req {
+	enum rc_mode mode;
+	rcshim_priority prio;
+	enum rc_reason reason;
+	int signo;
+	uint32_t scope; /* 0: the whole process */
+};
+
+/* Runs a final or live cleanup.  Not async-signal-safe.  Serialised: a live
+ * request finding another cleanup running returns RCSHIM_BUSY. */
+rcshim_status rc_clean(const struct rc_clean_req *req, struct rcshim_result *res);
+
+/* The crash steps: temp trees through the journal (raw system calls) and,
+ * at MEDIUM and above with @close_fds, owned fds other than 0, 1, 2.
+ * Async-signal-safe. */
+void rc_clean_crash(rcshim_priority prio, bool close_fds, struct rcshim_result *res);
+
+/* Result bookkeeping. */
+void rc_result_init(struct rcshim_result *res);
+void rc_result_add(struct rcshim_result *res, int kind, uint64_t cleaned,
+		   uint64_t failed, uint64_t skipped, uint64_t bytes);
+/* Counts the outcome of removing one temp artifact (rc_rmtree codes). */
+void rc_result_count_temp(struct rcshim_result *res, int rc, const char *path);
+/* Sums the kinds into the totals and sets the status. */
+void rc_result_finish(struct rcshim_result *res);
+
+/* Totals over the process's life, for the report and the launcher. */
+extern struct rcshim_result rc_lifetime;

@@ -1,0 +1,168 @@
+#include "build-config.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/fdtable.h"
+
+#define CHUNK_BITS 10
+#define CHUNK_SIZE (1 << CHUNK_BITS)
+#define NCHUNKS (RC_FD_MAX / CHUNK_SIZE)
+
+static struct rc_fd_entry *_Atomic chunks[NCHUNKS];
+static atomic_int high_water = -1;
+
+static struct rc_fd_entry *
+slot(int fd, bool create)
+{
+	if (fd < 0 || fd >= RC_FD_MAX) {
+		return NULL;
+	}
+	unsigned c = (unsigned)fd >> CHUNK_BITS;
+	struct rc_fd_entry *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
+	if (!chunk && create) {
+		struct rc_fd_entry *fresh = rc_alloc(sizeof(*fresh) * CHUNK_SIZE);
+		if (!fresh) {
+			return NULL;
+		}
+		struct rc_fd_entry *expected = NULL;
+		if (atomic_compare_exchange_strong(&chunks[c], &expected, fresh)) {
+			chunk = fresh;
+		} else {
+			rc_free(fresh);
+			chunk = expected;
+		}
+	}
+	return chunk ? &chunk[fd & (CHUNK_SIZE - 1)] : NULL;
+}
+
+void
+rc_fd_track(int fd, uint32_t flags, uint32_t scope, uint32_t stack,
+	    int32_t pid, uint64_t aux, const struct stat *st)
+{
+	struct rc_fd_entry *e = slot(fd, true);
+	if (!e) {
+		return;
+	}
+	/* Withdraw first so a concurrent reader never pairs old flags with
+	 * new fields. */
+	atomic_store_explicit(&e->flags, 0, memory_order_relaxed);
+	e->scope = scope;
+	e->stack = stack;
+	e->pid = pid;
+	e->aux = aux;
+	if (st) {
+		e->dev = (uint64_t)st->st_dev;
+		e->ino = (uint64_t)st->st_ino;
+		flags |= RC_FD_IDENT;
+	} else {
+		e->dev = 0;
+		e->ino = 0;
+		flags &= ~(uint32_t)RC_FD_IDENT;
+	}
+	atomic_store_explicit(&e->flags, flags | RC_FD_LIVE, memory_order_release);
+
+	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
+	while (fd > hw &&
+	       !atomic_compare_exchange_weak(&high_water, &hw, fd)) {
+	}
+}
+
+uint32_t
+rc_fd_untrack(int fd)
+{
+	struct rc_fd_entry *e = slot(fd, false);
+	if (!e) {
+		return 0;
+	}
+	return atomic_exchange_explicit(&e->flags, 0, memory_order_acq_rel);
+}
+
+void
+rc_fd_untrack_range(int lo, int hi)
+{
+	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
+	if (lo < 0) {
+		lo = 0;
+	}
+	if (hi > hw) {
+		hi = hw;
+	}
+	for (int fd = lo; fd <= hi; fd++) {
+		struct rc_fd_entry *e = slot(fd, false);
+		if (e) {
+			atomic_store_explicit(&e->flags, 0, memory_order_release);
+		} else {
+			/* Skip the rest of an unmapped chunk. */
+			fd |= CHUNK_SIZE - 1;
+		}
+	}
+}
+
+bool
+rc_fd_get(int fd, struct rc_fd_entry *out)
+{
+	struct rc_fd_entry *e = slot(fd, false);
+	if (!e) {
+		return false;
+	}
+	uint32_t f = atomic_load_explicit(&e->flags, memory_order_acquire);
+	if (!(f & RC_FD_LIVE)) {
+		return false;
+	}
+	out->scope = e->scope;
+	out->stack = e->stack;
+	out->pid = e->pid;
+	out->dev = e->dev;
+	out->ino = e->ino;
+	out->aux = e->aux;
+	atomic_store_explicit(&out->flags, f, memory_order_relaxed);
+	/* A writer that replaced the entry meanwhile changed the flags word
+	 * (to 0 first): then the copy may be torn, and the fd is in flux. */
+	return atomic_load_explicit(&e->flags, memory_order_acquire) == f;
+}
+
+void
+rc_fd_set_flags(int fd, uint32_t add, uint64_t aux)
+{
+	struct rc_fd_entry *e = slot(fd, false);
+	if (!e) {
+		return;
+	}
+	uint32_t f = atomic_load_explicit(&e->flags, memory_order_acquire);
+	if (f & RC_FD_LIVE) {
+		if (aux) {
+			e->aux = aux;
+		}
+		atomic_fetch_or_explicit(&e->flags, add, memory_order_release);
+	}
+}
+
+void
+rc_fd_foreach(bool (*fn)(int fd, const struct rc_fd_entry *e, void *ctx), void *ctx)
+{
+	int hw = atomic_load_explicit(&high_water, memory_order_acquire);
+	for (int fd = 0; fd <= hw; fd++) {
+		struct rc_fd_entry copy;
+		if (!slot(fd, false)) {
+			fd |= CHUNK_SIZE - 1;
+			continue;
+		}
+		if (rc_fd_get(fd, &copy) && !fn(fd, &copy, ctx)) {
+			return;
+		}
+	}
+}
+
+int
+rc_fd_high_water(void)
+{
+	return atomic_load_explicit(&high_water, memory_order_relaxed);
+}
+
+void
+rc_fd_reset(void)
+{
+	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
+	rc_fd_untrack_range(0, hw);
+}

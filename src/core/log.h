@@ -1,0 +1,32 @@
+/* Diagnostics: async-signal-safe, one write(2) per line, never malloc. */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum rc_log_level {
+	RC_LOG_QUIET = 0,
+	RC_LOG_WARN = 1,
+	RC_LOG_INFO = 2,
+	RC_LOG_DEBUG = 3,
+};
+
+/* Current threshold; messages above it are dropped.  Set from RCSHIM_LOG. */
+extern enum rc_log_level rc_log_threshold;
+/* Where lines go; stderr unless a test redirects it. */
+extern int rc_log_fd;
+
+/* Formats a subset of printf: %s %d %i %u %ld %lu %lld %llu %zu %zd %x %lx
+ * %llx %p %c %% with an optional '-' flag, width and '.*' precision for %s.
+ * Always NUL-terminates; returns the length written (truncated to n - 1). */
+size_t rc_vfmt(char *buf, size_t n, const char *fmt, va_list ap);
+size_t rc_fmt(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "rcshim: <message>\n" on rc_log_fd when level <= threshold. */
+void rc_log(enum rc_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define rc_warn(...) rc_log(RC_LOG_WARN, __VA_ARGS__)
+#define rc_info(...) rc_log(RC_LOG_INFO, __VA_ARGS__)
+#define rc_debug(...) rc_log(RC_LOG_DEBUG, __VA_ARGS__)

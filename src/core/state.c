@@ -1,0 +1,76 @@
+#include "build-config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/path.h"
+#include "core/session.h"
+#include "core/state.h"
+#include "core/sys.h"
+
+struct rc_config rc_cfg;
+atomic_int rc_ready;
+atomic_bool rc_finished;
+RC_TLS int rc_guard;
+RC_TLS uint32_t rc_scope_cur;
+int32_t rc_pid_cached;
+
+static void
+warn_line(void *ctx, const char *line)
+{
+	bool *quiet = ctx;
+	if (!*quiet) {
+		rc_log(RC_LOG_WARN, "%s", line);
+	}
+}
+
+static const char *
+env_get(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+	for (char *const *e = envp; e && *e; e++) {
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
+			return *e + n + 1;
+		}
+	}
+	return NULL;
+}
+
+bool
+rc_state_init(char *const *envp)
+{
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&rc_ready, &expected, 1)) {
+		return false;
+	}
+	rc_guard++;
+	rc_pid_cached = rc_sys_getpid();
+
+	const char *sid = env_get(envp, RC_SESSION_ENV);
+	/* Only the process that starts the session reports bad settings:
+	 * every process of a pipeline would repeat the same lines. */
+	bool quiet = sid && *sid;
+	const char *log = env_get(envp, "RCSHIM_LOG");
+	/* The threshold must be known before the warnings are written. */
+	if (log && (!strcasecmp(log, "quiet") || !strcmp(log, "0"))) {
+		quiet = true;
+	}
+	rc_config_load(&rc_cfg, envp, warn_line, &quiet);
+	rc_log_threshold = (enum rc_log_level)rc_cfg.log_level;
+
+	rc_tmp_roots_set(rc_cfg.tmp_roots, rc_cfg.n_tmp_roots);
+	bool created = rc_session_init(sid, rc_cfg.tmp_owner == RC_TMP_OWNER_PROCESS);
+	rc_session_dir_init(env_get(envp, "XDG_RUNTIME_DIR"));
+
+	rc_guard--;
+	atomic_store_explicit(&rc_ready, 2, memory_order_release);
+	return created;
+}
+
+void
+rc_state_after_fork_child(void)
+{
+	rc_pid_cached = rc_sys_getpid();
+}

@@ -1,0 +1,310 @@
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+
+#include "clean/sqlite.h"
+#include "core/arena.h"
+#include "core/fdtable.h"
+#include "core/log.h"
+#include "core/path.h"
+#include "core/registry.h"
+#include "core/session.h"
+#include "core/state.h"
+#include "core/sys.h"
+#include "core/track.h"
+#include "trigger/worker.h"
+
+RC_TLS void *rc_track_caller;
+
+/* Entering the core: nothing the shim does from here on is the
+ * program's, and the program's errno survives. */
+#define ENTER(kind_ok)                                                   \
+	if (rc_guard || !(kind_ok)) {                                    \
+		return;                                                  \
+	}                                                                \
+	int saved_errno_ = errno;                                        \
+	rc_guard++
+#define LEAVE()                                                          \
+	do {                                                             \
+		rc_guard--;                                              \
+		errno = saved_errno_;                                    \
+	} while (0)
+
+/* Records a temp artifact if @path lies under a temp root.  @fd >= 0 gives
+ * the identity cheaply; else it is read from the path. */
+static bool
+temp_add(int dirfd, const char *path, bool dir, int fd)
+{
+	char abs[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (!path || rc_path_abs(dirfd, path, abs, sizeof(abs)) < 0 ||
+	    !rc_tmp_root_of(abs)) {
+		return false;
+	}
+	r = fd >= 0 ? rc_sys_fstat(fd, &st)
+		    : rc_sys_fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW);
+	if (r < 0) {
+		return false;
+	}
+	struct rc_record rec = {
+		.kind = RCSHIM_KIND_TEMP,
+		.flags = dir ? RC_REC_DIR : 0,
+		.dev = (uint32_t)st.st_dev,
+		.ino = (uint64_t)st.st_ino,
+		.size = dir ? 0 : (uint64_t)st.st_size,
+		.pid = rc_pid_cached,
+		.scope = rc_scope_cur,
+		.path = abs,
+	};
+	/* Journal first: if the process dies between the two steps, the
+	 * session still knows about it. */
+	if (rc_journal_append('+', dir, rec.dev, rec.ino, abs) == 0) {
+		rec.flags |= RC_REC_JOURNALED;
+	}
+	if (!rc_reg_add(&rec)) {
+		rc_debug("out of memory tracking %s", abs);
+	}
+	return true;
+}
+
+static void
+fd_add(int fd, uint32_t flags, bool need_ident, uint64_t aux)
+{
+	struct stat st;
+	const struct stat *pst = NULL;
+
+	/* The identity costs a system call: only where the shim may close
+	 * the fd itself later (see core/fdtable.h). */
+	if ((need_ident || rc_scope_cur) && rc_sys_fstat(fd, &st) == 0) {
+		pst = &st;
+	}
+	rc_fd_track(fd, flags, rc_scope_cur, 0, rc_pid_cached,
+		    aux ? aux : (uint64_t)(uintptr_t)rc_track_caller, pst);
+}
+
+void
+rc_track_open(int dirfd, const char *path, int flags, int fd)
+{
+	if (fd < 0) {
+		return;
+	}
+	ENTER(rc_tracking(RCSHIM_KIND_FD) || rc_tracking(RCSHIM_KIND_TEMP));
+	bool temp = false;
+	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL) &&
+	    (flags & O_TMPFILE) != O_TMPFILE && rc_tracking(RCSHIM_KIND_TEMP)) {
+		temp = temp_add(dirfd, path, false, fd);
+	}
+	if (rc_tracking(RCSHIM_KIND_FD)) {
+		uint32_t f = (temp ? RC_FD_TEMP : 0) |
+			     ((flags & O_ACCMODE) == O_RDONLY ? RC_FD_RDONLY : 0);
+		fd_add(fd, f, temp, 0);
+	}
+	LEAVE();
+}
+
+void
+rc_track_mkstemp(const char *path, int fd)
+{
+	rc_track_open(AT_FDCWD, path, O_CREAT | O_EXCL | O_RDWR, fd);
+}
+
+void
+rc_track_fopen(FILE *fp, const char *path, const char *mode)
+{
+	if (!fp) {
+		return;
+	}
+	ENTER(rc_tracking(RCSHIM_KIND_FD) || rc_tracking(RCSHIM_KIND_TEMP));
+	int fd = fileno(fp);
+	if (fd >= 0) {
+		bool excl = mode && strchr(mode, 'x') && (strchr(mode, 'w') || strchr(mode, 'a'));
+		bool temp = excl && path && rc_tracking(RCSHIM_KIND_TEMP) &&
+			    temp_add(AT_FDCWD, path, false, fd);
+		if (rc_tracking(RCSHIM_KIND_FD)) {
+			uint32_t f = RC_FD_STDIO | (temp ? RC_FD_TEMP : 0) |
+				     (mode && mode[0] == 'r' && !strchr(mode, '+') ? RC_FD_RDONLY : 0);
+			fd_add(fd, f, temp, (uint64_t)(uintptr_t)fp);
+		}
+	}
+	LEAVE();
+}
+
+void
+rc_track_dup(int oldfd, int newfd)
+{
+	if (newfd < 0) {
+		return;
+	}
+	ENTER(rc_tracking(RCSHIM_KIND_FD));
+	struct rc_fd_entry e;
+	rc_fd_untrack(newfd); /* dup2 closed whatever was there */
+	if (rc_fd_get(oldfd, &e) && (atomic_load(&e.flags) & RC_FD_IDENT)) {
+		struct stat st;
+		memset(&st, 0, sizeof(st));
+		st.st_dev = (dev_t)e.dev;
+		st.st_ino = (ino_t)e.ino;
+		rc_fd_track(newfd, RC_FD_DUP | (atomic_load(&e.flags) & RC_FD_RDONLY),
+			    rc_scope_cur, 0, rc_pid_cached,
+			    (uint64_t)(uintptr_t)rc_track_caller, &st);
+	} else {
+		fd_add(newfd, RC_FD_DUP, false, 0);
+	}
+	LEAVE();
+}
+
+void
+rc_track_close(int fd)
+{
+	/* Not gated on rc_tracking: an fd tracked before a change of state
+	 * must still be forgotten when it closes. */
+	if (rc_guard) {
+		return;
+	}
+	rc_fd_untrack(fd);
+}
+
+void
+rc_track_close_range(unsigned lo, unsigned hi)
+{
+	if (rc_guard) {
+		return;
+	}
+	rc_fd_untrack_range(lo > INT_MAX ? INT_MAX : (int)lo, hi > INT_MAX ? INT_MAX : (int)hi);
+}
+
+void
+rc_track_mkdir(int dirfd, const char *path)
+{
+	ENTER(rc_tracking(RCSHIM_KIND_TEMP));
+	temp_add(dirfd, path, true, -1);
+	LEAVE();
+}
+
+void
+rc_track_unlink(int dirfd, const char *path)
+{
+	if (rc_reg_count(RCSHIM_KIND_TEMP) == 0 || !path) {
+		return;
+	}
+	ENTER(true);
+	char abs[PATH_MAX];
+	struct rc_record rec;
+	if (rc_path_abs(dirfd, path, abs, sizeof(abs)) >= 0 &&
+	    rc_reg_take_path(abs, &rec)) {
+		if (rec.flags & RC_REC_JOURNALED) {
+			rc_journal_append('-', rec.flags & RC_REC_DIR, rec.dev, rec.ino, rec.path);
+		}
+		rc_free(rec.path);
+	}
+	LEAVE();
+}
+
+void
+rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	if (rc_reg_count(RCSHIM_KIND_TEMP) == 0 || !oldpath || !newpath) {
+		return;
+	}
+	ENTER(true);
+	char from[PATH_MAX], to[PATH_MAX];
+	struct rc_record rec, gone;
+	if (rc_path_abs(olddirfd, oldpath, from, sizeof(from)) < 0 ||
+	    rc_path_abs(newdirfd, newpath, to, sizeof(to)) < 0) {
+		LEAVE();
+		return;
+	}
+	/* Whatever was tracked at the destination was replaced. */
+	if (rc_reg_take_path(to, &gone)) {
+		if (gone.flags & RC_REC_JOURNALED) {
+			rc_journal_append('-', gone.flags & RC_REC_DIR, gone.dev, gone.ino, gone.path);
+		}
+		rc_free(gone.path);
+	}
+	if (rc_reg_take_path(from, &rec)) {
+		bool dir = rec.flags & RC_REC_DIR;
+		if (rec.flags & RC_REC_JOURNALED) {
+			rc_journal_append('-', dir, rec.dev, rec.ino, rec.path);
+		}
+		/* Renamed within the temp roots it stays ours; renamed away
+		 * the program has kept it (DESIGN §1). */
+		if (rc_tmp_root_of(to)) {
+			rc_free(rec.path);
+			rec.path = to;
+			rec.flags &= (uint8_t)~RC_REC_JOURNALED;
+			if (rc_journal_append('+', dir, rec.dev, rec.ino, to) == 0) {
+				rec.flags |= RC_REC_JOURNALED;
+			}
+			uint32_t seq = rec.seq;
+			struct rc_record *r = rc_reg_add(&rec);
+			if (r) {
+				r->seq = seq;
+			}
+		} else {
+			rc_free(rec.path);
+		}
+	}
+	LEAVE();
+}
+
+void
+rc_track_sqlite_open(void *db, void *api_fn)
+{
+	if (!db) {
+		return;
+	}
+	ENTER(rc_tracking(RCSHIM_KIND_SQLITE));
+	/* A new connection at the address of one the shim closed. */
+	rc_sqlite_take_closed(db);
+	if (rc_sqlite_bind(api_fn)) {
+		const char *file = rc_sqlite.db_filename
+					   ? rc_sqlite.db_filename(db, "main") : NULL;
+		struct rc_record rec = {
+			.kind = RCSHIM_KIND_SQLITE,
+			.handle = (uint64_t)(uintptr_t)db,
+			.pid = rc_pid_cached,
+			.scope = rc_scope_cur,
+			.path = (char *)(file && *file ? file : NULL),
+		};
+		rc_reg_add(&rec);
+		/* Closing a connection is not async-signal-safe: a
+		 * termination signal will need the worker. */
+		rc_worker_ensure();
+	}
+	LEAVE();
+}
+
+bool
+rc_track_sqlite_closed_by_shim(void *db)
+{
+	return db && rc_sqlite_take_closed(db);
+}
+
+bool
+rc_track_sqlite_close_begin(void *db, void *saved)
+{
+	struct rc_record *rec = saved;
+	if (!db || rc_guard) {
+		return false;
+	}
+	return rc_reg_take(RCSHIM_KIND_SQLITE, (uint64_t)(uintptr_t)db, rec);
+}
+
+void
+rc_track_sqlite_close_failed(void *saved)
+{
+	struct rc_record *rec = saved;
+	rc_reg_put_back(rec);
+	rc_free(rec->path);
+}
+
+void
+rc_track_sqlite_close_done(void *saved)
+{
+	struct rc_record *rec = saved;
+	rc_free(rec->path);
+}

@@ -1,0 +1,251 @@
+/* File descriptors: open and its forms, dup, fcntl, close (DESIGN §1 FD). */
+#include "build-config.h"
+
+/* Both the plain and the 64 names are defined here: the headers must not
+ * redirect one to the other (Meson builds with _FILE_OFFSET_BITS=64). */
+#undef _FILE_OFFSET_BITS
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "preload/real.h"
+
+#define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
+
+#define MODE_ARG(flags, mode)                        \
+	mode_t mode = 0;                             \
+	if (NEEDS_MODE(flags)) {                     \
+		va_list ap;                          \
+		va_start(ap, flags);                 \
+		mode = (mode_t)va_arg(ap, int);      \
+		va_end(ap);                          \
+	}
+
+/* glibc declares these only under _FORTIFY_SOURCE. */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+int fcntl64(int fd, int cmd, ...);
+
+REAL(int (*)(const char *, int, ...), open);
+REAL(int (*)(const char *, int, ...), open64);
+REAL(int (*)(int, const char *, int, ...), openat);
+REAL(int (*)(int, const char *, int, ...), openat64);
+REAL(int (*)(const char *, mode_t), creat);
+REAL(int (*)(const char *, mode_t), creat64);
+REAL(int (*)(const char *, int), __open_2);
+REAL(int (*)(const char *, int), __open64_2);
+REAL(int (*)(int, const char *, int), __openat_2);
+REAL(int (*)(int, const char *, int), __openat64_2);
+REAL(int (*)(int), dup);
+REAL(int (*)(int, int), dup2);
+REAL(int (*)(int, int, int), dup3);
+REAL(int (*)(int, int, ...), fcntl);
+REAL(int (*)(int, int, ...), fcntl64);
+REAL(int (*)(int), close);
+REAL(int (*)(unsigned, unsigned, int), close_range);
+REAL(void (*)(int), closefrom);
+
+RC_EXPORT int
+open(const char *path, int flags, ...)
+{
+	MODE_ARG(flags, mode);
+	RESOLVE(open, -1);
+	int fd = real_open(path, flags, mode);
+	CALLER();
+	rc_track_open(AT_FDCWD, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+open64(const char *path, int flags, ...)
+{
+	MODE_ARG(flags, mode);
+	RESOLVE(open64, -1);
+	int fd = real_open64(path, flags, mode);
+	CALLER();
+	rc_track_open(AT_FDCWD, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+openat(int dirfd, const char *path, int flags, ...)
+{
+	MODE_ARG(flags, mode);
+	RESOLVE(openat, -1);
+	int fd = real_openat(dirfd, path, flags, mode);
+	CALLER();
+	rc_track_open(dirfd, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+openat64(int dirfd, const char *path, int flags, ...)
+{
+	MODE_ARG(flags, mode);
+	RESOLVE(openat64, -1);
+	int fd = real_openat64(dirfd, path, flags, mode);
+	CALLER();
+	rc_track_open(dirfd, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+creat(const char *path, mode_t mode)
+{
+	RESOLVE(creat, -1);
+	int fd = real_creat(path, mode);
+	CALLER();
+	rc_track_open(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, fd);
+	return fd;
+}
+
+RC_EXPORT int
+creat64(const char *path, mode_t mode)
+{
+	RESOLVE(creat64, -1);
+	int fd = real_creat64(path, mode);
+	CALLER();
+	rc_track_open(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, fd);
+	return fd;
+}
+
+/* The fortify forms (-D_FORTIFY_SOURCE) take no mode: glibc routes calls
+ * that need one to the plain functions. */
+RC_EXPORT int
+__open_2(const char *path, int flags)
+{
+	RESOLVE(__open_2, -1);
+	int fd = real___open_2(path, flags);
+	CALLER();
+	rc_track_open(AT_FDCWD, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+__open64_2(const char *path, int flags)
+{
+	RESOLVE(__open64_2, -1);
+	int fd = real___open64_2(path, flags);
+	CALLER();
+	rc_track_open(AT_FDCWD, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+__openat_2(int dirfd, const char *path, int flags)
+{
+	RESOLVE(__openat_2, -1);
+	int fd = real___openat_2(dirfd, path, flags);
+	CALLER();
+	rc_track_open(dirfd, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+__openat64_2(int dirfd, const char *path, int flags)
+{
+	RESOLVE(__openat64_2, -1);
+	int fd = real___openat64_2(dirfd, path, flags);
+	CALLER();
+	rc_track_open(dirfd, path, flags, fd);
+	return fd;
+}
+
+RC_EXPORT int
+dup(int oldfd)
+{
+	RESOLVE(dup, -1);
+	int fd = real_dup(oldfd);
+	CALLER();
+	rc_track_dup(oldfd, fd);
+	return fd;
+}
+
+RC_EXPORT int
+dup2(int oldfd, int newfd)
+{
+	RESOLVE(dup2, -1);
+	int fd = real_dup2(oldfd, newfd);
+	if (fd >= 0 && oldfd != newfd) {
+		CALLER();
+		rc_track_dup(oldfd, fd);
+	}
+	return fd;
+}
+
+RC_EXPORT int
+dup3(int oldfd, int newfd, int flags)
+{
+	RESOLVE(dup3, -1);
+	int fd = real_dup3(oldfd, newfd, flags);
+	CALLER();
+	rc_track_dup(oldfd, fd);
+	return fd;
+}
+
+/* The third argument is an int or a pointer depending on cmd; both travel
+ * in the same register, so it is forwarded as a pointer-sized value. */
+#define FCNTL_BODY(real)                                                 \
+	va_list ap;                                                      \
+	va_start(ap, cmd);                                               \
+	void *arg = va_arg(ap, void *);                                  \
+	va_end(ap);                                                      \
+	int r = real(fd, cmd, arg);                                      \
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {      \
+		CALLER();                                                \
+		rc_track_dup(fd, r);                                     \
+	}                                                                \
+	return r
+
+RC_EXPORT int
+fcntl(int fd, int cmd, ...)
+{
+	RESOLVE(fcntl, -1);
+	FCNTL_BODY(real_fcntl);
+}
+
+RC_EXPORT int
+fcntl64(int fd, int cmd, ...)
+{
+	RESOLVE(fcntl64, -1);
+	FCNTL_BODY(real_fcntl64);
+}
+
+RC_EXPORT int
+close(int fd)
+{
+	RESOLVE(close, -1);
+	/* Forget first: once closed, the number can be handed to another
+	 * thread's open before we get to it. */
+	rc_track_close(fd);
+	return real_close(fd);
+}
+
+RC_EXPORT int
+close_range(unsigned lo, unsigned hi, int flags)
+{
+	RESOLVE(close_range, -1);
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+		rc_track_close_range(lo, hi);
+	}
+	return real_close_range(lo, hi, flags);
+}
+
+RC_EXPORT void
+closefrom(int lo)
+{
+	if (!real_closefrom) {
+		real_closefrom = (__typeof__(real_closefrom))rc_real_next("closefrom");
+		if (!real_closefrom) {
+			return;
+		}
+	}
+	rc_track_close_range(lo < 0 ? 0 : (unsigned)lo, INT_MAX);
+	real_closefrom(lo);
+}

@@ -1,0 +1,142 @@
+/* Start-up and exit of the shim in a process. */
+#include "build-config.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "clean/engine.h"
+#include "core/arena.h"
+#include "core/fdtable.h"
+#include "core/log.h"
+#include "core/registry.h"
+#include "core/session.h"
+#include "core/state.h"
+#include "core/sys.h"
+#include "preload/real.h"
+#include "trigger/signals.h"
+#include "trigger/worker.h"
+
+extern char **environ;
+
+static void
+before_fork(void)
+{
+	rc_reg_lock();
+}
+
+static void
+after_fork_parent(void)
+{
+	rc_reg_unlock();
+}
+
+static void
+after_fork_child(void)
+{
+	rc_reg_unlock();
+	rc_state_after_fork_child();
+	rc_worker_after_fork_child();
+}
+
+void
+rc_preload_init(void)
+{
+	static atomic_int once;
+	int expected = 0;
+
+	if (!atomic_compare_exchange_strong(&once, &expected, 1)) {
+		/* Another thread is initialising, or we are inside it. */
+		return;
+	}
+	rc_guard++;
+	if (rc_state_init(environ)) {
+		/* Descendants join this session.  setenv allocates from the
+		 * program's heap, which is fine here: this is the program's
+		 * environment. */
+		setenv(RC_SESSION_ENV, rc_session.id, 1);
+	}
+	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	rc_signals_install((rc_sigaction_fn)rc_real_next("sigaction"));
+	rc_guard--;
+}
+
+__attribute__((constructor)) static void
+rc_constructor(void)
+{
+	rc_preload_init();
+}
+
+static void
+final_at_exit(void)
+{
+	if (atomic_load(&rc_ready) != 2 || atomic_exchange(&rc_finished, true)) {
+		return;
+	}
+	/* Finished first: nothing after this point is tracked, and a signal
+	 * arriving now finds the work done. */
+	struct rc_clean_req req = { RC_MODE_FINAL, rc_cfg.exit_priority,
+				    RC_REASON_EXIT, 0, 0 };
+	struct rcshim_result res;
+	rc_clean(&req, &res);
+	if (res.cleaned || res.failed) {
+		rc_info("exit: reclaimed %lu item(s), %lu failed",
+			(unsigned long)res.cleaned, (unsigned long)res.failed);
+	}
+}
+
+/* Runs after the program's atexit handlers and its own destructors
+ * (DESIGN §4: exit and return from main). */
+__attribute__((destructor)) static void
+rc_destructor(void)
+{
+	final_at_exit();
+}
+
+REAL(void (*)(int), _exit);
+REAL(void (*)(int), _Exit);
+
+/* Shells (dash among them) end with _exit, which runs no destructor: the
+ * process still ends, and what it owns is reclaimed.  A vfork child shares
+ * its parent's memory and must not touch it: its pid differs from the one
+ * the shim knows (no fork handler ran), and it does nothing. */
+static void
+final_at__exit(void)
+{
+	if (rc_guard == 0 && rc_sys_getpid() == rc_pid_cached) {
+		rc_guard++;
+		final_at_exit();
+		rc_guard--;
+	}
+}
+
+RC_EXPORT __attribute__((noreturn)) void
+_exit(int status)
+{
+	final_at__exit();
+	if (!real__exit) {
+		real__exit = (__typeof__(real__exit))rc_real_next("_exit");
+	}
+	if (real__exit) {
+		real__exit(status);
+	}
+	for (;;) {
+		rc_sys(SYS_exit_group, status, 0, 0, 0, 0, 0);
+	}
+}
+
+RC_EXPORT __attribute__((noreturn)) void
+_Exit(int status)
+{
+	final_at__exit();
+	if (!real__Exit) {
+		real__Exit = (__typeof__(real__Exit))rc_real_next("_Exit");
+	}
+	if (real__Exit) {
+		real__Exit(status);
+	}
+	for (;;) {
+		rc_sys(SYS_exit_group, status, 0, 0, 0, 0, 0);
+	}
+}

@@ -1,0 +1,219 @@
+#include "build-config.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "clean/engine.h"
+#include "core/log.h"
+#include "core/state.h"
+#include "core/sys.h"
+#include "trigger/signals.h"
+#include "trigger/worker.h"
+
+static rc_sigaction_fn real_sigaction;
+static atomic_bool held[NSIG];
+/* 0 idle, 1 a final or crash cleanup is running, 2 it has run. */
+static atomic_int fatal_state;
+
+static const int final_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+
+static bool
+is_managed(int sig, bool *crash)
+{
+	for (size_t i = 0; i < sizeof(final_signals) / sizeof(*final_signals); i++) {
+		if (final_signals[i] == sig) {
+			*crash = false;
+			return true;
+		}
+	}
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(*crash_signals); i++) {
+		if (crash_signals[i] == sig) {
+			*crash = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+rc_signal_held(int sig)
+{
+	return sig > 0 && sig < NSIG && atomic_load(&held[sig]);
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { 0, (long)ms * 1000000 };
+	rc_sys(SYS_nanosleep, &ts, NULL, 0, 0, 0, 0);
+}
+
+/* Runs once per process, whichever fatal signal comes first; a second
+ * thread arriving meanwhile waits for the first (bounded) so the process
+ * does not die half-cleaned. */
+static void
+fatal_cleanup(int sig, bool crash)
+{
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&fatal_state, &expected, 1)) {
+		for (unsigned waited = 0; atomic_load(&fatal_state) == 1 &&
+					  waited < RC_SIGNAL_DEADLINE_MS + 1000;
+		     waited += 10) {
+			sleep_ms(10);
+		}
+		return;
+	}
+	struct rcshim_result res;
+	rc_result_init(&res);
+	bool done = false;
+	if (!crash && rc_worker_running()) {
+		struct rc_clean_req req = { RC_MODE_FINAL, rc_cfg.priority, RC_REASON_SIGNAL,
+					    sig, 0 };
+		done = rc_worker_request_wait(&req, RC_SIGNAL_DEADLINE_MS);
+		if (!done) {
+			rc_warn("cleanup for signal %d did not finish in %u ms; "
+				"doing the async-signal-safe steps only",
+				sig, RC_SIGNAL_DEADLINE_MS);
+		}
+	}
+	if (!done) {
+		/* Final mode leaves fds to the kernel; the crash column
+		 * closes them. */
+		rc_clean_crash(rc_cfg.priority, crash, &res);
+	}
+	atomic_store(&rc_finished, true);
+	atomic_store(&fatal_state, 2);
+}
+
+static void
+reraise(int sig, const siginfo_t *si)
+{
+	struct sigaction dfl;
+	sigset_t set;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	real_sigaction(sig, &dfl, NULL);
+	atomic_store(&held[sig], false);
+
+	/* A fault raised by the kernel re-executes the faulting instruction
+	 * on return and dies of it there: the core shows the real place. */
+	if (si && si->si_code > 0 && sig != SIGABRT &&
+	    (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE)) {
+		return;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	rc_sys_tgkill(rc_sys_getpid(), rc_sys_gettid(), sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void
+on_fatal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	bool crash = false;
+
+	(void)uc;
+	is_managed(sig, &crash);
+	if (atomic_load(&rc_ready) == 2) {
+		rc_guard++;
+		fatal_cleanup(sig, crash);
+		rc_guard--;
+	}
+	reraise(sig, si);
+	errno = saved;
+}
+
+static void
+install(int sig)
+{
+	struct sigaction sa, old;
+
+	if (real_sigaction(sig, NULL, &old) != 0) {
+		return;
+	}
+	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) {
+		return; /* ignored or handled by the program already */
+	}
+	if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction) {
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fatal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	/* Let a crash inside the cleanup kill the process at once rather
+	 * than hang it: synchronous faults are not maskable anyway. */
+	if (real_sigaction(sig, &sa, NULL) == 0) {
+		atomic_store(&held[sig], true);
+	}
+}
+
+void
+rc_signals_install(rc_sigaction_fn real)
+{
+	bool crash;
+
+	real_sigaction = real;
+	if (!real_sigaction) {
+		return;
+	}
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (is_managed(sig, &crash)) {
+			install(sig);
+		}
+	}
+}
+
+static void
+as_default(struct sigaction *old)
+{
+	memset(old, 0, sizeof(*old));
+	old->sa_handler = SIG_DFL;
+}
+
+int
+rc_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	bool crash;
+
+	if (!real_sigaction) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (sig <= 0 || sig >= NSIG || !is_managed(sig, &crash)) {
+		return real_sigaction(sig, act, old);
+	}
+	bool was_held = atomic_load(&held[sig]);
+	bool to_default = act && !(act->sa_flags & SA_SIGINFO) && act->sa_handler == SIG_DFL;
+
+	if (was_held && (!act || to_default)) {
+		/* A query, or asking for what it already "has": the default
+		 * action (which the shim's handler ends in) stays. */
+		if (old) {
+			as_default(old);
+		}
+		return 0;
+	}
+	if (was_held) {
+		/* The program installs its own handler, or ignores: it wins. */
+		int r = real_sigaction(sig, act, NULL);
+		if (r == 0) {
+			atomic_store(&held[sig], false);
+			if (old) {
+				as_default(old);
+			}
+		}
+		return r;
+	}
+	int r = real_sigaction(sig, act, old);
+	if (r == 0 && to_default && atomic_load(&rc_ready) == 2) {
+		/* Back to the default: the shim takes it up again, unseen. */
+		install(sig);
+	}
+	return r;
+}
