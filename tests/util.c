@@ -172,11 +172,17 @@ t_run_free(struct rc_run *r)
 	r->out = r->err = NULL;
 }
 
+/* Scratch space lives in the build tree, outside every default temp root,
+ * so that only what a test puts under its own TMPDIR counts as temporary. */
 char *
 t_scratch(void)
 {
-	char *d = strdup("/tmp/rcshim-test-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(d));
+	const char *base = getenv("RCSHIM_TEST_BUILDDIR");
+	char *d;
+	if (asprintf(&d, "%s/tests/scratch-XXXXXX", base ? base : "/var/lib") < 0) {
+		ck_abort_msg("out of memory");
+	}
+	ck_assert_msg(mkdtemp(d), "mkdtemp %s: %s", d, strerror(errno));
 	return d;
 }
 

@@ -26,8 +26,8 @@ void t_run_free(struct rc_run *r);
 /* Runs a shell command line with /bin/sh -c. */
 void t_sh(struct rc_run *r, bool preload, const char *const *env, const char *cmd);
 
-/* A fresh scratch directory under /tmp (outside the tests' temp roots) and
- * its recursive removal. */
+/* A fresh scratch directory in the build tree (outside every default temp
+ * root) and its recursive removal. */
 char *t_scratch(void);
 void t_scratch_free(char *dir);
 
