@@ -94,6 +94,12 @@ t_run(struct rc_run *r, bool preload, const char *const *env, const char *input,
 	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
 	char **envp = make_env(preload, env);
 
+	const char *py = getenv("RCSHIM_TEST_PYTHON");
+	const char *argv0 = argv[0];
+	if (py && *py && strcmp(argv0, "python3") == 0) {
+		argv0 = py;
+	}
+
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -107,7 +113,24 @@ t_run(struct rc_run *r, bool preload, const char *const *env, const char *input,
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		execvpe(argv[0], (char *const *)argv, envp);
+		/* Under the valgrind test setup, the programs that run the
+		 * shim run under memcheck too. */
+		if (preload && getenv("RCSHIM_TEST_VALGRIND")) {
+			static char supp[4200];
+			const char *sf = getenv("RCSHIM_TEST_VALGRIND_SUPP");
+			snprintf(supp, sizeof(supp), "--suppressions=%s", sf ? sf : "/dev/null");
+			const char *vg[64] = { "valgrind", "-q", "--error-exitcode=99",
+					       "--trace-children=no", supp, NULL };
+			size_t k = 5;
+			vg[k++] = argv0;
+			for (size_t i = 1; argv[i] && k < 63; i++) {
+				vg[k++] = argv[i];
+			}
+			vg[k] = NULL;
+			execvpe(vg[0], (char *const *)vg, envp);
+		}
+		((const char **)argv)[0] = argv0;
+		execvpe(argv0, (char *const *)argv, envp);
 		dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}

@@ -63,6 +63,7 @@ struct rm_statx {
 	uint64_t mnt_id;
 	uint64_t spare[13];
 };
+_Static_assert(sizeof(struct rm_statx) == 256, "struct statx is 256 bytes");
 
 #define RM_STATX_TYPE 0x0001u
 #define RM_STATX_INO 0x0100u
@@ -120,6 +121,7 @@ rm_ident(int fd, struct rm_id *id)
 	struct stat sb;
 	int r;
 
+#ifdef SYS_statx
 	if (rm_statx_state >= 0) {
 		struct rm_statx sx;
 
@@ -139,6 +141,7 @@ rm_ident(int fd, struct rm_id *id)
 		}
 		rm_statx_state = -1;
 	}
+#endif
 	r = rc_sys_fstat(fd, &sb);
 	if (r < 0) {
 		return r;

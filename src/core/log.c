@@ -98,10 +98,8 @@ rc_vfmt(char *buf, size_t n, const char *fmt, va_list ap)
 			if (!s) {
 				s = "(null)";
 			}
-			size_t sl = strlen(s);
-			if (prec >= 0 && (size_t)prec < sl) {
-				sl = (size_t)prec;
-			}
+			/* With a precision the string need not be terminated. */
+			size_t sl = prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s);
 			put_padded(&o, s, sl, width, left);
 			break;
 		}

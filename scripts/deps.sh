@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs what building and testing rcshim needs, where it is missing.
+# Debian or Ubuntu; needs root (or sudo) only when something is missing.
+set -eu
+
+need=""
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pc() { have_cmd pkg-config && pkg-config --exists "$1" 2>/dev/null; }
+
+have_cmd cc || need="$need gcc libc6-dev"
+have_cmd meson || need="$need meson"
+have_cmd ninja || need="$need ninja-build"
+have_cmd pkg-config || need="$need pkg-config"
+have_pc check || need="$need check"
+have_pc libunwind || need="$need libunwind-dev"
+have_pc sqlite3 || need="$need libsqlite3-dev"
+have_cmd sqlite3 || need="$need sqlite3"
+have_cmd python3 || need="$need python3"
+have_cmd nm || need="$need binutils"
+have_cmd bash || need="$need bash"
+have_cmd awk || need="$need gawk"
+if [ "${1:-}" = "--test" ]; then
+	have_cmd valgrind || need="$need valgrind"
+fi
+
+[ -z "$need" ] && exit 0
+echo "rcshim: installing:$need" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $need >/dev/null
