@@ -9,6 +9,7 @@
 #include "clean/journal.h"
 #include "clean/rmtree.h"
 #include "clean/sqlite.h"
+#include "core/config.h"
 #include "core/fdtable.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -73,6 +74,63 @@ rc_result_finish(struct rcshim_result *res)
 		res->bytes += res->kind[k].bytes;
 	}
 	res->status = res->failed ? RCSHIM_PARTIAL : RCSHIM_OK;
+}
+
+static const char *const reason_names[] = {
+	[RC_REASON_EXIT] = "exit",
+	[RC_REASON_SIGNAL] = "signal",
+	[RC_REASON_CRASH] = "crash",
+	[RC_REASON_API] = "api",
+	[RC_REASON_SCOPE] = "scope",
+	[RC_REASON_LIVE_SIGNAL] = "live signal",
+	[RC_REASON_TIMER] = "timer",
+	[RC_REASON_PRESSURE] = "pressure",
+};
+
+size_t
+rc_result_describe(const struct rcshim_result *res, char *buf, size_t len)
+{
+	size_t n = 0;
+	bool any = false;
+
+	buf[0] = '\0';
+	for (int k = 0; k < RCSHIM_KIND_COUNT && n + 1 < len; k++) {
+		const struct rcshim_kind_result *r = &res->kind[k];
+		if (!r->cleaned && !r->failed && !r->skipped) {
+			continue;
+		}
+		n += rc_fmt(buf + n, len - n, "%s%s %lu", any ? ", " : "", rc_kind_name(k),
+			    (unsigned long)r->cleaned);
+		if (r->failed && n + 1 < len) {
+			n += rc_fmt(buf + n, len - n, " (%lu failed)", (unsigned long)r->failed);
+		}
+		if (r->skipped && n + 1 < len) {
+			n += rc_fmt(buf + n, len - n, " (%lu left alone)", (unsigned long)r->skipped);
+		}
+		any = true;
+	}
+	if (!any) {
+		n = rc_fmt(buf, len, "nothing");
+	}
+	return n;
+}
+
+void
+rc_result_log(enum rc_reason reason, int signo, const struct rcshim_result *res)
+{
+	char what[256];
+	if (rc_log_threshold < RC_LOG_INFO ||
+	    (!res->cleaned && !res->failed && !res->skipped)) {
+		return;
+	}
+	rc_result_describe(res, what, sizeof(what));
+	const char *name = (unsigned)reason < sizeof(reason_names) / sizeof(*reason_names)
+				   ? reason_names[reason] : "?";
+	if (signo) {
+		rc_info("%s %d: reclaimed %s", name, signo, what);
+	} else {
+		rc_info("%s: reclaimed %s", name, what);
+	}
 }
 
 struct match_ctx {
@@ -214,9 +272,6 @@ clean_temp_final(const struct rc_clean_req *req, int32_t me, struct rcshim_resul
 }
 
 static void
-count_kept_fds(int32_t me, struct rcshim_result *res);
-
-static void
 run_final(const struct rc_clean_req *req, struct rcshim_result *res)
 {
 	int32_t me = rc_sys_getpid();
@@ -228,30 +283,12 @@ run_final(const struct rc_clean_req *req, struct rcshim_result *res)
 		if (req->scope) {
 			struct fd_close_ctx c = { me, req->scope, true, res };
 			rc_fd_foreach(close_one_fd, &c);
-		} else {
-			/* At process end the kernel closes fds; closing them
-			 * early would lose stdio buffers (DESIGN §3). */
-			count_kept_fds(me, res);
 		}
+		/* At process end fds are left to the kernel: closing them
+		 * early would lose stdio buffers (DESIGN §3).  The report
+		 * lists them; the result counts only what was reclaimed. */
 	}
 	clean_temp_final(req, me, res);
-}
-
-static bool
-count_fd(int fd, const struct rc_fd_entry *e, void *p)
-{
-	struct fd_close_ctx *c = p;
-	if (fd > 2 && e->pid == c->pid) {
-		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
-	}
-	return true;
-}
-
-static void
-count_kept_fds(int32_t me, struct rcshim_result *res)
-{
-	struct fd_close_ctx c = { me, 0, true, res };
-	rc_fd_foreach(count_fd, &c);
 }
 
 static void
@@ -307,6 +344,9 @@ rc_clean(const struct rc_clean_req *req, struct rcshim_result *res)
 	}
 	rc_guard--;
 	rc_result_finish(res);
+	if (req->mode != RC_MODE_LIVE || req->prio == RCSHIM_CRITICAL) {
+		rc_result_log(req->reason, req->signo, res);
+	}
 	for (int k = 0; k < RCSHIM_KIND_COUNT; k++) {
 		rc_result_add(&rc_lifetime, k, res->kind[k].cleaned, res->kind[k].failed,
 			      res->kind[k].skipped, res->kind[k].bytes);
@@ -316,7 +356,7 @@ rc_clean(const struct rc_clean_req *req, struct rcshim_result *res)
 }
 
 void
-rc_clean_crash(rcshim_priority prio, bool close_fds, struct rcshim_result *res)
+rc_clean_crash(rcshim_priority prio, bool close_fds, int signo, struct rcshim_result *res)
 {
 	char jpath[512];
 	int32_t me = rc_sys_getpid();
@@ -331,4 +371,11 @@ rc_clean_crash(rcshim_priority prio, bool close_fds, struct rcshim_result *res)
 		rc_journal_replay(jpath, res, true);
 	}
 	rc_result_finish(res);
+	rc_result_log(close_fds ? RC_REASON_CRASH : RC_REASON_SIGNAL, signo, res);
+}
+
+void
+rc_engine_after_fork_child(void)
+{
+	rc_spin_reset(&engine_lock);
 }

@@ -43,7 +43,8 @@ rcshim_status rc_clean(const struct rc_clean_req *req, struct rcshim_result *res
 /* The crash steps: temp trees through the journal (raw system calls) and,
  * at MEDIUM and above with @close_fds, owned fds other than 0, 1, 2.
  * Async-signal-safe. */
-void rc_clean_crash(rcshim_priority prio, bool close_fds, struct rcshim_result *res);
+void rc_clean_crash(rcshim_priority prio, bool close_fds, int signo,
+		    struct rcshim_result *res);
 
 /* Result bookkeeping. */
 void rc_result_init(struct rcshim_result *res);
@@ -53,6 +54,15 @@ void rc_result_add(struct rcshim_result *res, int kind, uint64_t cleaned,
 void rc_result_count_temp(struct rcshim_result *res, int rc, const char *path);
 /* Sums the kinds into the totals and sets the status. */
 void rc_result_finish(struct rcshim_result *res);
+
+/* "temp 2, sqlite 1 (1 failed)" or "nothing".  Async-signal-safe. */
+size_t rc_result_describe(const struct rcshim_result *res, char *buf, size_t len);
+/* One info line: "<reason>[ <signo>]: reclaimed <description>". */
+void rc_result_log(enum rc_reason reason, int signo, const struct rcshim_result *res);
+
+/* The fork child: a cleanup another thread was running in the parent
+ * does not exist in the child, nor must its lock. */
+void rc_engine_after_fork_child(void);
 
 /* Totals over the process's life, for the report and the launcher. */
 extern struct rcshim_result rc_lifetime;

@@ -160,3 +160,15 @@ rc_arena_in_use(void)
 	rc_spin_unlock(&A.lock);
 	return v;
 }
+
+void
+rc_arena_lock(void)
+{
+	rc_spin_lock(&A.lock);
+}
+
+void
+rc_arena_unlock(void)
+{
+	rc_spin_unlock(&A.lock);
+}

@@ -19,3 +19,6 @@ char *rc_strndup(const char *s, size_t n);
 size_t rc_arena_mapped(void);
 /* Bytes currently handed out. */
 size_t rc_arena_in_use(void);
+/* Held across fork so the child never inherits it locked mid-update. */
+void rc_arena_lock(void);
+void rc_arena_unlock(void);

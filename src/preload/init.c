@@ -20,24 +20,30 @@
 
 extern char **environ;
 
+/* The registry and the arena are taken across fork, registry first (its
+ * holders allocate): the child gets them consistent and unlocked. */
 static void
 before_fork(void)
 {
 	rc_reg_lock();
+	rc_arena_lock();
 }
 
 static void
 after_fork_parent(void)
 {
+	rc_arena_unlock();
 	rc_reg_unlock();
 }
 
 static void
 after_fork_child(void)
 {
+	rc_arena_unlock();
 	rc_reg_unlock();
 	rc_state_after_fork_child();
 	rc_worker_after_fork_child();
+	rc_engine_after_fork_child();
 }
 
 void
@@ -80,10 +86,6 @@ final_at_exit(void)
 				    RC_REASON_EXIT, 0, 0 };
 	struct rcshim_result res;
 	rc_clean(&req, &res);
-	if (res.cleaned || res.failed) {
-		rc_info("exit: reclaimed %lu item(s), %lu failed",
-			(unsigned long)res.cleaned, (unsigned long)res.failed);
-	}
 }
 
 /* Runs after the program's atexit handlers and its own destructors

@@ -82,7 +82,7 @@ fatal_cleanup(int sig, bool crash)
 	if (!done) {
 		/* Final mode leaves fds to the kernel; the crash column
 		 * closes them. */
-		rc_clean_crash(rc_cfg.priority, crash, &res);
+		rc_clean_crash(rc_cfg.priority, crash, sig, &res);
 	}
 	atomic_store(&rc_finished, true);
 	atomic_store(&fatal_state, 2);

@@ -1,1 +1,883 @@
 #include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "clean/engine.h"
+#include "core/arena.h"
+#include "core/fdtable.h"
+#include "core/log.h"
+#include "core/registry.h"
+#include "core/session.h"
+#include "core/state.h"
+#include "core/track.h"
+#include "test.h"
+
+/* --- scratch space and state ------------------------------------------------- */
+
+struct scratch {
+	char dir[PATH_MAX];   /* canonical mkdtemp directory */
+	char root[PATH_MAX];  /* the temp root */
+	char xdg[PATH_MAX];   /* XDG_RUNTIME_DIR */
+	char out[PATH_MAX];   /* outside the root */
+	char jpath[512];      /* the session journal */
+};
+
+static struct scratch S;
+
+static int
+rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+static void
+path_in(char *buf, size_t n, const char *dir, const char *name)
+{
+	ck_assert_int_lt(snprintf(buf, n, "%s/%s", dir, name), (int)n);
+}
+
+static bool
+exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+static ssize_t
+read_file(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		buf[0] = '\0';
+		return -1;
+	}
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < n && (r = read(fd, buf + got, n - 1 - got)) > 0) {
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+static void
+make_dir(const char *path)
+{
+	ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: %s", path, strerror(errno));
+}
+
+static void
+state_setup(const char *extra)
+{
+	char tmpl[] = "/tmp/rcshim-unit-XXXXXX";
+	static char xdg_env[PATH_MAX + 32], roots_env[PATH_MAX + 32];
+
+	memset(&S, 0, sizeof(S));
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	ck_assert_ptr_nonnull(realpath(tmpl, S.dir));
+	path_in(S.root, sizeof(S.root), S.dir, "root");
+	path_in(S.xdg, sizeof(S.xdg), S.dir, "xdg");
+	path_in(S.out, sizeof(S.out), S.dir, "outside");
+	make_dir(S.root);
+	make_dir(S.xdg);
+	make_dir(S.out);
+
+	snprintf(xdg_env, sizeof(xdg_env), "XDG_RUNTIME_DIR=%s", S.xdg);
+	snprintf(roots_env, sizeof(roots_env), "RCSHIM_TMP_ROOTS=%s", S.root);
+	char *envp[] = { xdg_env, roots_env, (char *)"RCSHIM_LOG=quiet",
+			 (char *)extra, NULL };
+
+	atomic_store(&rc_ready, 0);
+	atomic_store(&rc_finished, false);
+	rc_guard = 0;
+	rc_scope_cur = 0;
+	rc_reg_reset();
+	rc_fd_reset();
+	memset(&rc_session, 0, sizeof(rc_session));
+	rc_state_init(envp);
+	ck_assert_int_eq(atomic_load(&rc_ready), 2);
+	rc_journal_path(S.jpath, sizeof(S.jpath));
+	ck_assert_str_ne(S.jpath, "");
+}
+
+static void
+state_teardown(void)
+{
+	ck_assert_int_eq(chdir("/"), 0);
+	nftw(S.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	rc_reg_reset();
+	rc_fd_reset();
+	rc_guard = 0;
+	rc_scope_cur = 0;
+	rc_log_threshold = RC_LOG_WARN;
+}
+
+static char journal_buf[65536];
+
+static const char *
+journal_text(void)
+{
+	read_file(S.jpath, journal_buf, sizeof(journal_buf));
+	return journal_buf;
+}
+
+static int
+journal_lines(void)
+{
+	int n = 0;
+	for (const char *p = journal_text(); *p; p++) {
+		n += *p == '\n';
+	}
+	return n;
+}
+
+/* The line the journal should hold for @path with identity @st. */
+static void
+expect_line(char *buf, size_t n, char op, const struct stat *st, const char *path)
+{
+	snprintf(buf, n, "%c %c %lu %lu %d %s\n", op, S_ISDIR(st->st_mode) ? 'd' : 'f',
+		 (unsigned long)(uint32_t)st->st_dev, (unsigned long)st->st_ino, getpid(), path);
+}
+
+static void
+assert_journal_has(char op, const struct stat *st, const char *path)
+{
+	char line[PATH_MAX + 128];
+	expect_line(line, sizeof(line), op, st, path);
+	ck_assert_msg(strstr(journal_text(), line) != NULL, "no \"%s\" in journal:\n%s",
+		      line, journal_buf);
+}
+
+static bool
+tracked(const char *abs)
+{
+	return rc_reg_has(RCSHIM_KIND_TEMP, rc_path_hash(abs));
+}
+
+/* The TEMP record of @abs, copied (its path freed). */
+static bool
+temp_record(const char *abs, struct rc_record *out)
+{
+	if (!rc_reg_take_path(abs, out)) {
+		return false;
+	}
+	rc_reg_put_back(out);
+	rc_free(out->path);
+	out->path = NULL;
+	return true;
+}
+
+static uint32_t
+fd_flags(int fd)
+{
+	struct rc_fd_entry e;
+	return rc_fd_get(fd, &e) ? atomic_load(&e.flags) : 0;
+}
+
+/* --- mkdir ------------------------------------------------------------------ */
+
+START_TEST(mkdir_under_root)
+{
+	char d[PATH_MAX];
+	struct stat st;
+	struct rc_record rec;
+
+	state_setup(NULL);
+	path_in(d, sizeof(d), S.root, "d");
+	make_dir(d);
+	ck_assert_int_eq(lstat(d, &st), 0);
+	rc_track_mkdir(AT_FDCWD, d);
+
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 1);
+	ck_assert(temp_record(d, &rec));
+	ck_assert_uint_eq(rec.flags, RC_REC_DIR | RC_REC_JOURNALED);
+	ck_assert_uint_eq(rec.ino, st.st_ino);
+	ck_assert_uint_eq(rec.dev, (uint32_t)st.st_dev);
+	ck_assert_int_eq(rec.pid, getpid());
+	ck_assert_uint_eq(rec.scope, 0);
+	ck_assert_int_eq(journal_lines(), 1);
+	assert_journal_has('+', &st, d);
+
+	/* Relative to a directory fd, and relative to the cwd: recorded by
+	 * the absolute path. */
+	char sub[PATH_MAX], sub2[PATH_MAX];
+	path_in(sub, sizeof(sub), d, "sub");
+	path_in(sub2, sizeof(sub2), d, "sub2");
+	int dfd = open(d, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(mkdirat(dfd, "sub", 0700), 0);
+	rc_track_mkdir(dfd, "sub");
+	close(dfd);
+	ck_assert(tracked(sub));
+	ck_assert_int_eq(chdir(d), 0);
+	make_dir("sub2");
+	rc_track_mkdir(AT_FDCWD, "../d/./sub2");
+	ck_assert(tracked(sub2));
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 3);
+	ck_assert_int_eq(lstat(sub2, &st), 0);
+	assert_journal_has('+', &st, sub2);
+
+	/* Then the program exits: everything goes. */
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
+	struct rcshim_result res;
+	ck_assert_int_eq(chdir("/"), 0);
+	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
+	ck_assert(!exists(d));
+	ck_assert(exists(S.root));
+	state_teardown();
+}
+END_TEST
+
+START_TEST(mkdir_outside_root)
+{
+	char o[PATH_MAX], trap[PATH_MAX + 8];
+
+	state_setup(NULL);
+	path_in(o, sizeof(o), S.out, "o");
+	make_dir(o);
+	rc_track_mkdir(AT_FDCWD, o);
+	/* A sibling whose name starts like the root. */
+	snprintf(trap, sizeof(trap), "%sfoo", S.root);
+	make_dir(trap);
+	rc_track_mkdir(AT_FDCWD, trap);
+	/* The root itself. */
+	rc_track_mkdir(AT_FDCWD, S.root);
+	/* Nothing there (the call failed, or it is gone already). */
+	char gone[PATH_MAX];
+	path_in(gone, sizeof(gone), S.root, "never-made");
+	rc_track_mkdir(AT_FDCWD, gone);
+	rc_track_mkdir(AT_FDCWD, NULL);
+
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 0);
+	ck_assert(!exists(S.jpath));
+
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_CRITICAL };
+	ck_assert_int_eq(rc_clean(&req, NULL), RCSHIM_OK);
+	ck_assert(exists(o));
+	ck_assert(exists(trap));
+	ck_assert(exists(S.root));
+	state_teardown();
+}
+END_TEST
+
+/* --- open --------------------------------------------------------------------- */
+
+START_TEST(open_excl_under_root)
+{
+	char f[PATH_MAX];
+	struct stat st;
+	struct rc_record rec;
+	struct rc_fd_entry e;
+
+	state_setup(NULL);
+	path_in(f, sizeof(f), S.root, "f");
+	int flags = O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC;
+	int fd = open(f, flags, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "12345", 5), 5);
+	rc_track_open(AT_FDCWD, f, flags, fd);
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert(temp_record(f, &rec));
+	ck_assert_uint_eq(rec.flags, RC_REC_JOURNALED);
+	ck_assert_uint_eq(rec.ino, st.st_ino);
+	ck_assert_uint_eq(rec.size, 5);
+	assert_journal_has('+', &st, f);
+
+	ck_assert(rc_fd_get(fd, &e));
+	ck_assert_uint_eq(atomic_load(&e.flags), RC_FD_LIVE | RC_FD_TEMP | RC_FD_IDENT);
+	ck_assert_uint_eq(e.dev, (uint64_t)st.st_dev);
+	ck_assert_uint_eq(e.ino, (uint64_t)st.st_ino);
+	ck_assert_int_eq(e.pid, getpid());
+
+	/* mkstemp is the same thing. */
+	char t[PATH_MAX];
+	path_in(t, sizeof(t), S.root, "tmp.XXXXXX");
+	int tfd = mkstemp(t);
+	ck_assert_int_ge(tfd, 0);
+	rc_track_mkstemp(t, tfd);
+	ck_assert(tracked(t));
+	ck_assert_uint_eq(fd_flags(tfd), RC_FD_LIVE | RC_FD_TEMP | RC_FD_IDENT);
+
+	close(fd);
+	close(tfd);
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
+	struct rcshim_result res;
+	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
+	ck_assert(!exists(f));
+	ck_assert(!exists(t));
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 2);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(open_plain)
+{
+	char f[PATH_MAX], g[PATH_MAX];
+
+	state_setup(NULL);
+	path_in(f, sizeof(f), S.root, "f");
+	path_in(g, sizeof(g), S.out, "g");
+
+	/* O_CREAT without O_EXCL may open an existing file: not a temp. */
+	int fd = open(f, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	rc_track_open(AT_FDCWD, f, O_CREAT | O_WRONLY, fd);
+	ck_assert(!tracked(f));
+	ck_assert_uint_eq(fd_flags(fd), RC_FD_LIVE);
+
+	/* A read-only open: an fd, no identity (it costs a syscall). */
+	int rfd = open(f, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(rfd, 0);
+	rc_track_open(AT_FDCWD, f, O_RDONLY, rfd);
+	ck_assert_uint_eq(fd_flags(rfd), RC_FD_LIVE | RC_FD_RDONLY);
+
+	/* O_CREAT|O_EXCL outside the root: an fd, no temp. */
+	int gfd = open(g, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	ck_assert_int_ge(gfd, 0);
+	rc_track_open(AT_FDCWD, g, O_CREAT | O_EXCL | O_RDWR, gfd);
+	ck_assert(!tracked(g));
+	ck_assert_uint_eq(fd_flags(gfd), RC_FD_LIVE);
+
+	/* An anonymous O_TMPFILE has no name to remove: its path is the
+	 * directory's. */
+	char tdir[PATH_MAX];
+	path_in(tdir, sizeof(tdir), S.root, "tdir");
+	make_dir(tdir);
+	int tfd = open(tdir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+	if (tfd >= 0) {
+		rc_track_open(AT_FDCWD, tdir, O_TMPFILE | O_RDWR | O_EXCL | O_CREAT, tfd);
+		ck_assert(!tracked(tdir));
+		ck_assert_uint_eq(fd_flags(tfd), RC_FD_LIVE);
+		close(tfd);
+	}
+
+	/* A failed open records nothing. */
+	rc_track_open(AT_FDCWD, f, O_RDONLY, -1);
+
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 0);
+	ck_assert(!exists(S.jpath));
+
+	/* Inside a scope every fd gets its identity (the scope may close it). */
+	rc_scope_cur = 9;
+	int sfd = open(f, O_RDONLY | O_CLOEXEC);
+	rc_track_open(AT_FDCWD, f, O_RDONLY, sfd);
+	struct rc_fd_entry e;
+	struct stat st;
+	ck_assert(rc_fd_get(sfd, &e));
+	ck_assert_int_eq(fstat(sfd, &st), 0);
+	ck_assert_uint_eq(atomic_load(&e.flags), RC_FD_LIVE | RC_FD_RDONLY | RC_FD_IDENT);
+	ck_assert_uint_eq(e.ino, (uint64_t)st.st_ino);
+	ck_assert_uint_eq(e.scope, 9);
+	rc_scope_cur = 0;
+
+	close(fd);
+	close(rfd);
+	close(gfd);
+	close(sfd);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(fopen_stdio)
+{
+	char f[PATH_MAX], g[PATH_MAX];
+	struct rc_fd_entry e;
+
+	state_setup(NULL);
+	path_in(f, sizeof(f), S.root, "f");
+	path_in(g, sizeof(g), S.root, "g");
+
+	FILE *fp = fopen(f, "wx");
+	ck_assert_ptr_nonnull(fp);
+	rc_track_fopen(fp, f, "wx");
+	ck_assert(tracked(f));
+	ck_assert(rc_fd_get(fileno(fp), &e));
+	ck_assert_uint_eq(atomic_load(&e.flags),
+			  RC_FD_LIVE | RC_FD_STDIO | RC_FD_TEMP | RC_FD_IDENT);
+	ck_assert_uint_eq(e.aux, (uint64_t)(uintptr_t)fp);
+
+	FILE *rp = fopen(f, "r");
+	ck_assert_ptr_nonnull(rp);
+	rc_track_fopen(rp, f, "r");
+	ck_assert_uint_eq(fd_flags(fileno(rp)), RC_FD_LIVE | RC_FD_STDIO | RC_FD_RDONLY);
+
+	FILE *wp = fopen(g, "w");
+	ck_assert_ptr_nonnull(wp);
+	rc_track_fopen(wp, g, "w");
+	ck_assert(!tracked(g));
+	ck_assert_uint_eq(fd_flags(fileno(wp)), RC_FD_LIVE | RC_FD_STDIO);
+	rc_track_fopen(NULL, g, "r");
+
+	rc_track_close(fileno(fp));
+	fclose(fp);
+	rc_track_close(fileno(rp));
+	fclose(rp);
+	rc_track_close(fileno(wp));
+	fclose(wp);
+	state_teardown();
+}
+END_TEST
+
+/* --- unlink and rename ------------------------------------------------------- */
+
+START_TEST(unlink_untracks)
+{
+	char f[PATH_MAX], d[PATH_MAX];
+	struct stat stf, std;
+
+	state_setup(NULL);
+	path_in(f, sizeof(f), S.root, "f");
+	path_in(d, sizeof(d), S.root, "d");
+	int fd = open(f, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, fd);
+	close(fd);
+	make_dir(d);
+	rc_track_mkdir(AT_FDCWD, d);
+	ck_assert_int_eq(lstat(f, &stf), 0);
+	ck_assert_int_eq(lstat(d, &std), 0);
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 2);
+
+	/* Untracked paths, and a failed call's NULL, change nothing. */
+	char other[PATH_MAX];
+	path_in(other, sizeof(other), S.root, "other");
+	rc_track_unlink(AT_FDCWD, other);
+	rc_track_unlink(AT_FDCWD, NULL);
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 2);
+	ck_assert_int_eq(journal_lines(), 2);
+
+	ck_assert_int_eq(unlink(f), 0);
+	rc_track_unlink(AT_FDCWD, f);
+	ck_assert(!tracked(f));
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 1);
+	assert_journal_has('-', &stf, f);
+
+	/* rmdir through a relative path. */
+	ck_assert_int_eq(chdir(S.root), 0);
+	ck_assert_int_eq(rmdir("d"), 0);
+	rc_track_unlink(AT_FDCWD, "d");
+	ck_assert(!tracked(d));
+	assert_journal_has('-', &std, d);
+	ck_assert_int_eq(journal_lines(), 4);
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 0);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(rename_within_root)
+{
+	char a[PATH_MAX], b[PATH_MAX], sub[PATH_MAX], c[PATH_MAX];
+	struct stat st;
+	struct rc_record before, after;
+
+	state_setup(NULL);
+	path_in(a, sizeof(a), S.root, "a");
+	path_in(b, sizeof(b), S.root, "b");
+	path_in(sub, sizeof(sub), S.root, "sub");
+	path_in(c, sizeof(c), sub, "c");
+	make_dir(sub);
+	int fd = open(a, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, a, O_CREAT | O_EXCL | O_RDWR, fd);
+	close(fd);
+	rc_track_close(fd);
+	ck_assert(temp_record(a, &before));
+
+	ck_assert_int_eq(rename(a, b), 0);
+	rc_track_rename(AT_FDCWD, a, AT_FDCWD, b);
+	ck_assert(!tracked(a));
+	ck_assert(tracked(b));
+	ck_assert(temp_record(b, &after));
+	ck_assert_uint_eq(after.seq, before.seq);
+	ck_assert_uint_eq(after.ino, before.ino);
+	ck_assert_uint_eq(after.flags, RC_REC_JOURNALED);
+	ck_assert_int_eq(lstat(b, &st), 0);
+	/* In the journal: released at the old name, created at the new. */
+	char plus_a[PATH_MAX + 128], minus_a[PATH_MAX + 128], plus_b[PATH_MAX + 128];
+	expect_line(plus_a, sizeof(plus_a), '+', &st, a);
+	expect_line(minus_a, sizeof(minus_a), '-', &st, a);
+	expect_line(plus_b, sizeof(plus_b), '+', &st, b);
+	char want[3 * (PATH_MAX + 128)];
+	snprintf(want, sizeof(want), "%s%s%s", plus_a, minus_a, plus_b);
+	ck_assert_str_eq(journal_text(), want);
+
+	/* Relative names on both sides, through directory fds. */
+	int rfd = open(S.root, O_RDONLY | O_DIRECTORY);
+	int sfd = open(sub, O_PATH | O_DIRECTORY);
+	ck_assert_int_eq(renameat(rfd, "b", sfd, "c"), 0);
+	rc_track_rename(rfd, "b", sfd, "c");
+	close(rfd);
+	close(sfd);
+	ck_assert(!tracked(b));
+	ck_assert(tracked(c));
+
+	/* Still removed at the end. */
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
+	struct rcshim_result res;
+	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
+	ck_assert(!exists(c));
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 1);
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].skipped, 0);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(rename_out_of_root)
+{
+	char d[PATH_MAX], kept[PATH_MAX], f[PATH_MAX], keptf[PATH_MAX], p[PATH_MAX];
+	struct stat st;
+
+	state_setup(NULL);
+	path_in(d, sizeof(d), S.root, "d");
+	path_in(kept, sizeof(kept), S.out, "kept");
+	path_in(f, sizeof(f), S.root, "f");
+	path_in(keptf, sizeof(keptf), S.out, "keptf");
+	make_dir(d);
+	rc_track_mkdir(AT_FDCWD, d);
+	path_in(p, sizeof(p), d, "result");
+	int fd = open(p, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	ck_assert_int_eq(write(fd, "42", 2), 2);
+	close(fd);
+	fd = open(f, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, fd);
+	close(fd);
+	rc_track_close(fd);
+	ck_assert_int_eq(lstat(d, &st), 0);
+
+	/* The program keeps its results: renamed out of the temp root. */
+	ck_assert_int_eq(rename(d, kept), 0);
+	rc_track_rename(AT_FDCWD, d, AT_FDCWD, kept);
+	ck_assert_int_eq(rename(f, keptf), 0);
+	rc_track_rename(AT_FDCWD, f, AT_FDCWD, keptf);
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 0);
+	ck_assert(!tracked(kept));
+	assert_journal_has('-', &st, d);
+
+	/* Neither the process's end nor a crash removes them. */
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_CRITICAL };
+	struct rcshim_result res;
+	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
+	ck_assert(exists(kept));
+	ck_assert(exists(keptf));
+	path_in(p, sizeof(p), kept, "result");
+	ck_assert(exists(p));
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 0);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(rename_onto_tracked)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	struct stat sta, stb;
+
+	state_setup(NULL);
+	path_in(a, sizeof(a), S.root, "a");
+	path_in(b, sizeof(b), S.root, "b");
+	int fd = open(a, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, a, O_CREAT | O_EXCL | O_RDWR, fd);
+	close(fd);
+	int fd2 = open(b, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, b, O_CREAT | O_EXCL | O_RDWR, fd2);
+	close(fd2);
+	ck_assert_int_eq(lstat(a, &sta), 0);
+	ck_assert_int_eq(lstat(b, &stb), 0);
+
+	/* b is replaced by a: one record left, with a's identity. */
+	ck_assert_int_eq(rename(a, b), 0);
+	rc_track_rename(AT_FDCWD, a, AT_FDCWD, b);
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 1);
+	struct rc_record rec;
+	ck_assert(temp_record(b, &rec));
+	ck_assert_uint_eq(rec.ino, sta.st_ino);
+	assert_journal_has('-', &stb, b);
+
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
+	struct rcshim_result res;
+	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
+	ck_assert(!exists(b));
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 1);
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].skipped, 0);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(rename_onto_itself)
+{
+	char a[PATH_MAX];
+
+	state_setup(NULL);
+	path_in(a, sizeof(a), S.root, "a");
+	int fd = open(a, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, a, O_CREAT | O_EXCL | O_RDWR, fd);
+	close(fd);
+	rc_track_close(fd);
+
+	/* rename(2) of a name onto itself succeeds and does nothing: the
+	 * file is still there and still a temp file. */
+	ck_assert_int_eq(rename(a, a), 0);
+	rc_track_rename(AT_FDCWD, a, AT_FDCWD, a);
+	ck_assert(exists(a));
+	ck_assert(tracked(a));
+
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
+	ck_assert_int_eq(rc_clean(&req, NULL), RCSHIM_OK);
+	ck_assert_msg(!exists(a), "%s outlived the session", a);
+	state_teardown();
+}
+END_TEST
+
+/* --- dup and close ---------------------------------------------------------- */
+
+START_TEST(dup_and_close)
+{
+	char f[PATH_MAX], g[PATH_MAX];
+	struct rc_fd_entry e, e2;
+
+	state_setup(NULL);
+	path_in(f, sizeof(f), S.root, "f");
+	path_in(g, sizeof(g), S.out, "g");
+	int fd = open(f, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, fd);
+	ck_assert(rc_fd_get(fd, &e));
+
+	/* A dup carries the identity of what it duplicates. */
+	int nfd = dup(fd);
+	rc_track_dup(fd, nfd);
+	ck_assert(rc_fd_get(nfd, &e2));
+	ck_assert_uint_eq(atomic_load(&e2.flags), RC_FD_LIVE | RC_FD_DUP | RC_FD_IDENT);
+	ck_assert_uint_eq(e2.dev, e.dev);
+	ck_assert_uint_eq(e2.ino, e.ino);
+	ck_assert_int_eq(e2.pid, getpid());
+
+	/* Of an fd without identity: none is made up. */
+	int rfd = open(g, O_CREAT | O_RDONLY | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, g, O_CREAT | O_RDONLY, rfd);
+	int rdup = dup(rfd);
+	rc_track_dup(rfd, rdup);
+	ck_assert_uint_eq(fd_flags(rdup), RC_FD_LIVE | RC_FD_DUP);
+
+	/* dup2 over a tracked fd replaces its entry. */
+	ck_assert_int_eq(dup2(rfd, nfd), nfd);
+	rc_track_dup(rfd, nfd);
+	ck_assert(rc_fd_get(nfd, &e2));
+	ck_assert_uint_eq(atomic_load(&e2.flags), RC_FD_LIVE | RC_FD_DUP);
+	ck_assert_uint_eq(e2.ino, 0);
+
+	/* A failed dup records nothing. */
+	rc_track_dup(fd, -1);
+
+	/* close forgets; close_range forgets the range. */
+	rc_track_close(fd);
+	close(fd);
+	ck_assert(!rc_fd_get(fd, &e));
+	ck_assert(rc_fd_get(rfd, &e));
+	int lo = rfd < rdup ? rfd : rdup, hi = rfd < rdup ? rdup : rfd;
+	ck_assert(nfd < lo || nfd > hi);
+	rc_track_close_range((unsigned)lo, (unsigned)hi);
+	ck_assert(!rc_fd_get(rfd, &e));
+	ck_assert(!rc_fd_get(rdup, &e));
+	ck_assert(rc_fd_get(nfd, &e));
+	/* closefrom(0). */
+	rc_track_close_range(0, ~0u);
+	ck_assert(!rc_fd_get(nfd, &e));
+	close(rfd);
+	close(rdup);
+	close(nfd);
+	state_teardown();
+}
+END_TEST
+
+/* --- errno, guard, disabled kinds ------------------------------------------- */
+
+#define KEEPS_ERRNO(call)                                                     \
+	do {                                                                  \
+		errno = 4242;                                                 \
+		call;                                                         \
+		ck_assert_msg(errno == 4242, #call " changed errno to %d",   \
+			      errno);                                         \
+	} while (0)
+
+START_TEST(errno_preserved)
+{
+	char d[PATH_MAX], f[PATH_MAX], g[PATH_MAX], missing[PATH_MAX], o[PATH_MAX];
+	static char longname[PATH_MAX + 64];
+
+	state_setup(NULL);
+	path_in(d, sizeof(d), S.root, "d");
+	path_in(f, sizeof(f), S.root, "f");
+	path_in(g, sizeof(g), S.root, "g");
+	path_in(o, sizeof(o), S.out, "o");
+	path_in(missing, sizeof(missing), S.root, "missing/deeper");
+	memset(longname, 'n', sizeof(longname) - 1);
+
+	make_dir(d);
+	KEEPS_ERRNO(rc_track_mkdir(AT_FDCWD, d));
+	KEEPS_ERRNO(rc_track_mkdir(AT_FDCWD, missing));   /* its stat fails */
+	KEEPS_ERRNO(rc_track_mkdir(AT_FDCWD, longname));  /* too long */
+	KEEPS_ERRNO(rc_track_mkdir(12345, "rel"));        /* bad dirfd */
+	int fd = open(f, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	KEEPS_ERRNO(rc_track_open(AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, fd));
+	KEEPS_ERRNO(rc_track_open(AT_FDCWD, missing, O_CREAT | O_EXCL | O_RDWR, 900));
+	KEEPS_ERRNO(rc_track_open(AT_FDCWD, f, O_RDONLY, -1));
+	int ofd = open(o, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	KEEPS_ERRNO(rc_track_open(AT_FDCWD, o, O_RDWR, ofd));
+	int nfd = dup(fd);
+	KEEPS_ERRNO(rc_track_dup(fd, nfd));
+	KEEPS_ERRNO(rc_track_dup(777, 778));
+	KEEPS_ERRNO(rc_track_close(nfd));
+	KEEPS_ERRNO(rc_track_close(99999));
+	KEEPS_ERRNO(rc_track_close_range(100, 200));
+	FILE *fp = fopen(o, "r");
+	KEEPS_ERRNO(rc_track_fopen(fp, o, "r"));
+	ck_assert_int_eq(rename(f, g), 0);
+	KEEPS_ERRNO(rc_track_rename(AT_FDCWD, f, AT_FDCWD, g));
+	KEEPS_ERRNO(rc_track_rename(AT_FDCWD, longname, AT_FDCWD, g));
+	KEEPS_ERRNO(rc_track_rename(AT_FDCWD, g, AT_FDCWD, o)); /* out of the root */
+	KEEPS_ERRNO(rc_track_unlink(AT_FDCWD, longname));
+	ck_assert_int_eq(rmdir(d), 0);
+	KEEPS_ERRNO(rc_track_unlink(AT_FDCWD, d));
+	KEEPS_ERRNO(rc_track_unlink(AT_FDCWD, d));
+	/* The journal unwritable: still errno untouched. */
+	rc_session.dir[0] = '\0';
+	make_dir(d);
+	KEEPS_ERRNO(rc_track_mkdir(AT_FDCWD, d));
+	ck_assert(tracked(d));
+
+	fclose(fp);
+	close(fd);
+	close(nfd);
+	close(ofd);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(guard_makes_noops)
+{
+	char d[PATH_MAX], f[PATH_MAX], g[PATH_MAX], t[PATH_MAX];
+
+	state_setup(NULL);
+	path_in(d, sizeof(d), S.root, "d");
+	path_in(f, sizeof(f), S.root, "f");
+	path_in(g, sizeof(g), S.root, "g");
+	path_in(t, sizeof(t), S.root, "t");
+
+	/* Tracked before the guard. */
+	make_dir(t);
+	rc_track_mkdir(AT_FDCWD, t);
+	int tfd = open(t, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rc_track_open(AT_FDCWD, t, O_RDONLY, tfd);
+	ck_assert_int_eq(journal_lines(), 1);
+
+	rc_guard = 1;
+	make_dir(d);
+	rc_track_mkdir(AT_FDCWD, d);
+	int fd = open(f, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, fd);
+	rc_track_mkstemp(f, fd);
+	int nfd = dup(fd);
+	rc_track_dup(fd, nfd);
+	ck_assert_int_eq(rename(t, g), 0);
+	rc_track_rename(AT_FDCWD, t, AT_FDCWD, g);
+	rc_track_unlink(AT_FDCWD, g);
+	rc_track_close(tfd);
+	rc_track_close_range(0, ~0u);
+	rc_guard = 0;
+
+	ck_assert(!tracked(d));
+	ck_assert(!tracked(f));
+	ck_assert(tracked(t)); /* the rename was not seen */
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 1);
+	ck_assert_uint_eq(fd_flags(fd), 0);
+	ck_assert_uint_eq(fd_flags(nfd), 0);
+	ck_assert_uint_eq(fd_flags(tfd), RC_FD_LIVE | RC_FD_RDONLY);
+	ck_assert_int_eq(journal_lines(), 1);
+
+	close(fd);
+	close(nfd);
+	close(tfd);
+	state_teardown();
+}
+END_TEST
+
+START_TEST(kinds_not_tracked)
+{
+	char d[PATH_MAX], f[PATH_MAX];
+
+	/* Only fds. */
+	state_setup("RCSHIM_TRACK=fd");
+	path_in(d, sizeof(d), S.root, "d");
+	path_in(f, sizeof(f), S.root, "f");
+	make_dir(d);
+	rc_track_mkdir(AT_FDCWD, d);
+	int fd = open(f, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, fd);
+	ck_assert(!tracked(d));
+	ck_assert(!tracked(f));
+	ck_assert_uint_eq(fd_flags(fd), RC_FD_LIVE);
+	ck_assert(!exists(S.jpath));
+	close(fd);
+	state_teardown();
+
+	/* Only temps. */
+	state_setup("RCSHIM_TRACK=temp");
+	path_in(f, sizeof(f), S.root, "f");
+	fd = open(f, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+	rc_track_open(AT_FDCWD, f, O_CREAT | O_EXCL | O_RDWR, fd);
+	ck_assert(tracked(f));
+	ck_assert_uint_eq(fd_flags(fd), 0);
+	int nfd = dup(fd);
+	rc_track_dup(fd, nfd);
+	ck_assert_uint_eq(fd_flags(nfd), 0);
+	close(fd);
+	close(nfd);
+	state_teardown();
+
+	/* Not initialised yet, or finished: nothing. */
+	state_setup(NULL);
+	path_in(d, sizeof(d), S.root, "d");
+	make_dir(d);
+	atomic_store(&rc_finished, true);
+	rc_track_mkdir(AT_FDCWD, d);
+	ck_assert(!tracked(d));
+	atomic_store(&rc_finished, false);
+	atomic_store(&rc_ready, 1);
+	rc_track_mkdir(AT_FDCWD, d);
+	ck_assert(!tracked(d));
+	atomic_store(&rc_ready, 2);
+	rc_track_mkdir(AT_FDCWD, d);
+	ck_assert(tracked(d));
+	state_teardown();
+}
+END_TEST
+
+TEST_SUITE(track)
+{
+	ADD_TEST(s, mkdir_under_root);
+	ADD_TEST(s, mkdir_outside_root);
+	ADD_TEST(s, open_excl_under_root);
+	ADD_TEST(s, open_plain);
+	ADD_TEST(s, fopen_stdio);
+	ADD_TEST(s, unlink_untracks);
+	ADD_TEST(s, rename_within_root);
+	ADD_TEST(s, rename_out_of_root);
+	ADD_TEST(s, rename_onto_tracked);
+	ADD_TEST(s, rename_onto_itself);
+	ADD_TEST(s, dup_and_close);
+	ADD_TEST(s, errno_preserved);
+	ADD_TEST(s, guard_makes_noops);
+	ADD_TEST(s, kinds_not_tracked);
+}
