@@ -19,6 +19,7 @@ have_cmd python3 || need="$need python3"
 have_cmd nm || need="$need binutils"
 have_cmd bash || need="$need bash"
 have_cmd awk || need="$need gawk"
+have_cmd bc || need="$need bc"
 if [ "${1:-}" = "--test" ]; then
 	have_cmd valgrind || need="$need valgrind"
 fi

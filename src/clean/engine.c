@@ -242,6 +242,7 @@ clean_temp_final(const struct rc_clean_req *req, int32_t me, struct rcshim_resul
 {
 	char jpath[512];
 	bool whole = req->scope == 0;
+	bool replayed = false;
 
 	/* The journal holds the whole session's artifacts (or this process's,
 	 * in process mode): replayed by its owner when it ends. */
@@ -250,18 +251,23 @@ clean_temp_final(const struct rc_clean_req *req, int32_t me, struct rcshim_resul
 		if (r < 0 && r != -ENOENT) {
 			rc_warn("could not read the session journal %s (error %d)", jpath, -r);
 		}
+		replayed = r == 0 || r == -ENOENT;
 	}
 
-	/* What the journal does not hold: a scope's artifacts (removed at
-	 * its end, before the session's), and anything a journal write
-	 * failed for (which only this process knows about). */
-	struct match_ctx m = { RCSHIM_KIND_TEMP, me, req->scope, whole };
+	/* Then the records: a scope's artifacts (removed at its end, before
+	 * the session's), anything a journal write failed for (which only
+	 * this process knows about), and after a replay the journaled ones,
+	 * which are only forgotten. */
+	struct match_ctx m = { RCSHIM_KIND_TEMP, me, req->scope, whole && !replayed };
 	struct rc_record *list;
 	size_t n = rc_reg_collect(match_owned, &m, true, &list);
 	for (size_t i = 0; i < n; i++) {
 		struct rc_record *r = &list[i];
+		if (whole && replayed && (r->flags & RC_REC_JOURNALED)) {
+			continue;
+		}
 		int rc = (r->flags & RC_REC_DIR)
-				 ? rc_rmtree(r->path, r->ino ? r->dev : 0, r->ino, NULL)
+				 ? rc_rmtree(r->path, r->dev, r->ino, NULL)
 				 : rc_unlink_checked(r->path, r->dev, r->ino);
 		rc_result_count_temp(res, rc, r->path);
 		if (rc == 0 && (r->flags & RC_REC_JOURNALED)) {

@@ -94,14 +94,17 @@ slot_of(uint64_t dev, uint64_t ino, size_t mask)
 int
 rc_journal_replay(const char *path, struct rcshim_result *res, bool remove)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	int fd = rc_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0) {
 		return fd;
 	}
-	if (rc_sys_fstat(fd, &st) < 0 || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > MAX_JOURNAL) {
+	int r = rc_sys_fstat(fd, &st);
+	if (r < 0 || st.st_size <= 0 || (uint64_t)st.st_size > MAX_JOURNAL) {
 		rc_sys_close(fd);
+		if (r < 0) {
+			return r;
+		}
 		if (st.st_size == 0 && remove) {
 			rc_sys_unlinkat(AT_FDCWD, path, 0);
 		}
@@ -187,14 +190,14 @@ rc_journal_replay(const char *path, struct rcshim_result *res, bool remove)
 		if (released) {
 			continue;
 		}
-		int r;
+		int rc;
 		if (e->type == 'd') {
 			struct rc_rm_stats rs = { 0 };
-			r = rc_rmtree(e->path, e->dev, e->ino, &rs);
+			rc = rc_rmtree(e->path, e->dev, e->ino, &rs);
 		} else {
-			r = rc_unlink_checked(e->path, e->dev, e->ino);
+			rc = rc_unlink_checked(e->path, e->dev, e->ino);
 		}
-		rc_result_count_temp(res, r, e->path);
+		rc_result_count_temp(res, rc, e->path);
 	}
 
 	rc_sys_munmap(rel, rel_len);

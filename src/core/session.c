@@ -74,6 +74,14 @@ parse_id(const char *s, int32_t *pid, uint64_t *start)
 }
 
 bool
+rc_session_id_valid(const char *s)
+{
+	int32_t pid;
+	uint64_t start;
+	return parse_id(s, &pid, &start);
+}
+
+bool
 rc_session_init(const char *env_value, bool process_mode)
 {
 	int32_t me = rc_sys_getpid();

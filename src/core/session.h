@@ -42,6 +42,9 @@ uint64_t rc_proc_start_time(void);
  * exported to descendants. */
 bool rc_session_init(const char *env_value, bool process_mode);
 
+/* True if @s is a well-formed session id. */
+bool rc_session_id_valid(const char *s);
+
 /* True if this process reclaims the session's temp artifacts when it
  * ends: it is the root (compared by pid, so a vfork child or a forked
  * child is not), or each process owns its own. */

@@ -51,7 +51,7 @@ rc_state_init(char *const *envp)
 	const char *sid = env_get(envp, RC_SESSION_ENV);
 	/* Only the process that starts the session reports bad settings:
 	 * every process of a pipeline would repeat the same lines. */
-	bool quiet = sid && *sid;
+	bool quiet = rc_session_id_valid(sid);
 	const char *log = env_get(envp, "RCSHIM_LOG");
 	/* The threshold must be known before the warnings are written. */
 	if (log && (!strcasecmp(log, "quiet") || !strcmp(log, "0"))) {

@@ -213,8 +213,13 @@ rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *new
 	ENTER(true);
 	char from[PATH_MAX], to[PATH_MAX];
 	struct rc_record rec, gone;
+	struct stat st;
 	if (rc_path_abs(olddirfd, oldpath, from, sizeof(from)) < 0 ||
-	    rc_path_abs(newdirfd, newpath, to, sizeof(to)) < 0) {
+	    rc_path_abs(newdirfd, newpath, to, sizeof(to)) < 0 ||
+	    /* A rename between two names of one inode (or a name and
+	     * itself) succeeds and changes nothing: the source stays. */
+	    strcmp(from, to) == 0 ||
+	    rc_sys_fstatat(AT_FDCWD, from, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		LEAVE();
 		return;
 	}
