@@ -1,19 +1,15 @@
 #include "build-config.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "clean/engine.h"
 #include "clean/journal.h"
-#include "clean/rmtree.h"
-#include "clean/sqlite.h"
+#include "clean/step.h"
 #include "core/config.h"
-#include "core/fdtable.h"
 #include "core/lock.h"
 #include "core/log.h"
-#include "core/registry.h"
 #include "core/session.h"
 #include "core/state.h"
 #include "core/sys.h"
@@ -133,191 +129,32 @@ rc_result_log(enum rc_reason reason, int signo, const struct rcshim_result *res)
 	}
 }
 
-struct match_ctx {
-	int kind;
-	int32_t pid;
-	uint32_t scope;
-	bool unjournaled_only;
+bool
+rc_step_tracked(int kind)
+{
+	return rc_cfg.track & (1u << kind);
+}
+
+bool
+rc_step_match(const struct rc_record *r, void *p)
+{
+	const struct rc_step_match *m = p;
+	return r->kind == m->kind && r->pid == m->pid &&
+	       (!m->scope || r->scope == m->scope) &&
+	       (r->flags & m->need_flags) == m->need_flags && !(r->flags & m->deny_flags);
+}
+
+/* Dependency order (step.h). */
+static void (*const steps[])(const struct rc_step_ctx *) = {
+	rc_step_custom, rc_step_sqlite, rc_step_fd, rc_step_gpu, rc_step_temp, rc_step_heap,
 };
 
-static bool
-match_owned(const struct rc_record *r, void *p)
-{
-	const struct match_ctx *m = p;
-	if (r->kind != m->kind || r->pid != m->pid) {
-		return false;
-	}
-	if (m->scope && r->scope != m->scope) {
-		return false;
-	}
-	if (m->unjournaled_only && (r->flags & RC_REC_JOURNALED)) {
-		return false;
-	}
-	return true;
-}
-
 static void
-clean_sqlite(const struct rc_clean_req *req, int32_t me, struct rcshim_result *res)
+run_steps(const struct rc_clean_req *req, struct rcshim_result *res)
 {
-	struct match_ctx m = { RCSHIM_KIND_SQLITE, me, req->scope, false };
-	struct rc_record *list;
-	size_t n = rc_reg_collect(match_owned, &m, true, &list);
-
-	for (size_t i = 0; i < n; i++) {
-		int r = rc_sqlite_close_db((rc_sqlite_db *)(uintptr_t)list[i].handle);
-		if (r == 0) {
-			rc_result_add(res, RCSHIM_KIND_SQLITE, 1, 0, 0, 0);
-			continue;
-		}
-		rc_result_add(res, RCSHIM_KIND_SQLITE, 0, 1, 0, 0);
-		rc_info("could not close SQLite connection to %s (error %d)",
-			list[i].path ? list[i].path : "?", -r);
-		/* Still open: keep tracking it. */
-		rc_reg_put_back(&list[i]);
-	}
-	rc_reg_free_list(list, n);
-}
-
-static void
-live_sqlite(struct rcshim_result *res, int32_t me)
-{
-	struct match_ctx m = { RCSHIM_KIND_SQLITE, me, 0, false };
-	struct rc_record *list;
-	size_t n = rc_reg_collect(match_owned, &m, false, &list);
-
-	for (size_t i = 0; i < n; i++) {
-		int frames = 0;
-		long r = rc_sqlite_live_reclaim((rc_sqlite_db *)(uintptr_t)list[i].handle,
-						&frames);
-		if (r >= 0) {
-			rc_result_add(res, RCSHIM_KIND_SQLITE, 1, 0, 0, (uint64_t)r);
-		} else {
-			rc_result_add(res, RCSHIM_KIND_SQLITE, 0, 0, 1, 0);
-		}
-	}
-	rc_reg_free_list(list, n);
-}
-
-struct fd_close_ctx {
-	int32_t pid;
-	uint32_t scope;
-	bool verified_only;
-	struct rcshim_result *res;
-};
-
-static bool
-close_one_fd(int fd, const struct rc_fd_entry *e, void *p)
-{
-	struct fd_close_ctx *c = p;
-	uint32_t flags = atomic_load_explicit(&((struct rc_fd_entry *)e)->flags,
-					      memory_order_relaxed);
-
-	if (fd <= 2 || e->pid != c->pid || (c->scope && e->scope != c->scope)) {
-		return true;
-	}
-	if (flags & RC_FD_IDENT) {
-		struct stat st;
-		if (rc_sys_fstat(fd, &st) < 0 || (uint64_t)st.st_dev != e->dev ||
-		    (uint64_t)st.st_ino != e->ino) {
-			/* The number was reused behind our back. */
-			rc_fd_untrack(fd);
-			rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
-			return true;
-		}
-	} else if (c->verified_only) {
-		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
-		return true;
-	}
-	rc_fd_untrack(fd);
-	if (rc_sys_close(fd) == 0) {
-		rc_result_add(c->res, RCSHIM_KIND_FD, 1, 0, 0, 0);
-	} else {
-		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 1, 0, 0);
-	}
-	return true;
-}
-
-static void
-clean_temp_final(const struct rc_clean_req *req, int32_t me, struct rcshim_result *res)
-{
-	char jpath[512];
-	bool whole = req->scope == 0;
-	bool replayed = false;
-
-	/* The journal holds the whole session's artifacts (or this process's,
-	 * in process mode): replayed by its owner when it ends. */
-	if (whole && rc_session_owner() && rc_journal_path(jpath, sizeof(jpath))[0]) {
-		int r = rc_journal_replay(jpath, res, true);
-		if (r < 0 && r != -ENOENT) {
-			rc_warn("could not read the session journal %s (error %d)", jpath, -r);
-		}
-		replayed = r == 0 || r == -ENOENT;
-	}
-
-	/* Then the records: a scope's artifacts (removed at its end, before
-	 * the session's), anything a journal write failed for (which only
-	 * this process knows about), and after a replay the journaled ones,
-	 * which are only forgotten. */
-	struct match_ctx m = { RCSHIM_KIND_TEMP, me, req->scope, whole && !replayed };
-	struct rc_record *list;
-	size_t n = rc_reg_collect(match_owned, &m, true, &list);
-	for (size_t i = 0; i < n; i++) {
-		struct rc_record *r = &list[i];
-		if (whole && replayed && (r->flags & RC_REC_JOURNALED)) {
-			continue;
-		}
-		int rc = (r->flags & RC_REC_DIR)
-				 ? rc_rmtree(r->path, r->dev, r->ino, NULL)
-				 : rc_unlink_checked(r->path, r->dev, r->ino);
-		rc_result_count_temp(res, rc, r->path);
-		if (rc == 0 && (r->flags & RC_REC_JOURNALED)) {
-			rc_journal_append('-', r->flags & RC_REC_DIR, r->dev, r->ino, r->path);
-		}
-	}
-	rc_reg_free_list(list, n);
-}
-
-static void
-run_final(const struct rc_clean_req *req, struct rcshim_result *res)
-{
-	int32_t me = rc_sys_getpid();
-
-	if (req->prio >= RCSHIM_MEDIUM && (rc_cfg.track & (1u << RCSHIM_KIND_SQLITE))) {
-		clean_sqlite(req, me, res);
-	}
-	if (req->prio >= RCSHIM_MEDIUM) {
-		if (req->scope) {
-			struct fd_close_ctx c = { me, req->scope, true, res };
-			rc_fd_foreach(close_one_fd, &c);
-		}
-		/* At process end fds are left to the kernel: closing them
-		 * early would lose stdio buffers (DESIGN §3).  The report
-		 * lists them; the result counts only what was reclaimed. */
-	}
-	clean_temp_final(req, me, res);
-}
-
-static void
-run_live(const struct rc_clean_req *req, struct rcshim_result *res)
-{
-	int32_t me = rc_sys_getpid();
-
-	if (req->prio == RCSHIM_CRITICAL) {
-		/* Destructive: everything, as in final mode, fds included
-		 * (those the shim can verify). */
-		struct rc_clean_req f = *req;
-		f.mode = RC_MODE_FINAL;
-		if (rc_cfg.track & (1u << RCSHIM_KIND_SQLITE)) {
-			clean_sqlite(&f, me, res);
-		}
-		struct fd_close_ctx c = { me, 0, true, res };
-		rc_fd_foreach(close_one_fd, &c);
-		clean_temp_final(&f, me, res);
-		return;
-	}
-	if (req->prio >= RCSHIM_MEDIUM) {
-		live_sqlite(res, me);
-		malloc_trim(0);
+	struct rc_step_ctx ctx = { req, rc_sys_getpid(), res };
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		steps[i](&ctx);
 	}
 }
 
@@ -343,11 +180,7 @@ rc_clean(const struct rc_clean_req *req, struct rcshim_result *res)
 		rc_spin_lock(&engine_lock);
 	}
 	rc_guard++;
-	if (req->mode == RC_MODE_LIVE) {
-		run_live(req, res);
-	} else {
-		run_final(req, res);
-	}
+	run_steps(req, res);
 	rc_guard--;
 	rc_result_finish(res);
 	if (req->mode != RC_MODE_LIVE || req->prio == RCSHIM_CRITICAL) {
@@ -370,8 +203,7 @@ rc_clean_crash(rcshim_priority prio, bool close_fds, int signo, struct rcshim_re
 	if (close_fds && prio >= RCSHIM_MEDIUM) {
 		/* The process dies right after: an fd without a recorded
 		 * identity is closed too, the kernel would close it anyway. */
-		struct fd_close_ctx c = { me, 0, false, res };
-		rc_fd_foreach(close_one_fd, &c);
+		rc_close_owned_fds(me, 0, false, res);
 	}
 	if (rc_session_owner() && rc_journal_path(jpath, sizeof(jpath))[0]) {
 		rc_journal_replay(jpath, res, true);

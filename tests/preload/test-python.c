@@ -76,7 +76,9 @@ START_TEST(python_files_outside_temp_roots_are_untouched)
 	struct scratch s;
 	struct rc_run shim;
 	char keep[600], script[2048];
-	const char *env[] = { s.env_tmpdir, NULL };
+	/* The roots named explicitly: the scratch dir may itself lie under
+	 * /tmp (a clone checked out there). */
+	const char *env[] = { s.env_tmpdir, s.env_roots, NULL };
 
 	scratch_init(&s);
 	snprintf(keep, sizeof(keep), "%s/kept", s.dir);

@@ -1,0 +1,69 @@
+/* File descriptors: closed at MEDIUM at the end of a scope and in live
+ * CRITICAL, only when fstat still matches the identity recorded at open.
+ * At process end they are left to the kernel (DESIGN §3): closing them
+ * early would lose stdio buffers. */
+#include "build-config.h"
+
+#include "clean/step.h"
+#include "core/fdtable.h"
+#include "core/sys.h"
+
+struct fd_close_ctx {
+	int32_t pid;
+	uint32_t scope;
+	bool verified_only;
+	struct rcshim_result *res;
+};
+
+static bool
+close_one(int fd, const struct rc_fd_entry *e, void *p)
+{
+	struct fd_close_ctx *c = p;
+	uint32_t flags = atomic_load_explicit(&((struct rc_fd_entry *)e)->flags,
+					      memory_order_relaxed);
+
+	if (fd <= 2 || e->pid != c->pid || (c->scope && e->scope != c->scope)) {
+		return true;
+	}
+	if (flags & RC_FD_IDENT) {
+		struct stat st;
+		if (rc_sys_fstat(fd, &st) < 0 || (uint64_t)st.st_dev != e->dev ||
+		    (uint64_t)st.st_ino != e->ino) {
+			/* The number was reused behind our back. */
+			rc_fd_untrack(fd);
+			rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
+			return true;
+		}
+	} else if (c->verified_only) {
+		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
+		return true;
+	}
+	rc_fd_untrack(fd);
+	if (rc_sys_close(fd) == 0) {
+		rc_result_add(c->res, RCSHIM_KIND_FD, 1, 0, 0, 0);
+	} else {
+		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 1, 0, 0);
+	}
+	return true;
+}
+
+void
+rc_close_owned_fds(int32_t pid, uint32_t scope, bool verified_only,
+		   struct rcshim_result *res)
+{
+	struct fd_close_ctx c = { pid, scope, verified_only, res };
+	rc_fd_foreach(close_one, &c);
+}
+
+void
+rc_step_fd(const struct rc_step_ctx *ctx)
+{
+	const struct rc_clean_req *req = ctx->req;
+
+	if (req->prio < RCSHIM_MEDIUM) {
+		return;
+	}
+	if (req->scope || (req->mode == RC_MODE_LIVE && req->prio == RCSHIM_CRITICAL)) {
+		rc_close_owned_fds(ctx->pid, req->scope, true, ctx->res);
+	}
+}
