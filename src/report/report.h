@@ -1,0 +1,24 @@
+/* Reports (DESIGN §8): what each kind holds now, or leaked at exit, grouped
+ * by acquisition stack; and a log of the cleanups that ran.  Text for
+ * people, JSON for programs. */
+#pragma once
+
+#include <stdarg.h>
+
+#include "clean/engine.h"
+#include "core/config.h"
+
+/* Writes the current state to @fd.  Returns 0 or -errno. */
+int rc_report_write(int fd, enum rc_report_format fmt);
+
+/* Records a cleanup that ran (final or live): when, why, at what priority,
+ * what it reclaimed.  Appended to RCSHIM_REPORT when one is configured,
+ * and kept for the final report. */
+void rc_report_cleanup(const struct rc_clean_req *req, const struct rcshim_result *res);
+
+/* A note for the report ("the program installed its own SIGUSR1 handler:
+ * the live trigger is lost"). */
+void rc_report_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* At process end: the final report (what leaked) to RCSHIM_REPORT. */
+void rc_report_at_exit(const struct rcshim_result *final);
