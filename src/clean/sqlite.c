@@ -12,6 +12,7 @@
 #define SQLITE_OK 0
 #define SQLITE_BUSY 5
 #define SQLITE_CHECKPOINT_PASSIVE 0
+#define SQLITE_DBSTATUS_CACHE_USED 1
 
 struct rc_sqlite_api rc_sqlite;
 static atomic_bool bound;
@@ -65,6 +66,7 @@ rc_sqlite_bind(void *fn)
 	R(db_release_memory, "sqlite3_db_release_memory");
 	R(get_autocommit, "sqlite3_get_autocommit");
 	R(errmsg, "sqlite3_errmsg");
+	R(db_status, "sqlite3_db_status");
 #undef R
 	bool ok = rc_sqlite.close && rc_sqlite.next_stmt && rc_sqlite.finalize;
 	atomic_store_explicit(&bound, ok, memory_order_release);
@@ -129,8 +131,19 @@ rc_sqlite_live_reclaim(rc_sqlite_db *db, int *frames)
 		return -EBUSY;
 	}
 	if (rc_sqlite.db_release_memory) {
-		/* Returns SQLITE_OK, not a byte count; the caller measures. */
+		/* It returns SQLITE_OK, not a count: the page cache's size
+		 * before and after says what went back. */
+		int before = 0, after = 0, hi;
+		if (rc_sqlite.db_status) {
+			rc_sqlite.db_status(db, SQLITE_DBSTATUS_CACHE_USED, &before, &hi, 0);
+		}
 		rc_sqlite.db_release_memory(db);
+		if (rc_sqlite.db_status) {
+			rc_sqlite.db_status(db, SQLITE_DBSTATUS_CACHE_USED, &after, &hi, 0);
+		}
+		if (before > after) {
+			released = before - after;
+		}
 	}
 	if (rc_sqlite.wal_checkpoint_v2) {
 		int log = 0, ckpt = 0;

@@ -24,6 +24,7 @@ struct rc_sqlite_api {
 	int (*db_release_memory)(rc_sqlite_db *);
 	int (*get_autocommit)(rc_sqlite_db *);
 	const char *(*errmsg)(rc_sqlite_db *);
+	int (*db_status)(rc_sqlite_db *, int, int *, int *, int);
 };
 
 extern struct rc_sqlite_api rc_sqlite;

@@ -4,6 +4,8 @@
  * early would lose stdio buffers. */
 #include "build-config.h"
 
+#include <fcntl.h>
+
 #include "clean/step.h"
 #include "core/fdtable.h"
 #include "core/sys.h"
@@ -55,12 +57,39 @@ rc_close_owned_fds(int32_t pid, uint32_t scope, bool verified_only,
 	rc_fd_foreach(close_one, &c);
 }
 
+struct advise_ctx {
+	int32_t pid;
+	struct rcshim_result *res;
+};
+
+/* Drops the page cache of files the program only reads: it reads them
+ * back from disk if it needs them, nothing is lost. */
+static bool
+advise_one(int fd, const struct rc_fd_entry *e, void *p)
+{
+	struct advise_ctx *c = p;
+	uint32_t flags = atomic_load_explicit(&((struct rc_fd_entry *)e)->flags,
+					      memory_order_relaxed);
+	if (fd <= 2 || e->pid != c->pid || !(flags & RC_FD_RDONLY)) {
+		return true;
+	}
+	if (rc_sys(SYS_fadvise64, fd, 0, 0, POSIX_FADV_DONTNEED, 0, 0) == 0) {
+		rc_result_add(c->res, RCSHIM_KIND_FD, 1, 0, 0, 0);
+	}
+	return true;
+}
+
 void
 rc_step_fd(const struct rc_step_ctx *ctx)
 {
 	const struct rc_clean_req *req = ctx->req;
 
 	if (req->prio < RCSHIM_MEDIUM) {
+		return;
+	}
+	if (req->mode == RC_MODE_LIVE && req->prio == RCSHIM_HIGH) {
+		struct advise_ctx c = { ctx->pid, ctx->res };
+		rc_fd_foreach(advise_one, &c);
 		return;
 	}
 	if (req->scope || (req->mode == RC_MODE_LIVE && req->prio == RCSHIM_CRITICAL)) {

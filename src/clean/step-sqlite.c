@@ -7,6 +7,7 @@
 #include "clean/sqlite.h"
 #include "clean/step.h"
 #include "core/log.h"
+#include "report/report.h"
 
 static void
 close_all(const struct rc_step_ctx *ctx)
@@ -43,6 +44,10 @@ live_reclaim(const struct rc_step_ctx *ctx)
 						&frames);
 		if (r >= 0) {
 			rc_result_add(ctx->res, RCSHIM_KIND_SQLITE, 1, 0, 0, (uint64_t)r);
+			rc_report_note("sqlite %s: released %ld bytes of cache, checkpointed %d WAL frames",
+				       list[i].path ? list[i].path : "?", r, frames);
+			rc_debug("sqlite %s: released %ld bytes, checkpointed %d frames",
+				 list[i].path ? list[i].path : "?", r, frames);
 		} else {
 			rc_result_add(ctx->res, RCSHIM_KIND_SQLITE, 0, 0, 1, 0);
 		}

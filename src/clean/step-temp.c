@@ -4,6 +4,8 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 
 #include "clean/journal.h"
 #include "clean/rmtree.h"
@@ -11,6 +13,92 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "core/state.h"
+#include "core/sys.h"
+
+/* Whether any fd of this process, whoever opened it, refers to (dev, ino):
+ * the fd table knows only the fds the shim saw open with an identity. */
+static bool
+open_anywhere(uint64_t dev, uint64_t ino)
+{
+	char buf[4096];
+	bool found = false;
+	int dfd = rc_sys_openat(AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+	if (dfd < 0) {
+		return true; /* cannot tell: assume it is in use */
+	}
+	long n;
+	while (!found && (n = rc_sys_getdents64(dfd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n && !found;) {
+			struct linux_dirent64 {
+				uint64_t d_ino;
+				int64_t d_off;
+				unsigned short d_reclen;
+				unsigned char d_type;
+				char d_name[];
+			} *d = (void *)(buf + off);
+			off += d->d_reclen;
+			int fd = 0;
+			const char *p = d->d_name;
+			if (*p < '0' || *p > '9') {
+				continue;
+			}
+			while (*p >= '0' && *p <= '9') {
+				fd = fd * 10 + (*p++ - '0');
+			}
+			struct stat st;
+			if (fd != dfd && rc_sys_fstat(fd, &st) == 0 &&
+			    (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino) {
+				found = true;
+			}
+		}
+	}
+	rc_sys_close(dfd);
+	return found;
+}
+
+/* Live LOW with RCSHIM_TMP_IDLE: temp files that nobody has open and that
+ * nobody has read, written or changed for that long are removed. */
+static void
+remove_idle(const struct rc_step_ctx *ctx)
+{
+	struct rc_step_match m = { RCSHIM_KIND_TEMP, ctx->pid, 0, 0, RC_REC_DIR };
+	struct rc_record *list;
+	struct timespec now;
+
+	if (!rc_cfg.tmp_idle_s) {
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	size_t n = rc_reg_collect(rc_step_match, &m, false, &list);
+	for (size_t i = 0; i < n; i++) {
+		struct rc_record *r = &list[i];
+		struct stat st;
+		if (rc_sys_fstatat(AT_FDCWD, r->path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (uint32_t)st.st_dev != r->dev || (uint64_t)st.st_ino != r->ino) {
+			continue;
+		}
+		time_t last = st.st_atime;
+		if (st.st_mtime > last) {
+			last = st.st_mtime;
+		}
+		if (st.st_ctime > last) {
+			last = st.st_ctime;
+		}
+		if (now.tv_sec - last < (time_t)rc_cfg.tmp_idle_s || open_anywhere(r->dev, r->ino)) {
+			continue;
+		}
+		int rc = rc_unlink_checked(r->path, r->dev, r->ino);
+		rc_result_count_temp(ctx->res, rc, r->path);
+		if (rc == 0) {
+			rc_result_add(ctx->res, RCSHIM_KIND_TEMP, 0, 0, 0, (uint64_t)st.st_size);
+			if (rc_reg_take_path(r->path, NULL) && (r->flags & RC_REC_JOURNALED)) {
+				rc_journal_append('-', false, r->dev, r->ino, r->path);
+			}
+		}
+	}
+	rc_reg_free_list(list, n);
+}
 
 void
 rc_step_temp(const struct rc_step_ctx *ctx)
@@ -20,7 +108,8 @@ rc_step_temp(const struct rc_step_ctx *ctx)
 	bool replayed = false;
 
 	if (!rc_step_final(ctx)) {
-		return; /* live LOW: idle temp files (RCSHIM_TMP_IDLE), later */
+		remove_idle(ctx);
+		return;
 	}
 	/* The journal holds the whole session's artifacts (or this process's,
 	 * in process mode): replayed by its owner when it ends. */

@@ -15,6 +15,7 @@
 #include "core/state.h"
 #include "core/sys.h"
 #include "preload/real.h"
+#include "trigger/live.h"
 #include "trigger/signals.h"
 #include "trigger/worker.h"
 
@@ -64,7 +65,13 @@ rc_preload_init(void)
 		setenv(RC_SESSION_ENV, rc_session.id, 1);
 	}
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	bool periodic = rc_live_init();
 	rc_signals_install((rc_sigaction_fn)rc_real_next("sigaction"));
+	/* The live signal's handler only wakes the worker: it must exist
+	 * before the first signal can arrive. */
+	if (periodic || rc_signal_held(rc_cfg.live_signal)) {
+		rc_worker_ensure();
+	}
 	rc_guard--;
 }
 
@@ -86,6 +93,14 @@ final_at_exit(void)
 				    RC_REASON_EXIT, 0, 0 };
 	struct rcshim_result res;
 	rc_clean(&req, &res);
+	unsigned long sig = rc_worker_live_runs(RC_REASON_LIVE_SIGNAL),
+		      tim = rc_worker_live_runs(RC_REASON_TIMER),
+		      pre = rc_worker_live_runs(RC_REASON_PRESSURE);
+	if (sig || tim || pre || rc_live_signals_received()) {
+		rc_info("live cleanups: %lu on signal (%lu signals received, %lu refused), "
+			"%lu on the timer, %lu under memory pressure",
+			sig, rc_live_signals_received(), rc_live_signals_refused(), tim, pre);
+	}
 }
 
 /* Runs after the program's atexit handlers and its own destructors

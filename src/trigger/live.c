@@ -1,1 +1,109 @@
+/* Live triggers: the live signal, RCSHIM_INTERVAL, RCSHIM_PRESSURE. */
 #include "build-config.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/state.h"
+#include "report/report.h"
+#include "trigger/live.h"
+#include "trigger/monitor.h"
+#include "trigger/worker.h"
+
+static struct {
+	bool pressure_on;
+	struct rc_pressure_cfg pcfg;
+	struct rc_pressure_files files;
+	struct rc_pressure_state pstate;
+	uint64_t next_interval_ms;
+	uint64_t next_poll_ms;
+	atomic_ulong received, refused;
+} L;
+
+bool
+rc_live_init(void)
+{
+	char err[160];
+
+	L.pressure_on = false;
+	if (rc_cfg.pressure) {
+		if (rc_pressure_parse(rc_cfg.pressure_spec, &L.pcfg, err, sizeof(err)) < 0) {
+			/* The one line for a bad value, as for every variable. */
+			rc_warn("RCSHIM_PRESSURE=%.*s is not valid (%s); the monitor is off",
+				64, rc_cfg.pressure_spec, err);
+		} else {
+			rc_pressure_discover("", NULL, L.pcfg.source, &L.files);
+			rc_pressure_state_init(&L.pstate);
+			L.pressure_on = true;
+			rc_debug("pressure monitor: cgroup %s%s, psi %s, meminfo %s",
+				 L.files.cg_pressure[0] ? L.files.cg_pressure : "-",
+				 L.files.cg_current[0] ? " (+usage)" : "",
+				 L.files.psi[0] ? L.files.psi : "-",
+				 L.files.meminfo[0] ? L.files.meminfo : "-");
+		}
+	}
+	uint64_t now = rc_now_ms();
+	L.next_interval_ms = rc_cfg.interval_ms ? now + rc_cfg.interval_ms : UINT64_MAX;
+	L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
+	return rc_cfg.interval_ms || L.pressure_on;
+}
+
+uint64_t
+rc_live_tick(uint64_t now)
+{
+	if (now >= L.next_interval_ms) {
+		rc_worker_run_live(rc_cfg.priority, RC_REASON_TIMER);
+		/* Counted from the end of the run: a slow cleanup never
+		 * piles runs up behind it. */
+		now = rc_now_ms();
+		L.next_interval_ms = now + rc_cfg.interval_ms;
+	}
+	if (now >= L.next_poll_ms) {
+		struct rc_pressure_reading r;
+		if (rc_pressure_read(&L.files, &r)) {
+			int prio = rc_pressure_step(&L.pstate, &L.pcfg, &r, now);
+			if (prio >= 0) {
+				rc_info("memory pressure (usage %d%%, psi %d%%): live cleanup at %s",
+					r.has_usage ? (int)r.usage : -1, r.has_psi ? (int)r.psi : -1,
+					rc_priority_name(prio));
+				rc_worker_run_live((rcshim_priority)prio, RC_REASON_PRESSURE);
+				now = rc_now_ms();
+			}
+		}
+		L.next_poll_ms = now + L.pcfg.poll_ms;
+	}
+	uint64_t next = L.next_interval_ms < L.next_poll_ms ? L.next_interval_ms : L.next_poll_ms;
+	return next == UINT64_MAX ? UINT64_MAX : (next > now ? next - now : 0);
+}
+
+void
+rc_live_on_signal(int sig, int code, int value)
+{
+	rcshim_priority prio = rc_cfg.signal_priority;
+
+	atomic_fetch_add(&L.received, 1);
+	if (code == SI_QUEUE) {
+		if (value < 1 || value > 4) {
+			atomic_fetch_add(&L.refused, 1);
+			rc_warn("signal %d with value %d refused: values 1-4 select LOW, MEDIUM, "
+				"HIGH, CRITICAL", sig, value);
+			return;
+		}
+		prio = (rcshim_priority)(value - 1);
+	}
+	rc_worker_post_live(prio, RC_REASON_LIVE_SIGNAL);
+}
+
+unsigned long
+rc_live_signals_received(void)
+{
+	return atomic_load(&L.received);
+}
+
+unsigned long
+rc_live_signals_refused(void)
+{
+	return atomic_load(&L.refused);
+}

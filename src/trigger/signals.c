@@ -9,6 +9,8 @@
 #include "core/log.h"
 #include "core/state.h"
 #include "core/sys.h"
+#include "report/report.h"
+#include "trigger/live.h"
 #include "trigger/signals.h"
 #include "trigger/worker.h"
 
@@ -19,10 +21,16 @@ static atomic_int fatal_state;
 
 static const int final_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+/* RCSHIM_SIGNAL, 0 when none. */
+static int live_sig;
 
 static bool
 is_managed(int sig, bool *crash)
 {
+	if (sig == live_sig && sig > 0) {
+		*crash = false;
+		return true;
+	}
 	for (size_t i = 0; i < sizeof(final_signals) / sizeof(*final_signals); i++) {
 		if (final_signals[i] == sig) {
 			*crash = false;
@@ -129,6 +137,25 @@ on_fatal(int sig, siginfo_t *si, void *uc)
 }
 
 static void
+on_live(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	(void)uc;
+	if (atomic_load(&rc_ready) == 2) {
+		rc_live_on_signal(sig, si ? si->si_code : 0, si ? si->si_value.sival_int : 0);
+	}
+	errno = saved;
+}
+
+static void
+trigger_lost(int sig, const char *why)
+{
+	rc_info("the live trigger (signal %d) is lost: %s", sig, why);
+	rc_report_note("live trigger signal %d lost: %s", sig, why);
+}
+
+static void
 install(int sig)
 {
 	struct sigaction sa, old;
@@ -136,14 +163,18 @@ install(int sig)
 	if (real_sigaction(sig, NULL, &old) != 0) {
 		return;
 	}
-	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL) {
-		return; /* ignored or handled by the program already */
-	}
-	if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction) {
+	if (((old.sa_flags & SA_SIGINFO) && old.sa_sigaction) ||
+	    (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL)) {
+		/* Ignored or handled by the program already: it wins. */
+		if (sig == live_sig) {
+			trigger_lost(sig, old.sa_handler == SIG_IGN
+						  ? "the program ignores it"
+						  : "the program handles it");
+		}
 		return;
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_fatal;
+	sa.sa_sigaction = sig == live_sig ? on_live : on_fatal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
 	/* Let a crash inside the cleanup kill the process at once rather
@@ -162,6 +193,7 @@ rc_signals_install(rc_sigaction_fn real)
 	if (!real_sigaction) {
 		return;
 	}
+	live_sig = rc_cfg.live_signal;
 	for (int sig = 1; sig < NSIG; sig++) {
 		if (is_managed(sig, &crash)) {
 			install(sig);
@@ -204,6 +236,9 @@ rc_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old
 		int r = real_sigaction(sig, act, NULL);
 		if (r == 0) {
 			atomic_store(&held[sig], false);
+			if (sig == live_sig) {
+				trigger_lost(sig, "the program installed its own handler");
+			}
 			if (old) {
 				as_default(old);
 			}

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,15 +13,27 @@
 #include "core/log.h"
 #include "core/state.h"
 #include "core/sys.h"
+#include "report/report.h"
+#include "trigger/live.h"
 #include "trigger/worker.h"
+
+#define NREASONS (RC_REASON_PRESSURE + 1)
 
 static struct {
 	struct rc_spinlock start_lock;
 	atomic_bool running;
-	atomic_uint req_seq;  /* bumped by a requester */
-	atomic_uint done_seq; /* the last request finished */
-	struct rc_clean_req slot;
+	/* Bumped by every requester: the word the worker sleeps on. */
+	atomic_uint wake;
+	/* The final request (termination signal) and its completion. */
 	struct rc_spinlock slot_lock;
+	struct rc_clean_req slot;
+	atomic_uint final_seq;
+	atomic_uint final_done;
+	/* Live requests: bit p set = priority p asked for; the reason of the
+	 * latest one. */
+	atomic_uint live_mask;
+	atomic_int live_reason;
+	atomic_ulong runs[NREASONS];
 	pthread_t thread;
 } W;
 
@@ -36,28 +49,80 @@ futex_wake(atomic_uint *addr)
 	rc_sys_futex(addr, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL);
 }
 
+uint64_t
+rc_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+rc_worker_run_live(rcshim_priority prio, enum rc_reason reason)
+{
+	struct rc_clean_req req = { RC_MODE_LIVE, prio, reason, 0, 0 };
+	struct rcshim_result res;
+
+	if (rc_clean(&req, &res) == RCSHIM_BUSY) {
+		/* Another cleanup (an API call) is running: ask again after a
+		 * moment rather than drop the request. */
+		atomic_fetch_or(&W.live_mask, 1u << prio);
+		struct timespec ts = { 0, 10 * 1000000 };
+		rc_sys(SYS_nanosleep, &ts, NULL, 0, 0, 0, 0);
+		return;
+	}
+	if ((unsigned)reason < NREASONS) {
+		atomic_fetch_add(&W.runs[reason], 1);
+	}
+	rc_report_cleanup(&req, &res);
+	rc_result_log(reason, 0, &res);
+}
+
 static void *
 worker_main(void *arg)
 {
-	unsigned handled = atomic_load(&W.req_seq);
+	unsigned handled_final = atomic_load(&W.final_seq);
 
 	(void)arg;
 	rc_guard++; /* nothing this thread does is the program's */
 	for (;;) {
-		unsigned seq = atomic_load_explicit(&W.req_seq, memory_order_acquire);
-		if (seq == handled) {
-			futex_wait(&W.req_seq, seq, NULL);
+		unsigned wake = atomic_load_explicit(&W.wake, memory_order_acquire);
+
+		unsigned fseq = atomic_load_explicit(&W.final_seq, memory_order_acquire);
+		if (fseq != handled_final) {
+			struct rc_clean_req req;
+			rc_spin_lock(&W.slot_lock);
+			req = W.slot;
+			rc_spin_unlock(&W.slot_lock);
+			struct rcshim_result res;
+			rc_clean(&req, &res);
+			rc_report_cleanup(&req, &res);
+			handled_final = fseq;
+			atomic_store_explicit(&W.final_done, fseq, memory_order_release);
+			futex_wake(&W.final_done);
 			continue;
 		}
-		struct rc_clean_req req;
-		rc_spin_lock(&W.slot_lock);
-		req = W.slot;
-		rc_spin_unlock(&W.slot_lock);
-		struct rcshim_result res;
-		rc_clean(&req, &res);
-		handled = seq;
-		atomic_store_explicit(&W.done_seq, seq, memory_order_release);
-		futex_wake(&W.done_seq);
+
+		unsigned mask = atomic_exchange(&W.live_mask, 0);
+		if (mask) {
+			int prio = 31 - __builtin_clz(mask);
+			rc_worker_run_live((rcshim_priority)prio,
+					   (enum rc_reason)atomic_load(&W.live_reason));
+			continue;
+		}
+
+		/* Periodic and pressure-driven work; then sleep until it is
+		 * due again or someone asks. */
+		uint64_t next = rc_live_tick(rc_now_ms());
+		if (atomic_load(&W.wake) != wake) {
+			continue;
+		}
+		if (next == UINT64_MAX) {
+			futex_wait(&W.wake, wake, NULL);
+		} else {
+			struct timespec rel = { (time_t)(next / 1000), (long)(next % 1000) * 1000000 };
+			futex_wait(&W.wake, wake, &rel);
+		}
 	}
 	return NULL;
 }
@@ -104,14 +169,6 @@ rc_worker_ensure(void)
 	return ok;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 bool
 rc_worker_request_wait(const struct rc_clean_req *req, unsigned deadline_ms)
 {
@@ -128,24 +185,44 @@ rc_worker_request_wait(const struct rc_clean_req *req, unsigned deadline_ms)
 		return false;
 	}
 	W.slot = *req;
-	unsigned my = atomic_fetch_add_explicit(&W.req_seq, 1, memory_order_acq_rel) + 1;
+	unsigned my = atomic_fetch_add_explicit(&W.final_seq, 1, memory_order_acq_rel) + 1;
 	rc_spin_unlock(&W.slot_lock);
-	futex_wake(&W.req_seq);
+	atomic_fetch_add(&W.wake, 1);
+	futex_wake(&W.wake);
 
-	uint64_t end = now_ms() + deadline_ms;
+	uint64_t end = rc_now_ms() + deadline_ms;
 	for (;;) {
-		unsigned done = atomic_load_explicit(&W.done_seq, memory_order_acquire);
+		unsigned done = atomic_load_explicit(&W.final_done, memory_order_acquire);
 		if ((int)(done - my) >= 0) {
 			return true;
 		}
-		uint64_t t = now_ms();
+		uint64_t t = rc_now_ms();
 		if (t >= end) {
 			return false;
 		}
 		uint64_t left = end - t;
 		struct timespec rel = { (time_t)(left / 1000), (long)(left % 1000) * 1000000 };
-		futex_wait(&W.done_seq, done, &rel);
+		futex_wait(&W.final_done, done, &rel);
 	}
+}
+
+bool
+rc_worker_post_live(rcshim_priority prio, enum rc_reason reason)
+{
+	if (!rc_worker_running() || prio < RCSHIM_LOW || prio > RCSHIM_CRITICAL) {
+		return false;
+	}
+	atomic_store(&W.live_reason, (int)reason);
+	atomic_fetch_or(&W.live_mask, 1u << prio);
+	atomic_fetch_add(&W.wake, 1);
+	futex_wake(&W.wake);
+	return true;
+}
+
+unsigned long
+rc_worker_live_runs(enum rc_reason reason)
+{
+	return (unsigned)reason < NREASONS ? atomic_load(&W.runs[reason]) : 0;
 }
 
 void
@@ -154,5 +231,6 @@ rc_worker_after_fork_child(void)
 	atomic_store(&W.running, false);
 	rc_spin_reset(&W.start_lock);
 	rc_spin_reset(&W.slot_lock);
-	atomic_store(&W.done_seq, atomic_load(&W.req_seq));
+	atomic_store(&W.final_done, atomic_load(&W.final_seq));
+	atomic_store(&W.live_mask, 0);
 }

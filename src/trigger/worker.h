@@ -1,8 +1,13 @@
 /* The shim's own thread.  Work that is not async-signal-safe (closing a
- * SQLite connection, freeing, reporting) never runs inside a signal
- * handler: the handler hands it to this thread, which runs with every
- * signal blocked.  It is started lazily, by the first resource that needs
- * it, so most processes of a pipeline never get a thread. */
+ * SQLite connection, trimming the heap, writing a report) never runs inside
+ * a signal handler: the handler hands it to this thread, which runs with
+ * every signal blocked.  The same thread runs the periodic and
+ * pressure-driven live cleanups (trigger/live.h), sleeping in between.
+ *
+ * It is started by the constructor when a live trigger is configured (the
+ * live signal, the default; an interval; the pressure monitor), else
+ * lazily by the first resource whose final cleanup needs it (a SQLite
+ * connection). */
 #pragma once
 
 #include <stdbool.h>
@@ -13,9 +18,17 @@
 bool rc_worker_ensure(void);
 bool rc_worker_running(void);
 
-/* From a signal handler: asks for @req and waits up to @deadline_ms for it
- * to finish.  True if it finished.  Async-signal-safe. */
+/* From a signal handler: asks for the final cleanup @req and waits up to
+ * @deadline_ms for it to finish.  True if it finished.  Async-signal-safe. */
 bool rc_worker_request_wait(const struct rc_clean_req *req, unsigned deadline_ms);
+
+/* Asks for a live cleanup at @prio without waiting; requests arriving
+ * while one runs are folded into the next run, at the highest priority
+ * asked for.  False if there is no worker.  Async-signal-safe. */
+bool rc_worker_post_live(rcshim_priority prio, enum rc_reason reason);
+
+/* Live cleanups the worker has run, by reason (for reports and tests). */
+unsigned long rc_worker_live_runs(enum rc_reason reason);
 
 /* The fork child has no worker (threads do not survive fork). */
 void rc_worker_after_fork_child(void);

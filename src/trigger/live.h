@@ -1,0 +1,29 @@
+/* Live triggers (DESIGN §4): the live signal, the interval timer, the
+ * memory-pressure monitor.  The cleanups themselves run on the worker. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clean/engine.h"
+
+/* From the constructor: reads RCSHIM_INTERVAL and RCSHIM_PRESSURE.
+ * Returns true if periodic work is configured (the worker must run). */
+bool rc_live_init(void);
+
+/* Runs what is due at @now_ms (interval, pressure poll); returns the ms
+ * until the next due work, UINT64_MAX if none.  Worker thread only. */
+uint64_t rc_live_tick(uint64_t now_ms);
+
+/* Runs one live cleanup on the worker and records it. */
+void rc_worker_run_live(rcshim_priority prio, enum rc_reason reason);
+
+/* CLOCK_MONOTONIC in ms.  Async-signal-safe. */
+uint64_t rc_now_ms(void);
+
+/* The live-signal handler (installed by trigger/signals.c). */
+void rc_live_on_signal(int sig, int code, int value);
+
+/* Counters for reports and tests. */
+unsigned long rc_live_signals_received(void);
+unsigned long rc_live_signals_refused(void);
