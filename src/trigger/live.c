@@ -5,7 +5,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include <fcntl.h>
+
 #include "core/log.h"
+#include "core/session.h"
+#include "core/sys.h"
 #include "core/state.h"
 #include "report/report.h"
 #include "trigger/live.h"
@@ -85,10 +89,14 @@ rc_live_on_signal(int sig, int code, int value)
 
 	atomic_fetch_add(&L.received, 1);
 	if (code == SI_QUEUE) {
+		if (value == RC_LIVE_REPORT_VALUE) {
+			rc_worker_post_report();
+			return;
+		}
 		if (value < 1 || value > 4) {
 			atomic_fetch_add(&L.refused, 1);
 			rc_warn("signal %d with value %d refused: values 1-4 select LOW, MEDIUM, "
-				"HIGH, CRITICAL", sig, value);
+				"HIGH, CRITICAL; 5 asks for a report", sig, value);
 			return;
 		}
 		prio = (rcshim_priority)(value - 1);
@@ -106,4 +114,37 @@ unsigned long
 rc_live_signals_refused(void)
 {
 	return atomic_load(&L.refused);
+}
+
+const char *
+rc_live_report_path(int pid, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (rc_session.dir[0]) {
+		rc_fmt(buf, len, "%s/report-%d", rc_session.dir, pid);
+	}
+	return buf;
+}
+
+void
+rc_live_write_requested_report(void)
+{
+	char path[512], tmp[600];
+	int pid = rc_sys_getpid();
+
+	if (!rc_live_report_path(pid, path, sizeof(path))[0]) {
+		return;
+	}
+	rc_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, rc_sys_gettid());
+	int fd = rc_sys_openat(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+			       0600);
+	if (fd < 0) {
+		rc_warn("cannot write the report to %s (error %d)", tmp, -fd);
+		return;
+	}
+	int r = rc_report_write(fd, (enum rc_report_format)rc_cfg.report_format);
+	rc_sys_close(fd);
+	if (r < 0 || rc_sys(SYS_rename, tmp, path, 0, 0, 0, 0) < 0) {
+		rc_sys_unlinkat(AT_FDCWD, tmp, 0);
+	}
 }

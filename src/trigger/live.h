@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "clean/engine.h"
@@ -23,6 +24,17 @@ uint64_t rc_now_ms(void);
 
 /* The live-signal handler (installed by trigger/signals.c). */
 void rc_live_on_signal(int sig, int code, int value);
+
+/* The sigqueue value that asks for a report instead of a cleanup. */
+#define RC_LIVE_REPORT_VALUE 5
+
+/* Where a requested report of process @pid goes: "<journal dir>/report-<pid>"
+ * ("" if there is no journal directory).  The launcher's `rcshim report`
+ * reads it from there. */
+const char *rc_live_report_path(int pid, char *buf, size_t len);
+/* Worker: writes the requested report there (atomically: a temporary
+ * name, then rename). */
+void rc_live_write_requested_report(void);
 
 /* Counters for reports and tests. */
 unsigned long rc_live_signals_received(void);

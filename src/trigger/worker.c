@@ -104,6 +104,10 @@ worker_main(void *arg)
 		}
 
 		unsigned mask = atomic_exchange(&W.live_mask, 0);
+		if (mask & RC_WORKER_REPORT_BIT) {
+			rc_live_write_requested_report();
+			mask &= ~RC_WORKER_REPORT_BIT;
+		}
 		if (mask) {
 			int prio = 31 - __builtin_clz(mask);
 			rc_worker_run_live((rcshim_priority)prio,
@@ -214,6 +218,18 @@ rc_worker_post_live(rcshim_priority prio, enum rc_reason reason)
 	}
 	atomic_store(&W.live_reason, (int)reason);
 	atomic_fetch_or(&W.live_mask, 1u << prio);
+	atomic_fetch_add(&W.wake, 1);
+	futex_wake(&W.wake);
+	return true;
+}
+
+bool
+rc_worker_post_report(void)
+{
+	if (!rc_worker_running()) {
+		return false;
+	}
+	atomic_fetch_or(&W.live_mask, RC_WORKER_REPORT_BIT);
 	atomic_fetch_add(&W.wake, 1);
 	futex_wake(&W.wake);
 	return true;

@@ -27,6 +27,11 @@ bool rc_worker_request_wait(const struct rc_clean_req *req, unsigned deadline_ms
  * asked for.  False if there is no worker.  Async-signal-safe. */
 bool rc_worker_post_live(rcshim_priority prio, enum rc_reason reason);
 
+/* Asks for the process's report to be written where `rcshim report PID`
+ * looks for it (rc_live_report_path).  Async-signal-safe. */
+bool rc_worker_post_report(void);
+#define RC_WORKER_REPORT_BIT (1u << 8)
+
 /* Live cleanups the worker has run, by reason (for reports and tests). */
 unsigned long rc_worker_live_runs(enum rc_reason reason);
 
