@@ -26,7 +26,8 @@ RC_TLS void *rc_track_caller;
 		return;                                                  \
 	}                                                                \
 	int saved_errno_ = errno;                                        \
-	rc_guard++
+	rc_guard++;                                                      \
+	rc_worker_start_if_deferred()
 #define LEAVE()                                                          \
 	do {                                                             \
 		rc_guard--;                                              \

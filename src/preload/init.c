@@ -70,7 +70,7 @@ rc_preload_init(void)
 	/* The live signal's handler only wakes the worker: it must exist
 	 * before the first signal can arrive. */
 	if (periodic || rc_signal_held(rc_cfg.live_signal)) {
-		rc_worker_ensure();
+		rc_worker_start_or_defer();
 	}
 	rc_guard--;
 }

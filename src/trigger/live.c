@@ -34,9 +34,12 @@ rc_live_init(void)
 	L.pressure_on = false;
 	if (rc_cfg.pressure) {
 		if (rc_pressure_parse(rc_cfg.pressure_spec, &L.pcfg, err, sizeof(err)) < 0) {
-			/* The one line for a bad value, as for every variable. */
-			rc_warn("RCSHIM_PRESSURE=%.*s is not valid (%s); the monitor is off",
-				64, rc_cfg.pressure_spec, err);
+			/* The one line for a bad value, as for every variable:
+			 * from the process that starts the session only. */
+			if (rc_session.created) {
+				rc_warn("RCSHIM_PRESSURE=%.*s is not valid (%s); the monitor is off",
+					64, rc_cfg.pressure_spec, err);
+			}
 		} else {
 			rc_pressure_discover("", NULL, L.pcfg.source, &L.files);
 			rc_pressure_state_init(&L.pstate);

@@ -1,5 +1,6 @@
 #include "build-config.h"
 
+#include <dlfcn.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -171,6 +172,29 @@ rc_worker_ensure(void)
 	}
 	rc_spin_unlock(&W.start_lock);
 	return ok;
+}
+
+atomic_bool rc_worker_deferred;
+
+void
+rc_worker_start_deferred(void)
+{
+	if (atomic_exchange(&rc_worker_deferred, false)) {
+		rc_worker_ensure();
+	}
+}
+
+void
+rc_worker_start_or_defer(void)
+{
+	static const char *const runtimes[] = { "__asan_init", "__tsan_init", "__msan_init" };
+	for (size_t i = 0; i < sizeof(runtimes) / sizeof(*runtimes); i++) {
+		if (dlsym(RTLD_DEFAULT, runtimes[i])) {
+			atomic_store(&rc_worker_deferred, true);
+			return;
+		}
+	}
+	rc_worker_ensure();
 }
 
 bool

@@ -10,6 +10,7 @@
  * connection). */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "clean/engine.h"
@@ -17,6 +18,20 @@
 /* Starts the thread if it is not running.  Not from a signal handler. */
 bool rc_worker_ensure(void);
 bool rc_worker_running(void);
+
+/* Sanitizer runtimes (ASan, TSan, MSan) initialise after the preloaded
+ * constructors and refuse a thread created before them: in such programs
+ * the worker is started by the first tracked call instead. */
+void rc_worker_start_or_defer(void);
+extern atomic_bool rc_worker_deferred;
+void rc_worker_start_deferred(void);
+static inline void
+rc_worker_start_if_deferred(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&rc_worker_deferred, memory_order_relaxed), 0)) {
+		rc_worker_start_deferred();
+	}
+}
 
 /* From a signal handler: asks for the final cleanup @req and waits up to
  * @deadline_ms for it to finish.  True if it finished.  Async-signal-safe. */

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The hook symbol called from gdb on a running process (DESIGN §4):
 # `call rcshim_clean(...)` / `call rcshim_emergency_cleanup(0)`.
-# Usage: gdb-hook.sh VICTIM LIB.  Exit 77 when gdb cannot attach here.
+# Usage: gdb-hook.sh VICTIM LD_PRELOAD-VALUE.  Exit 77 when gdb cannot attach
+# here.
 set -u
 victim=$1 lib=$2
 command -v gdb >/dev/null 2>&1 || { echo "gdb not installed"; exit 77; }
