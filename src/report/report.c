@@ -1,31 +1,466 @@
-/* Reports: not written yet (issue: heap tracking and leak reports). */
+/* Reports: gathering what every kind holds, the cleanup log and notes,
+ * and writing them where RCSHIM_REPORT says (or to an fd on request).
+ * The two formats are in emit.c. */
 #include "build-config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/arena.h"
+#include "core/fdtable.h"
+#include "core/lock.h"
+#include "core/log.h"
+#include "core/registry.h"
+#include "core/stack.h"
+#include "core/state.h"
+#include "core/sys.h"
+#include "report/internal.h"
 #include "report/report.h"
+
+static struct {
+	struct rc_spinlock write_lock; /* one report at a time */
+	struct rc_spinlock log_lock;   /* the cleanup log and notes */
+	struct rc_cleanup_entry cleanups[RC_REPORT_MAX_CLEANUPS];
+	size_t ncleanups;              /* total ever recorded */
+	char notes[RC_REPORT_MAX_NOTES][RC_REPORT_NOTE_LEN];
+	size_t nnotes;                 /* total ever recorded */
+	/* What was held when the process began to end. */
+	struct rc_item *snap;
+	size_t nsnap;
+	bool snap_taken;
+	atomic_bool final_written;
+} R;
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- gathering ---------------------------------------------------------------- */
+
+struct items {
+	struct rc_item *v;
+	size_t n, cap;
+};
+
+static struct rc_item *
+items_push(struct items *it)
+{
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? it->cap * 2 : 64;
+		struct rc_item *v = rc_alloc(cap * sizeof(*v));
+		if (!v) {
+			return NULL;
+		}
+		if (it->v) {
+			memcpy(v, it->v, it->n * sizeof(*v));
+			rc_free(it->v);
+		}
+		it->v = v;
+		it->cap = cap;
+	}
+	struct rc_item *e = &it->v[it->n++];
+	memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static bool
+owned_record(const struct rc_record *r, void *ctx)
+{
+	return r->pid == *(const int32_t *)ctx;
+}
+
+struct fd_ctx {
+	struct items *it;
+	int32_t pid;
+};
+
+static bool
+collect_fd(int fd, const struct rc_fd_entry *e, void *p)
+{
+	struct fd_ctx *c = p;
+	uint32_t flags = atomic_load_explicit(&((struct rc_fd_entry *)e)->flags,
+					      memory_order_relaxed);
+	if (e->pid != c->pid) {
+		return true;
+	}
+	struct rc_item *i = items_push(c->it);
+	if (!i) {
+		return false;
+	}
+	char link[64], target[1024];
+	rc_fmt(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = rc_sys_readlinkat(AT_FDCWD, link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		i->path = rc_strdup(target);
+	}
+	i->kind = RCSHIM_KIND_FD;
+	i->handle = (uint64_t)fd;
+	i->scope = e->scope;
+	i->flags = (uint8_t)flags;
+	i->stack = e->stack;
+	/* Without a stack (RCSHIM_STACK_DEPTH=0, or the unwinder busy) the
+	 * interposer's caller still names the call site. */
+	if (!i->stack && !(flags & RC_FD_STDIO) && e->aux) {
+		uintptr_t pc = (uintptr_t)e->aux;
+		i->stack = rc_stack_intern(&pc, 1);
+	}
+	return true;
+}
+
+static uint64_t
+item_key(const struct rc_item *i)
+{
+	return (uint64_t)i->kind << 32 | i->stack;
+}
+
+/* Stable merge sort by (kind, stack): qsort may allocate. */
+static void
+sort_items(struct rc_item *v, size_t n)
+{
+	if (n < 2) {
+		return;
+	}
+	struct rc_item *tmp = rc_alloc(n * sizeof(*tmp));
+	if (!tmp) {
+		return;
+	}
+	for (size_t w = 1; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t a = lo, b = mid, k = lo;
+			while (a < mid && b < hi) {
+				tmp[k++] = item_key(&v[b]) < item_key(&v[a]) ? v[b++] : v[a++];
+			}
+			while (a < mid) {
+				tmp[k++] = v[a++];
+			}
+			while (b < hi) {
+				tmp[k++] = v[b++];
+			}
+		}
+		memcpy(v, tmp, n * sizeof(*v));
+	}
+	rc_free(tmp);
+}
+
+/* Every record and fd this process owns, copied. */
+static void
+gather(struct rc_item **out, size_t *n)
+{
+	struct items it = { 0 };
+	int32_t pid = rc_sys_getpid();
+	struct rc_record *list;
+	size_t nrec = rc_reg_collect(owned_record, &pid, false, &list);
+
+	for (size_t k = 0; k < nrec; k++) {
+		struct rc_item *i = items_push(&it);
+		if (!i) {
+			break;
+		}
+		i->kind = list[k].kind;
+		i->handle = list[k].handle;
+		i->size = list[k].size;
+		i->stack = list[k].stack;
+		i->scope = list[k].scope;
+		i->flags = list[k].flags;
+		i->path = list[k].path ? rc_strdup(list[k].path) : NULL;
+	}
+	rc_reg_free_list(list, nrec);
+	struct fd_ctx c = { &it, pid };
+	rc_fd_foreach(collect_fd, &c);
+	sort_items(it.v, it.n);
+	*out = it.v;
+	*n = it.n;
+}
+
+static void
+free_items(struct rc_item *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rc_free(v[i].path);
+	}
+	rc_free(v);
+}
+
+/* --- one report ---------------------------------------------------------------- */
+
+static void
+build(struct rc_report *r, enum rc_report_event ev, int signo,
+      const struct rcshim_result *final)
+{
+	memset(r, 0, sizeof(*r));
+	r->event = ev;
+	r->signo = signo;
+	r->pid = rc_sys_getpid();
+	r->time_ms = now_ms();
+	r->final = final;
+	r->prio = ev == RC_EVENT_SIGNAL ? rc_cfg.priority : rc_cfg.exit_priority;
+	ssize_t n = rc_sys_readlinkat(AT_FDCWD, "/proc/self/exe", r->exe, sizeof(r->exe) - 1);
+	r->exe[n > 0 ? n : 0] = '\0';
+
+	/* What is held: as it was before the final cleanup, if known. */
+	if (ev != RC_EVENT_SNAPSHOT && R.snap_taken) {
+		r->items = R.snap;
+		r->nitems = R.nsnap;
+		R.snap = NULL;
+		R.nsnap = 0;
+		R.snap_taken = false;
+	} else {
+		gather(&r->items, &r->nitems);
+	}
+	r->groups = rc_alloc((r->nitems ? r->nitems : 1) * sizeof(*r->groups));
+	for (size_t i = 0; r->groups && i < r->nitems; i++) {
+		if (i == 0 || item_key(&r->items[i]) != item_key(&r->items[i - 1])) {
+			r->groups[r->ngroups++] = (struct rc_group){ i, 0, 0 };
+		}
+		r->groups[r->ngroups - 1].n++;
+		r->groups[r->ngroups - 1].bytes += r->items[i].size;
+	}
+
+	/* The heap: exact totals now (after the cleanup at exit, which may
+	 * have freed some), and its samples by stack. */
+	r->heap_inactive = rc_heap_inactive_reason();
+	r->heap_active = !r->heap_inactive && (rc_cfg.track & (1u << RCSHIM_KIND_HEAP));
+	if (r->heap_active) {
+		rc_heap_totals(&r->heap_blocks, &r->heap_bytes);
+		r->sample_interval = rc_heap_sample_interval();
+		r->nheap_groups = rc_heap_groups(&r->heap_groups, &r->samples, &r->sample_bytes);
+	}
+
+	rc_spin_lock(&R.log_lock);
+	size_t nc = R.ncleanups < RC_REPORT_MAX_CLEANUPS ? R.ncleanups : RC_REPORT_MAX_CLEANUPS;
+	r->cleanups = rc_alloc((nc ? nc : 1) * sizeof(*r->cleanups));
+	if (r->cleanups) {
+		/* Oldest first. */
+		for (size_t i = 0; i < nc; i++) {
+			r->cleanups[i] = R.cleanups[(R.ncleanups - nc + i) % RC_REPORT_MAX_CLEANUPS];
+		}
+		r->ncleanups = nc;
+		r->cleanups_dropped = R.ncleanups - nc;
+	}
+	size_t nn = R.nnotes < RC_REPORT_MAX_NOTES ? R.nnotes : RC_REPORT_MAX_NOTES;
+	r->notes = rc_alloc((nn ? nn : 1) * sizeof(*r->notes));
+	if (r->notes) {
+		memcpy(r->notes, R.notes, nn * sizeof(*r->notes));
+		r->nnotes = nn;
+		r->notes_dropped = R.nnotes - nn;
+	}
+	rc_spin_unlock(&R.log_lock);
+
+	r->arena_mapped = rc_arena_mapped();
+	r->stack_count = rc_stack_count();
+	r->stack_memory = rc_stack_memory();
+	r->sample_memory = rc_heap_sample_memory();
+	r->sym = rc_sym_begin();
+}
+
+static void
+release(struct rc_report *r)
+{
+	free_items(r->items, r->nitems);
+	rc_free(r->groups);
+	rc_free(r->heap_groups);
+	rc_free(r->cleanups);
+	rc_free(r->notes);
+	rc_sym_end(r->sym);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = rc_sys_write(fd, p, n);
+		if (w == -EINTR) {
+			continue;
+		}
+		if (w < 0) {
+			return (int)w;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+write_report(int fd, enum rc_report_format fmt, enum rc_report_event ev, int signo,
+	     const struct rcshim_result *final)
+{
+	struct rc_report r;
+	struct rc_out o = { 0 };
+	int rc;
+
+	rc_guard++;
+	rc_spin_lock(&R.write_lock);
+	build(&r, ev, signo, final);
+	if (fmt == RC_REPORT_JSON) {
+		rc_report_emit_json(&o, &r);
+	} else {
+		rc_report_emit_text(&o, &r);
+	}
+	release(&r);
+	rc_spin_unlock(&R.write_lock);
+	/* One write: reports of several processes appending to one file
+	 * do not interleave. */
+	rc = o.oom && !o.len ? -ENOMEM : write_all(fd, o.p, o.len);
+	rc_out_free(&o);
+	rc_guard--;
+	return rc;
+}
+
+/* --- the report file ------------------------------------------------------------ */
+
+const char *
+rc_report_path(char *buf, size_t len)
+{
+	const char *s = rc_cfg.report;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (; *s && n + 1 < len; s++) {
+		if (s[0] == '%' && s[1] == 'p') {
+			n += rc_fmt(buf + n, len - n, "%d", (int)rc_sys_getpid());
+			s++;
+		} else if (s[0] == '%' && s[1] == '%') {
+			buf[n++] = '%';
+			s++;
+		} else {
+			buf[n++] = *s;
+		}
+	}
+	buf[n < len ? n : len - 1] = '\0';
+	return buf;
+}
+
+/* The report file, opened for appending (several processes of a session
+ * may share one path); -1 when none is configured or it cannot be opened. */
+static int
+open_report(bool *close_it)
+{
+	char path[1100];
+	*close_it = false;
+	if (!rc_report_path(path, sizeof(path))[0]) {
+		return -1;
+	}
+	if (strcmp(path, "-") == 0) {
+		return 2;
+	}
+	int fd = rc_sys_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		rc_debug("cannot write the report %s (error %d)", path, -fd);
+		return -1;
+	}
+	*close_it = true;
+	return fd;
+}
+
+static void
+final_report(enum rc_report_event ev, int signo, const struct rcshim_result *final)
+{
+	bool close_it;
+	if (atomic_exchange(&R.final_written, true)) {
+		return;
+	}
+	int fd = open_report(&close_it);
+	if (fd < 0) {
+		return;
+	}
+	write_report(fd, rc_cfg.report_format, ev, signo, final);
+	if (close_it) {
+		rc_sys_close(fd);
+	}
+}
+
+/* --- the interface -------------------------------------------------------------- */
 
 int
 rc_report_write(int fd, enum rc_report_format fmt)
 {
-	(void)fd;
-	(void)fmt;
-	return 0;
+	if (fd < 0) {
+		return -EBADF;
+	}
+	return write_report(fd, fmt, RC_EVENT_SNAPSHOT, 0, NULL);
 }
 
 void
 rc_report_cleanup(const struct rc_clean_req *req, const struct rcshim_result *res)
 {
-	(void)req;
-	(void)res;
+	struct rc_cleanup_entry c;
+	if (!req || !res) {
+		return;
+	}
+	c.time_ms = now_ms();
+	c.req = *req;
+	c.res = *res;
+	rc_spin_lock(&R.log_lock);
+	R.cleanups[R.ncleanups % RC_REPORT_MAX_CLEANUPS] = c;
+	R.ncleanups++;
+	rc_spin_unlock(&R.log_lock);
+
+	if (req->mode == RC_MODE_FINAL && req->scope == 0 && req->reason == RC_REASON_SIGNAL) {
+		/* The process ends right after this: no destructor will
+		 * write the final report. */
+		final_report(RC_EVENT_SIGNAL, req->signo, res);
+		return;
+	}
+	if (req->mode != RC_MODE_LIVE) {
+		return; /* scopes and explicit final requests: kept for the report */
+	}
+	bool close_it;
+	rc_guard++;
+	int fd = open_report(&close_it);
+	if (fd >= 0) {
+		struct rc_out o = { 0 };
+		rc_report_emit_cleanup_line(&o, rc_cfg.report_format, rc_sys_getpid(), &c);
+		write_all(fd, o.p, o.len);
+		rc_out_free(&o);
+		if (close_it) {
+			rc_sys_close(fd);
+		}
+	}
+	rc_guard--;
 }
 
 void
 rc_report_note(const char *fmt, ...)
 {
-	(void)fmt;
+	char line[RC_REPORT_NOTE_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	rc_vfmt(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	rc_spin_lock(&R.log_lock);
+	if (R.nnotes < RC_REPORT_MAX_NOTES) {
+		memcpy(R.notes[R.nnotes], line, sizeof(line));
+	}
+	R.nnotes++;
+	rc_spin_unlock(&R.log_lock);
+}
+
+void
+rc_report_before_exit(void)
+{
+	if (!rc_cfg.report[0] || R.snap_taken) {
+		return;
+	}
+	rc_guard++;
+	gather(&R.snap, &R.nsnap);
+	R.snap_taken = true;
+	rc_guard--;
 }
 
 void
 rc_report_at_exit(const struct rcshim_result *final)
 {
-	(void)final;
+	final_report(RC_EVENT_EXIT, 0, final);
 }

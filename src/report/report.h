@@ -1,6 +1,6 @@
 /* Reports (DESIGN §8): what each kind holds now, or leaked at exit, grouped
  * by acquisition stack; and a log of the cleanups that ran.  Text for
- * people, JSON for programs. */
+ * people, JSON for programs (docs/report-format.md). */
 #pragma once
 
 #include <stdarg.h>
@@ -13,12 +13,24 @@ int rc_report_write(int fd, enum rc_report_format fmt);
 
 /* Records a cleanup that ran (final or live): when, why, at what priority,
  * what it reclaimed.  Appended to RCSHIM_REPORT when one is configured,
- * and kept for the final report. */
+ * and kept for the final report.  A final cleanup of the whole process
+ * for a termination signal (the process ends right after, no destructor
+ * runs) also writes the final report. */
 void rc_report_cleanup(const struct rc_clean_req *req, const struct rcshim_result *res);
 
 /* A note for the report ("the program installed its own SIGUSR1 handler:
  * the live trigger is lost"). */
 void rc_report_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* At process end, before the final cleanup: remembers what every kind
+ * holds, with its stacks, for the final report (the cleanup then takes
+ * those records).  Without it the final report shows what is left after
+ * the cleanup. */
+void rc_report_before_exit(void);
+
 /* At process end: the final report (what leaked) to RCSHIM_REPORT. */
 void rc_report_at_exit(const struct rcshim_result *final);
+
+/* The path RCSHIM_REPORT names for this process ("%p" expanded) in @buf;
+ * "" when none is configured, "-" for stderr. */
+const char *rc_report_path(char *buf, size_t len);

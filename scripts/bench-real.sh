@@ -1,0 +1,90 @@
+#!/bin/bash
+# Real programs bare and under librcshim.so with everything tracked
+# (DESIGN §9: <= 1.03x), in one run, best of ROUNDS alternating runs,
+# measured in CPU time (user + system):
+#  - the sqlite3 shell inserting 200 000 rows in one transaction;
+#  - a Python script that creates temp files and a SQLite database;
+#  - an ffmpeg encode of a generated test clip.
+# A program that is not installed is skipped (scripts/deps.sh --bench).
+#   scripts/bench-real.sh [BUILDDIR] [ROUNDS]
+set -eu
+cd "$(dirname "$0")/.."
+dir=${1:-build}
+rounds=${2:-7}
+lib=$(realpath "$dir/src/librcshim.so")
+tmp=$(mktemp -d /tmp/rcshim-bench-real.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+# CPU seconds (user + system) of the command and its children: on a shared
+# machine, time spent waiting for the CPU or the disk is not the shim's.
+cpu() { # CMD... -> seconds
+	local TIMEFORMAT='%U %S' t
+	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
+	echo "$t" | awk '{print $1 + $2}'
+}
+min() { echo "if ($1 < $2) $1 else $2" | bc -l; }
+
+compare() { # NAME PREPARE-FN CMD...
+	local name=$1 prep=$2
+	shift 2
+	local best_bare=1000000000 best_shim=1000000000 b s
+	for ((r = 0; r < rounds; r++)); do
+		$prep
+		b=$(cpu env -u LD_PRELOAD "$@")
+		$prep
+		s=$(cpu env LD_PRELOAD="$lib" "$@")
+		best_bare=$(min "$b" "$best_bare")
+		best_shim=$(min "$s" "$best_shim")
+	done
+	printf '%s, best of %d: bare %.3f s, shim %.3f s CPU, ratio %.3f\n' "$name" "$rounds" \
+		"$best_bare" "$best_shim" "$(echo "$best_shim / $best_bare" | bc -l)"
+}
+
+if command -v sqlite3 >/dev/null; then
+	{
+		echo "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, value REAL);"
+		echo "BEGIN;"
+		awk 'BEGIN { for (i = 1; i <= 200000; i++)
+			printf "INSERT INTO t (name, value) VALUES (%cname-%d%c, %d.5);\n", 39, i, 39, i }'
+		echo "COMMIT;"
+		echo "SELECT count(*), sum(value) FROM t;"
+	} >"$tmp/insert.sql"
+	fresh_db() { rm -f "$tmp/bench.db"; }
+	compare "sqlite3 shell, 200000-row insert in one transaction" fresh_db \
+		sh -c "sqlite3 '$tmp/bench.db' < '$tmp/insert.sql'"
+fi
+
+if command -v python3 >/dev/null; then
+	cat >"$tmp/work.py" <<'PY'
+import os, sqlite3, tempfile
+with tempfile.TemporaryDirectory() as d:
+    for i in range(300):
+        with tempfile.NamedTemporaryFile("w+", dir=d, delete=False) as f:
+            f.write("line %d\n" % i * 200)
+            f.seek(0)
+            f.read()
+    db = sqlite3.connect(os.path.join(d, "work.db"))
+    db.execute("CREATE TABLE t (k INTEGER, v TEXT)")
+    # One transaction: 20 commits would make fsync (the disk) the
+    # measure, not the program.
+    for chunk in range(20):
+        db.executemany("INSERT INTO t VALUES (?, ?)",
+                       [(i, "v%d" % i) for i in range(chunk * 5000, (chunk + 1) * 5000)])
+    db.commit()
+    db.execute("CREATE INDEX ti ON t (v)")
+    print(db.execute("SELECT count(*), max(v) FROM t").fetchone())
+    db.close()
+PY
+	nothing() { :; }
+	py=$(python3 -c 'import sys; print(sys.executable)')
+	compare "python tempfile+sqlite script" nothing "$py" "$tmp/work.py"
+fi
+
+if command -v ffmpeg >/dev/null; then
+	codec=libx264
+	ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libx264 || codec=mpeg4
+	nothing() { :; }
+	compare "ffmpeg $codec encode of a 6 s 640x360 test clip" nothing \
+		ffmpeg -v error -nostdin -f lavfi -i testsrc2=duration=6:size=640x360:rate=25 \
+		-c:v "$codec" -threads 2 -y "$tmp/out.mkv"
+fi

@@ -1,0 +1,513 @@
+/* Heap accounting: the per-thread counters and their list, the sample
+ * table, and the groups the report shows.  The hot path is inline in
+ * heap.h; everything here runs once per thread or once per sample. */
+#include "build-config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/heap.h"
+#include "core/lock.h"
+#include "core/log.h"
+#include "core/stack.h"
+#include "core/state.h"
+#include "core/sys.h"
+
+RC_TLS struct rc_heap_thread rc_heap_self;
+bool rc_heap_counting = true;
+
+struct sample {
+	struct sample *next;
+	uintptr_t p;
+	uint64_t n;
+	uint32_t stack;
+};
+
+static struct {
+	/* Counts of threads that have exited, and of blocks freed by a
+	 * thread after its own counters were folded. */
+	_Atomic int64_t blocks, bytes;
+	struct rc_spinlock tlock;
+	struct rc_heap_thread *threads;
+	pthread_key_t key;
+	atomic_int key_state; /* 0 none, 1 creating, 2 ready */
+
+	size_t interval;      /* RCSHIM_HEAP_SAMPLE */
+	unsigned depth;       /* RCSHIM_STACK_DEPTH */
+	bool sampling;        /* configured: samples are taken */
+	char inactive[160];   /* why interposition is not active */
+
+	struct rc_spinlock slock;
+	struct sample **buckets;
+	size_t nbuckets, nsamples, sample_bytes;
+} G = { .interval = RC_DEFAULT_HEAP_SAMPLE, .depth = RC_DEFAULT_STACK_DEPTH };
+
+/* --- sampling intervals ---------------------------------------------------- */
+
+static uint64_t
+next_random(struct rc_heap_thread *t)
+{
+	uint64_t x = t->rng;
+	if (x == 0) {
+		/* Seeded from the thread's address and the clock counter:
+		 * threads differ, runs differ. */
+		x = (uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ull ^ __builtin_ia32_rdtsc();
+		x |= 1;
+	}
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	t->rng = x;
+	return x;
+}
+
+/* Bytes until the next sample: exponentially distributed with mean
+ * interval, so each byte allocated is equally likely to be sampled (a
+ * Poisson process over bytes, as tcmalloc and Go's profiler do).  An
+ * interval of 1 samples every allocation. */
+static int64_t
+next_interval(struct rc_heap_thread *t)
+{
+	size_t s = G.interval;
+	if (s <= 1) {
+		return 0;
+	}
+	double u = (double)((next_random(t) >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
+	double x = -log(u) * (double)s;
+	if (x < 1) {
+		x = 1;
+	} else if (x > 64.0 * (double)s) {
+		x = 64.0 * (double)s;
+	}
+	return (int64_t)x;
+}
+
+/* --- threads --------------------------------------------------------------- */
+
+static void
+key_destructor(void *arg)
+{
+	(void)arg;
+	rc_heap_thread_exit();
+}
+
+void
+rc_heap_thread_register(void)
+{
+	struct rc_heap_thread *t = &rc_heap_self;
+	int saved_errno = errno;
+
+	if (t->state != RC_HEAP_T_NEW) {
+		return;
+	}
+	rc_guard++;
+	int expected = 0;
+	if (atomic_compare_exchange_strong(&G.key_state, &expected, 1)) {
+		atomic_store(&G.key_state,
+			     pthread_key_create(&G.key, key_destructor) == 0 ? 2 : 0);
+	}
+	rc_spin_lock(&G.tlock);
+	/* A thread whose exit was not seen (it ended before the key
+	 * existed) may have left its node here, at this very address, now
+	 * reused: keep the node once. */
+	bool listed = false;
+	for (struct rc_heap_thread *n = G.threads; n; n = n->next) {
+		if (n == t) {
+			listed = true;
+			break;
+		}
+	}
+	if (!listed) {
+		t->next = G.threads;
+		G.threads = t;
+	}
+	t->countdown = G.sampling ? next_interval(t) : (int64_t)RC_DEFAULT_HEAP_SAMPLE;
+	t->state = RC_HEAP_T_ACTIVE;
+	t->fast = rc_heap_counting;
+	rc_spin_unlock(&G.tlock);
+	if (atomic_load(&G.key_state) == 2) {
+		pthread_setspecific(G.key, t);
+	}
+	rc_guard--;
+	errno = saved_errno;
+}
+
+static void
+unlink_thread(struct rc_heap_thread *t)
+{
+	for (struct rc_heap_thread **pp = &G.threads; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->next = NULL;
+}
+
+void
+rc_heap_thread_exit(void)
+{
+	struct rc_heap_thread *t = &rc_heap_self;
+	if (t->state != RC_HEAP_T_ACTIVE) {
+		return;
+	}
+	rc_spin_lock(&G.tlock);
+	unlink_thread(t);
+	atomic_fetch_add(&G.blocks, atomic_load_explicit(&t->blocks, memory_order_relaxed));
+	atomic_fetch_add(&G.bytes, atomic_load_explicit(&t->bytes, memory_order_relaxed));
+	atomic_store_explicit(&t->blocks, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->bytes, 0, memory_order_relaxed);
+	/* What this thread frees from now on (later destructors, its TLS
+	 * teardown) goes to the process totals. */
+	t->state = RC_HEAP_T_EXITED;
+	t->fast = 0;
+	rc_spin_unlock(&G.tlock);
+}
+
+unsigned
+rc_heap_alloc_slow(void *p, size_t n)
+{
+	struct rc_heap_thread *t = &rc_heap_self;
+
+	if (rc_guard || !rc_heap_counting) {
+		return 0; /* the shim's own, or the heap is not tracked */
+	}
+	if (t->state == RC_HEAP_T_NEW) {
+		rc_heap_thread_register();
+	}
+	if (t->state == RC_HEAP_T_ACTIVE) {
+		rc_heap_add(t, 1, (int64_t)n);
+		t->countdown -= (int64_t)n;
+		if (t->countdown <= 0) {
+			return RC_HEAP_COUNTED | rc_heap_sample(p, n);
+		}
+		return RC_HEAP_COUNTED;
+	}
+	atomic_fetch_add(&G.blocks, 1);
+	atomic_fetch_add(&G.bytes, (int64_t)n);
+	return RC_HEAP_COUNTED;
+}
+
+void
+rc_heap_uncount_slow(size_t n)
+{
+	atomic_fetch_sub(&G.blocks, 1);
+	atomic_fetch_sub(&G.bytes, (int64_t)n);
+}
+
+void
+rc_heap_totals(int64_t *blocks, int64_t *bytes)
+{
+	rc_spin_lock(&G.tlock);
+	int64_t b = atomic_load(&G.blocks), y = atomic_load(&G.bytes);
+	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
+		b += atomic_load_explicit(&t->blocks, memory_order_relaxed);
+		y += atomic_load_explicit(&t->bytes, memory_order_relaxed);
+	}
+	rc_spin_unlock(&G.tlock);
+	*blocks = b;
+	*bytes = y;
+}
+
+/* --- the sample table ---------------------------------------------------- */
+
+static size_t
+bucket_of(uintptr_t p, size_t nb)
+{
+	uint64_t h = (uint64_t)p * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 20) & (nb - 1);
+}
+
+static bool
+grow(void)
+{
+	size_t nb = G.nbuckets ? G.nbuckets * 2 : 1024;
+	struct sample **b = rc_alloc(nb * sizeof(*b));
+	if (!b) {
+		return false;
+	}
+	for (size_t i = 0; i < G.nbuckets; i++) {
+		struct sample *s = G.buckets[i];
+		while (s) {
+			struct sample *next = s->next;
+			size_t k = bucket_of(s->p, nb);
+			s->next = b[k];
+			b[k] = s;
+			s = next;
+		}
+	}
+	rc_free(G.buckets);
+	G.buckets = b;
+	G.nbuckets = nb;
+	return true;
+}
+
+unsigned
+rc_heap_sample(void *p, size_t n)
+{
+	struct rc_heap_thread *t = &rc_heap_self;
+
+	if (!G.sampling) {
+		/* Before the configuration is known (allocations of the
+		 * loader and of other constructors): nothing is sampled. */
+		t->countdown = (int64_t)RC_DEFAULT_HEAP_SAMPLE;
+		return 0;
+	}
+	t->countdown = next_interval(t);
+	if (rc_guard) {
+		return 0;
+	}
+	int saved_errno = errno;
+	rc_guard++;
+	uint32_t stack = rc_stack_capture(G.depth);
+	struct sample *s = rc_alloc(sizeof(*s));
+	unsigned flag = 0;
+	if (s) {
+		s->p = (uintptr_t)p;
+		s->n = n;
+		s->stack = stack;
+		rc_spin_lock(&G.slock);
+		if (G.nsamples >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
+			rc_spin_unlock(&G.slock);
+			rc_free(s);
+			s = NULL;
+		} else {
+			size_t k = bucket_of(s->p, G.nbuckets);
+			s->next = G.buckets[k];
+			G.buckets[k] = s;
+			G.nsamples++;
+			G.sample_bytes += n;
+			rc_spin_unlock(&G.slock);
+			flag = RC_HEAP_SAMPLED;
+		}
+	}
+	rc_guard--;
+	errno = saved_errno;
+	return flag;
+}
+
+void
+rc_heap_unsample(void *p)
+{
+	struct sample *found = NULL;
+
+	rc_spin_lock(&G.slock);
+	if (G.nbuckets) {
+		for (struct sample **pp = &G.buckets[bucket_of((uintptr_t)p, G.nbuckets)]; *pp;
+		     pp = &(*pp)->next) {
+			if ((*pp)->p == (uintptr_t)p) {
+				found = *pp;
+				*pp = found->next;
+				G.nsamples--;
+				G.sample_bytes -= found->n;
+				break;
+			}
+		}
+	}
+	rc_spin_unlock(&G.slock);
+	rc_free(found);
+}
+
+size_t
+rc_heap_sample_count(void)
+{
+	rc_spin_lock(&G.slock);
+	size_t n = G.nsamples;
+	rc_spin_unlock(&G.slock);
+	return n;
+}
+
+size_t
+rc_heap_sample_memory(void)
+{
+	rc_spin_lock(&G.slock);
+	/* Each sample is a 64-byte arena block; plus the buckets. */
+	size_t n = G.nsamples * 64 + G.nbuckets * sizeof(void *);
+	rc_spin_unlock(&G.slock);
+	return n;
+}
+
+size_t
+rc_heap_sample_interval(void)
+{
+	return G.interval;
+}
+
+/* The weight of one sample of @n bytes: the inverse of the chance that
+ * an allocation of that size is sampled. */
+static double
+inv_probability(uint64_t n)
+{
+	if (G.interval <= 1 || n == 0) {
+		return 1.0;
+	}
+	double p = -expm1(-(double)n / (double)G.interval);
+	return p > 0 ? 1.0 / p : 1.0;
+}
+
+size_t
+rc_heap_groups(struct rc_heap_group **out, uint64_t *samples, uint64_t *sample_bytes)
+{
+	*out = NULL;
+	rc_spin_lock(&G.slock);
+	*samples = G.nsamples;
+	*sample_bytes = G.sample_bytes;
+	size_t cap = 16;
+	while (cap < 2 * (G.nsamples < 2 * rc_stack_count() + 2 ? G.nsamples
+							    : 2 * rc_stack_count() + 2)) {
+		cap *= 2;
+	}
+	struct rc_heap_group *tab = rc_alloc(cap * sizeof(*tab));
+	size_t used = 0;
+	if (!tab) {
+		rc_spin_unlock(&G.slock);
+		return 0;
+	}
+	/* Open addressing by stack id; id 0 (no stack) is kept in slot
+	 * "cap" by marking it with UINT32_MAX while aggregating. */
+	for (size_t i = 0; i < G.nbuckets; i++) {
+		for (struct sample *s = G.buckets[i]; s; s = s->next) {
+			uint32_t key = s->stack ? s->stack : UINT32_MAX;
+			size_t k = (size_t)(key * 2654435761u) & (cap - 1);
+			while (tab[k].stack && tab[k].stack != key) {
+				k = (k + 1) & (cap - 1);
+			}
+			if (!tab[k].stack) {
+				tab[k].stack = key;
+				used++;
+			}
+			double w = inv_probability(s->n);
+			tab[k].samples++;
+			tab[k].sampled_bytes += s->n;
+			tab[k].est_blocks += w;
+			tab[k].est_bytes += w * (double)s->n;
+			if (used + 1 >= cap) {
+				/* Cannot happen with the sizing above; stop
+				 * rather than loop. */
+				goto done;
+			}
+		}
+	}
+done:
+	rc_spin_unlock(&G.slock);
+	size_t n = 0;
+	for (size_t i = 0; i < cap; i++) {
+		if (tab[i].stack) {
+			tab[n] = tab[i];
+			if (tab[n].stack == UINT32_MAX) {
+				tab[n].stack = 0;
+			}
+			n++;
+		}
+	}
+	/* Insertion sort by estimated bytes, largest first: groups are
+	 * few (distinct stacks), and qsort may allocate. */
+	for (size_t i = 1; i < n; i++) {
+		struct rc_heap_group g = tab[i];
+		size_t j = i;
+		while (j > 0 && tab[j - 1].est_bytes < g.est_bytes) {
+			tab[j] = tab[j - 1];
+			j--;
+		}
+		tab[j] = g;
+	}
+	*out = tab;
+	return n;
+}
+
+/* --- configuration --------------------------------------------------------- */
+
+void
+rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting)
+{
+	G.interval = sample_bytes ? sample_bytes : 1;
+	G.depth = stack_depth;
+	rc_heap_counting = counting;
+	G.sampling = counting;
+	rc_heap_self.fast = counting && rc_heap_self.state == RC_HEAP_T_ACTIVE;
+	/* The calling thread (usually the only one yet) starts at the
+	 * configured interval at once. */
+	if (rc_heap_self.state == RC_HEAP_T_ACTIVE) {
+		rc_heap_self.countdown = next_interval(&rc_heap_self);
+	}
+}
+
+void
+rc_heap_set_inactive(const char *why)
+{
+	rc_fmt(G.inactive, sizeof(G.inactive), "%s", why);
+}
+
+const char *
+rc_heap_inactive_reason(void)
+{
+	return G.inactive[0] ? G.inactive : NULL;
+}
+
+/* --- fork ------------------------------------------------------------------ */
+
+void
+rc_heap_fork_prepare(void)
+{
+	rc_spin_lock(&G.tlock);
+	rc_spin_lock(&G.slock);
+}
+
+void
+rc_heap_fork_parent(void)
+{
+	rc_spin_unlock(&G.slock);
+	rc_spin_unlock(&G.tlock);
+}
+
+void
+rc_heap_fork_child(void)
+{
+	rc_spin_reset(&G.slock);
+	rc_spin_reset(&G.tlock);
+	/* Only this thread exists here: the others' counters are folded,
+	 * and their nodes dropped (their memory will be reused for the
+	 * TLS of threads this child creates). */
+	struct rc_heap_thread *self = &rc_heap_self;
+	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
+		if (t != self) {
+			atomic_fetch_add(&G.blocks, atomic_load(&t->blocks));
+			atomic_fetch_add(&G.bytes, atomic_load(&t->bytes));
+		}
+	}
+	G.threads = NULL;
+	if (self->state == RC_HEAP_T_ACTIVE) {
+		self->next = NULL;
+		G.threads = self;
+	}
+}
+
+void
+rc_heap_reset(void)
+{
+	rc_spin_lock(&G.slock);
+	for (size_t i = 0; i < G.nbuckets; i++) {
+		struct sample *s = G.buckets[i];
+		while (s) {
+			struct sample *next = s->next;
+			rc_free(s);
+			s = next;
+		}
+		G.buckets[i] = NULL;
+	}
+	G.nsamples = 0;
+	G.sample_bytes = 0;
+	rc_spin_unlock(&G.slock);
+	rc_spin_lock(&G.tlock);
+	atomic_store(&G.blocks, 0);
+	atomic_store(&G.bytes, 0);
+	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
+		atomic_store(&t->blocks, 0);
+		atomic_store(&t->bytes, 0);
+	}
+	rc_spin_unlock(&G.tlock);
+}

@@ -1,0 +1,658 @@
+/* The malloc family (DESIGN §1 HEAP): wrappers only.  Each asks the next
+ * allocator for one byte more than the program did and hands the block to
+ * the tracking core (core/heap.h), which counts it and writes its tag.
+ *
+ * Before the next allocator is known (the first call, from the loader or
+ * a constructor), and while dlsym looks it up (dlsym allocates), blocks
+ * come from a static bootstrap pool; freeing one is a no-op.
+ *
+ * When malloc is not ours to wrap (the program defines its own, or a
+ * sanitizer runtime was preloaded first), every call is forwarded as is
+ * and the report says heap tracking stepped aside.  The choice is made
+ * once, before the first real allocation, so every block is handled the
+ * same way for the life of the process.
+ */
+#include "build-config.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/heap.h"
+#include "core/log.h"
+#include "core/stack.h"
+#include "preload/heap.h"
+#include "preload/real.h"
+
+void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t alignment, size_t size);
+
+/* M_GLIBC is M_TRACK where glibc's chunk header gives the usable size
+ * (the fast path checks one value for both facts). */
+enum { M_UNRESOLVED = 0, M_RESOLVING, M_GLIBC, M_TRACK, M_FORWARD };
+
+static struct {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*memalign)(size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*usable)(void *);
+} R;
+static atomic_int mode;
+
+/* Larger requests fail as the real allocator would: the extra byte must
+ * not wrap around. */
+#define TOO_BIG(n) ((n) > (size_t)PTRDIFF_MAX - 4096)
+
+#define FAST() \
+	__builtin_expect(atomic_load_explicit(&mode, memory_order_acquire) == M_GLIBC, 1)
+/* The mode once resolved, M_GLIBC folded into M_TRACK. */
+#define MODE() (FAST() ? M_TRACK : resolved())
+
+/* --- the bootstrap pool ------------------------------------------------------- */
+
+#define POOL_SIZE (256 * 1024)
+static _Alignas(4096) unsigned char pool[POOL_SIZE];
+static atomic_size_t pool_used;
+
+static inline bool
+in_pool(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)pool < POOL_SIZE;
+}
+
+/* Bump allocation, never reused, so the memory is still zero (calloc). */
+static void *
+pool_alloc(size_t n, size_t align)
+{
+	if (align < 16) {
+		align = 16;
+	}
+	if (n > POOL_SIZE || align > 4096 || (align & (align - 1))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t off = atomic_load(&pool_used);
+	for (;;) {
+		size_t start = (off + 16 + align - 1) & ~(align - 1);
+		size_t end = start + ((n + 15) & ~(size_t)15);
+		if (end > POOL_SIZE) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		if (atomic_compare_exchange_weak(&pool_used, &off, end)) {
+			memcpy(pool + start - sizeof(size_t), &n, sizeof(n));
+			return pool + start;
+		}
+	}
+}
+
+static size_t
+pool_size(const void *p)
+{
+	size_t n;
+	memcpy(&n, (const unsigned char *)p - sizeof(n), sizeof(n));
+	return n;
+}
+
+/* --- finding the next allocator -------------------------------------------- */
+
+/* glibc keeps the chunk size, with three flag bits, in the word before
+ * the block; usable = size - 8, or size - 16 for an mmapped chunk. */
+static inline size_t
+glibc_usable(const void *p)
+{
+	size_t h = ((const size_t *)p)[-1];
+	return (h & ~(size_t)7) - 8 - ((h & 2) << 2);
+}
+
+static inline size_t
+usable_of(void *p)
+{
+	return FAST() ? glibc_usable(p) : R.usable(p);
+}
+
+/* Reading glibc's header saves a call on every malloc and free.  Only
+ * when the next allocator is glibc's own (not another allocator in its
+ * place, which answers malloc_usable_size(malloc(25)) with something else
+ * than glibc's 40), and only if the header agrees with malloc_usable_size
+ * on a range of blocks. */
+static bool
+probe_glibc(void)
+{
+	static const size_t sizes[] = { 0, 1, 24, 25, 40, 100, 1000, 5000, 300000 };
+	Dl_info info;
+	if (!dladdr((void *)R.malloc, &info) || !info.dli_fname ||
+	    !strstr(info.dli_fname, "/libc.so")) {
+		return false;
+	}
+	void *p = R.malloc(25);
+	bool ok = p && R.usable(p) == 40;
+	R.free(p);
+	for (size_t i = 0; ok && i < sizeof(sizes) / sizeof(*sizes); i++) {
+		p = R.malloc(sizes[i]);
+		ok = p && glibc_usable(p) == R.usable(p);
+		R.free(p);
+		p = R.memalign(64, sizes[i]);
+		ok = ok && p && glibc_usable(p) == R.usable(p);
+		R.free(p);
+	}
+	return ok;
+}
+
+extern __typeof__(malloc) rc_self_malloc
+	__attribute__((alias("malloc"), visibility("hidden"), copy(malloc)));
+
+/* A valgrind tool that replaces malloc (memcheck, helgrind, drd, massif,
+ * dhat: each preloads vgpreload_<tool>.so) redirects every malloc in the
+ * process to its own, the shim's included; callgrind and cachegrind
+ * (vgpreload_core only) do not. */
+static int
+find_valgrind(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	(void)size;
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	if (strncmp(base, "vgpreload_", 10) == 0 && strncmp(base, "vgpreload_core", 14) != 0) {
+		*(const char **)ctx = name;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+decide(void)
+{
+	const char *vg = NULL;
+	if (!R.malloc || !R.free || !R.calloc || !R.realloc || !R.usable) {
+		rc_heap_set_inactive("the C library's allocator was not found");
+		return M_FORWARD;
+	}
+	/* Whoever comes first in the global scope gets the program's calls:
+	 * when that is not this library, the program (or a sanitizer
+	 * runtime preloaded first) replaces malloc, and tracking steps
+	 * aside. */
+	if (dl_iterate_phdr(find_valgrind, &vg) && vg) {
+		char why[160];
+		rc_fmt(why, sizeof(why), "malloc is replaced by valgrind (%s)", vg);
+		rc_heap_set_inactive(why);
+		return M_FORWARD;
+	}
+	void *global = dlsym(RTLD_DEFAULT, "malloc");
+	if (global && global != (void *)rc_self_malloc) {
+		Dl_info info;
+		const char *who = dladdr(global, &info) && info.dli_fname && *info.dli_fname
+					  ? info.dli_fname : "the program";
+		char why[160];
+		rc_fmt(why, sizeof(why), "malloc is replaced by %s", who);
+		rc_heap_set_inactive(why);
+		return M_FORWARD;
+	}
+	return M_TRACK;
+}
+
+static int
+resolve(void)
+{
+	int m = atomic_load_explicit(&mode, memory_order_acquire);
+	if (m >= M_GLIBC) {
+		return m;
+	}
+	int expected = M_UNRESOLVED;
+	if (!atomic_compare_exchange_strong(&mode, &expected, M_RESOLVING)) {
+		/* Another thread, or dlsym below on this one: the pool. */
+		return expected;
+	}
+	int saved_errno = errno;
+	rc_guard++;
+	R.malloc = (__typeof__(R.malloc))dlsym(RTLD_NEXT, "malloc");
+	R.free = (__typeof__(R.free))dlsym(RTLD_NEXT, "free");
+	R.calloc = (__typeof__(R.calloc))dlsym(RTLD_NEXT, "calloc");
+	R.realloc = (__typeof__(R.realloc))dlsym(RTLD_NEXT, "realloc");
+	R.memalign = (__typeof__(R.memalign))dlsym(RTLD_NEXT, "memalign");
+	R.posix_memalign = (__typeof__(R.posix_memalign))dlsym(RTLD_NEXT, "posix_memalign");
+	R.aligned_alloc = (__typeof__(R.aligned_alloc))dlsym(RTLD_NEXT, "aligned_alloc");
+	R.valloc = (__typeof__(R.valloc))dlsym(RTLD_NEXT, "valloc");
+	R.pvalloc = (__typeof__(R.pvalloc))dlsym(RTLD_NEXT, "pvalloc");
+	R.usable = (__typeof__(R.usable))dlsym(RTLD_NEXT, "malloc_usable_size");
+	m = decide();
+	if (m == M_TRACK && probe_glibc()) {
+		m = M_GLIBC;
+	}
+	rc_guard--;
+	errno = saved_errno;
+	atomic_store_explicit(&mode, m, memory_order_release);
+	return m;
+}
+
+static int
+resolved(void)
+{
+	int m = resolve();
+	return m == M_GLIBC ? M_TRACK : m;
+}
+
+/* --- the wrappers ----------------------------------------------------------- */
+
+static inline void *
+counted(void *p, size_t n)
+{
+	if (__builtin_expect(p != NULL, 1)) {
+		rc_heap_on_alloc(p, n, usable_of(p));
+	}
+	return p;
+}
+
+/* counted() when the mode is known to be M_GLIBC. */
+static inline void *
+counted_glibc(void *p, size_t n)
+{
+	if (__builtin_expect(p != NULL, 1)) {
+		rc_heap_on_alloc(p, n, glibc_usable(p));
+	}
+	return p;
+}
+
+static __attribute__((noinline)) void *
+malloc_slow(size_t n)
+{
+	switch (resolved()) {
+	case M_TRACK:
+		if (TOO_BIG(n)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return counted(R.malloc(n + 1), n);
+	case M_FORWARD:
+		return R.malloc(n);
+	default:
+		return pool_alloc(n, 16);
+	}
+}
+
+/* The rarer ends of malloc's fast path, as tail calls: the fast path
+ * keeps nothing live across them. */
+static __attribute__((noinline)) void *
+malloc_finish(void *p, size_t n)
+{
+	rc_heap_on_alloc(p, n, glibc_usable(p));
+	return p;
+}
+
+static __attribute__((noinline)) void *
+malloc_sampled(void *p, size_t n)
+{
+	/* Counted already; the countdown ran out. */
+	unsigned flags = RC_HEAP_COUNTED | rc_heap_sample(p, n);
+	rc_heap_tag(p, n, glibc_usable(p), flags);
+	return p;
+}
+
+RC_EXPORT void *
+malloc(size_t n)
+{
+	if (!FAST() || TOO_BIG(n)) {
+		return malloc_slow(n);
+	}
+	void *p = R.malloc(n + 1);
+	if (__builtin_expect(!p, 0)) {
+		return p;
+	}
+	/* rc_heap_on_alloc, spelled out for the common case: a counting
+	 * thread, no sample due, a slack that fits the tag. */
+	struct rc_heap_thread *t = &rc_heap_self;
+	if (__builtin_expect(!t->fast || rc_guard, 0)) {
+		return malloc_finish(p, n);
+	}
+	rc_heap_add(t, 1, (int64_t)n);
+	if (__builtin_expect((t->countdown -= (int64_t)n) <= 0, 0)) {
+		return malloc_sampled(p, n);
+	}
+	size_t usable = glibc_usable(p);
+	if (__builtin_expect(usable - n >= RC_HEAP_WIDE, 0)) {
+		rc_heap_tag(p, n, usable, RC_HEAP_COUNTED);
+		return p;
+	}
+	((unsigned char *)p)[usable - 1] = (unsigned char)((usable - n) | RC_HEAP_COUNTED);
+	return p;
+}
+
+static __attribute__((noinline)) void
+free_slow(void *p)
+{
+	switch (resolved()) {
+	case M_TRACK:
+		rc_heap_on_free(p, usable_of(p));
+		R.free(p);
+		break;
+	case M_FORWARD:
+		R.free(p);
+		break;
+	default:
+		/* Not from the pool, and nothing else was handed out yet. */
+		break;
+	}
+}
+
+static __attribute__((noinline)) void
+free_finish(void *p, size_t usable)
+{
+	rc_heap_on_free(p, usable);
+	R.free(p);
+}
+
+RC_EXPORT void
+free(void *p)
+{
+	if (!p || in_pool(p)) {
+		return;
+	}
+	if (__builtin_expect(!FAST(), 0)) {
+		free_slow(p);
+		return;
+	}
+	/* Accounting before the real free: once it returns, another thread
+	 * may get the same address.  The common case spelled out: counted,
+	 * not sampled, a short slack, a counting thread. */
+	size_t usable = glibc_usable(p);
+	unsigned tag = ((const unsigned char *)p)[usable - 1];
+	struct rc_heap_thread *t = &rc_heap_self;
+	/* Counted, not sampled, slack 1..62: the tag is in 0x41..0x7e. */
+	if (__builtin_expect(tag - (RC_HEAP_COUNTED + 1) > RC_HEAP_WIDE - 2 ||
+			     t->state != RC_HEAP_T_ACTIVE, 0)) {
+		free_finish(p, usable);
+		return;
+	}
+	rc_heap_add(t, -1, -(int64_t)(usable + RC_HEAP_COUNTED - tag));
+	R.free(p);
+}
+
+RC_EXPORT void
+free_sized(void *p, size_t size)
+{
+	(void)size;
+	free(p);
+}
+
+RC_EXPORT void
+free_aligned_sized(void *p, size_t alignment, size_t size)
+{
+	(void)alignment;
+	(void)size;
+	free(p);
+}
+
+RC_EXPORT void *
+calloc(size_t nmemb, size_t size)
+{
+	size_t n;
+	int m = MODE();
+
+	if (m == M_FORWARD) {
+		return R.calloc(nmemb, size);
+	}
+	if (__builtin_mul_overflow(nmemb, size, &n) || TOO_BIG(n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (m == M_TRACK) {
+		return counted(R.calloc(1, n + 1), n);
+	}
+	return pool_alloc(n, 16);
+}
+
+static void *
+tracked_realloc(void *p, size_t n)
+{
+	size_t usable = usable_of(p);
+
+	if (TOO_BIG(n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (n == 0) {
+		/* glibc frees the block and returns NULL; an allocator that
+		 * returns a small block instead gets it tagged. */
+		rc_heap_on_free(p, usable);
+		void *q = R.realloc(p, 0);
+		if (q) {
+			size_t u = usable_of(q);
+			if (u > 0) {
+				rc_heap_on_alloc(q, 0, u);
+			}
+		}
+		return q;
+	}
+	size_t old = rc_heap_on_free(p, usable);
+	void *q = R.realloc(p, n + 1);
+	if (!q) {
+		/* The old block is still there: count it again. */
+		if (old != SIZE_MAX) {
+			rc_heap_on_alloc(p, old, usable);
+		}
+		return NULL;
+	}
+	rc_heap_on_alloc(q, n, usable_of(q));
+	return q;
+}
+
+static void *
+pool_realloc(void *p, size_t n)
+{
+	size_t old = pool_size(p);
+	void *q = malloc(n);
+	if (q) {
+		memcpy(q, p, old < n ? old : n);
+	}
+	return q; /* the pool block is never reused */
+}
+
+RC_EXPORT void *
+realloc(void *p, size_t n)
+{
+	if (!p) {
+		return malloc(n);
+	}
+	if (in_pool(p)) {
+		return pool_realloc(p, n);
+	}
+	switch (MODE()) {
+	case M_TRACK:
+		return tracked_realloc(p, n);
+	case M_FORWARD:
+		return R.realloc(p, n);
+	default:
+		errno = ENOMEM;
+		return NULL;
+	}
+}
+
+RC_EXPORT void *
+reallocarray(void *p, size_t nmemb, size_t size)
+{
+	size_t n;
+	if (__builtin_mul_overflow(nmemb, size, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, n);
+}
+
+RC_EXPORT void *
+memalign(size_t align, size_t n)
+{
+	switch (MODE()) {
+	case M_TRACK:
+		if (TOO_BIG(n)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return counted(R.memalign(align, n + 1), n);
+	case M_FORWARD:
+		return R.memalign(align, n);
+	default:
+		return pool_alloc(n, align);
+	}
+}
+
+RC_EXPORT void *
+aligned_alloc(size_t align, size_t n)
+{
+	switch (MODE()) {
+	case M_TRACK:
+		if (TOO_BIG(n)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return counted(R.aligned_alloc(align, n + 1), n);
+	case M_FORWARD:
+		return R.aligned_alloc(align, n);
+	default:
+		return pool_alloc(n, align);
+	}
+}
+
+RC_EXPORT int
+posix_memalign(void **out, size_t align, size_t n)
+{
+	void *q = NULL;
+	int r;
+
+	switch (MODE()) {
+	case M_TRACK:
+		if (TOO_BIG(n)) {
+			return ENOMEM;
+		}
+		r = R.posix_memalign(&q, align, n + 1);
+		if (r == 0) {
+			*out = counted(q, n);
+		}
+		return r;
+	case M_FORWARD:
+		return R.posix_memalign(out, align, n);
+	default:
+		if (align < sizeof(void *) || (align & (align - 1))) {
+			return EINVAL;
+		}
+		q = pool_alloc(n, align);
+		if (!q) {
+			return ENOMEM;
+		}
+		*out = q;
+		return 0;
+	}
+}
+
+RC_EXPORT void *
+valloc(size_t n)
+{
+	switch (MODE()) {
+	case M_TRACK:
+		if (TOO_BIG(n)) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return counted(R.valloc(n + 1), n);
+	case M_FORWARD:
+		return R.valloc(n);
+	default:
+		return pool_alloc(n, 4096);
+	}
+}
+
+RC_EXPORT void *
+pvalloc(size_t n)
+{
+	size_t page = (size_t)getpagesize();
+	size_t rounded = n ? (n + page - 1) & ~(page - 1) : page;
+
+	switch (MODE()) {
+	case M_TRACK:
+		if (TOO_BIG(n) || rounded < n) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		/* The whole rounded size is the program's to use. */
+		return counted(R.memalign(page, rounded + 1), rounded);
+	case M_FORWARD:
+		return R.pvalloc(n);
+	default:
+		return pool_alloc(rounded, 4096);
+	}
+}
+
+RC_EXPORT size_t
+malloc_usable_size(void *p)
+{
+	if (!p) {
+		return 0;
+	}
+	if (in_pool(p)) {
+		return pool_size(p);
+	}
+	switch (MODE()) {
+	case M_TRACK: {
+		/* Exactly what was asked for: the bytes past it hold the
+		 * tag (valgrind answers the same way). */
+		size_t usable = usable_of(p);
+		unsigned flags;
+		size_t n = rc_heap_size(p, usable, &flags);
+		return n == SIZE_MAX ? usable : n;
+	}
+	case M_FORWARD:
+		return R.usable(p);
+	default:
+		return 0;
+	}
+}
+
+/* --- start-up -------------------------------------------------------------- */
+
+static int
+find_text(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	uintptr_t *range = ctx; /* in: our load base; out: [lo, hi) */
+	(void)size;
+	if (info->dlpi_addr != range[0]) {
+		return 0;
+	}
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			range[1] = info->dlpi_addr + ph->p_vaddr;
+			range[2] = range[1] + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void
+rc_heap_preload_init(void)
+{
+	Dl_info info;
+	uintptr_t range[3] = { 0, 0, 0 };
+
+	resolve();
+	/* Stacks start at the program's frames: the shim's own are
+	 * skipped. */
+	if (dladdr((void *)rc_heap_preload_init, &info) && info.dli_fbase) {
+		range[0] = (uintptr_t)info.dli_fbase;
+		if (dl_iterate_phdr(find_text, range) && range[2]) {
+			rc_stack_set_self(range[1], range[2]);
+		}
+	}
+	rc_heap_configure(rc_cfg.heap_sample, rc_cfg.stack_depth,
+			  (rc_cfg.track & (1u << RCSHIM_KIND_HEAP)) != 0);
+}

@@ -1,0 +1,636 @@
+/* The two report formats: text for people, JSON (one object per line)
+ * for programs.  The JSON schema is docs/report-format.md. */
+#include "build-config.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/fdtable.h"
+#include "core/log.h"
+#include "core/registry.h"
+#include "core/stack.h"
+#include "report/internal.h"
+
+#define TEXT_ITEMS_PER_GROUP 8
+#define JSON_ITEMS_PER_GROUP 64
+
+/* --- the output buffer ---------------------------------------------------------- */
+
+void
+rc_out_add(struct rc_out *o, const char *s, size_t n)
+{
+	if (o->oom) {
+		return;
+	}
+	if (o->len + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16384;
+		while (cap < o->len + n + 1) {
+			cap *= 2;
+		}
+		char *p = rc_alloc(cap);
+		if (!p) {
+			o->oom = true;
+			return;
+		}
+		if (o->p) {
+			memcpy(p, o->p, o->len);
+			rc_free(o->p);
+		}
+		o->p = p;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+void
+rc_out_str(struct rc_out *o, const char *s)
+{
+	rc_out_add(o, s, strlen(s));
+}
+
+void
+rc_out_fmt(struct rc_out *o, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = rc_vfmt(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	rc_out_add(o, buf, n);
+}
+
+/* Length of the valid UTF-8 sequence at @s, 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min;
+	if (c < 0x80) {
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		n = 2, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4, min = 0x10000;
+	} else {
+		return 0;
+	}
+	unsigned cp = c & (0x7f >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) {
+			return 0;
+		}
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	return cp >= min && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? n : 0;
+}
+
+void
+rc_out_json_str(struct rc_out *o, const char *s)
+{
+	rc_out_add(o, "\"", 1);
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	while (*p) {
+		const unsigned char *run = p;
+		while (*p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80) {
+			p++;
+		}
+		rc_out_add(o, (const char *)run, (size_t)(p - run));
+		if (!*p) {
+			break;
+		}
+		size_t n;
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
+			rc_out_add(o, esc, 2);
+			p++;
+		} else if (*p < 0x20) {
+			rc_out_fmt(o, "\\u%c%c%c%c", '0', '0', "0123456789abcdef"[*p >> 4],
+				   "0123456789abcdef"[*p & 15]);
+			p++;
+		} else if ((n = utf8_len(p)) > 0) {
+			rc_out_add(o, (const char *)p, n);
+			p += n;
+		} else {
+			rc_out_fmt(o, "\\u00%c%c", "0123456789abcdef"[*p >> 4],
+				   "0123456789abcdef"[*p & 15]);
+			p++;
+		}
+	}
+	rc_out_add(o, "\"", 1);
+}
+
+void
+rc_out_free(struct rc_out *o)
+{
+	rc_free(o->p);
+	o->p = NULL;
+	o->len = o->cap = 0;
+}
+
+/* --- names --------------------------------------------------------------------- */
+
+const char *
+rc_report_reason_name(int reason)
+{
+	static const char *const names[] = {
+		[RC_REASON_EXIT] = "exit",       [RC_REASON_SIGNAL] = "signal",
+		[RC_REASON_CRASH] = "crash",     [RC_REASON_API] = "api",
+		[RC_REASON_SCOPE] = "scope",     [RC_REASON_LIVE_SIGNAL] = "live_signal",
+		[RC_REASON_TIMER] = "timer",     [RC_REASON_PRESSURE] = "pressure",
+	};
+	return (unsigned)reason < sizeof(names) / sizeof(*names) && names[reason]
+		       ? names[reason] : "unknown";
+}
+
+const char *
+rc_report_mode_name(int mode)
+{
+	return mode == RC_MODE_LIVE ? "live" : mode == RC_MODE_CRASH ? "crash" : "final";
+}
+
+const char *
+rc_report_status_name(int status)
+{
+	static const char *const names[] = { "ok", "partial", "busy", "invalid", "disabled" };
+	return (unsigned)status < 5 ? names[status] : "unknown";
+}
+
+static const char *
+event_name(enum rc_report_event ev)
+{
+	return ev == RC_EVENT_EXIT ? "exit" : ev == RC_EVENT_SIGNAL ? "signal" : "snapshot";
+}
+
+static uint64_t
+round_u64(double x)
+{
+	return x <= 0 ? 0 : (uint64_t)(x + 0.5);
+}
+
+static const char *
+fd_what(uint8_t flags)
+{
+	if (flags & RC_FD_TEMP) {
+		return "temp file";
+	}
+	return flags & RC_FD_STDIO ? "FILE" : "fd";
+}
+
+/* Order in which kinds appear. */
+static const int kind_order[] = {
+	RCSHIM_KIND_HEAP, RCSHIM_KIND_TEMP, RCSHIM_KIND_FD,
+	RCSHIM_KIND_SQLITE, RCSHIM_KIND_GPU, RCSHIM_KIND_CUSTOM,
+};
+
+static void
+kind_totals(const struct rc_report *r, int kind, size_t *groups_first, size_t *ngroups,
+	    uint64_t *count, uint64_t *bytes)
+{
+	*groups_first = 0;
+	*ngroups = 0;
+	*count = *bytes = 0;
+	bool started = false;
+	for (size_t g = 0; g < r->ngroups; g++) {
+		if (r->items[r->groups[g].first].kind != kind) {
+			continue;
+		}
+		if (!started) {
+			*groups_first = g;
+			started = true;
+		}
+		(*ngroups)++;
+		*count += r->groups[g].n;
+		*bytes += r->groups[g].bytes;
+	}
+}
+
+/* --- text ------------------------------------------------------------------------ */
+
+static void
+text_frames(struct rc_out *o, struct rc_report *r, uint32_t stack)
+{
+	const uintptr_t *pc;
+	unsigned n = rc_stack_frames(stack, &pc);
+	if (n == 0) {
+		rc_out_str(o, "      (no stack)\n");
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct rc_frame_info f;
+		rc_sym_lookup(r->sym, pc[i], &f);
+		rc_out_fmt(o, "      #%-2u 0x%lx ", i, (unsigned long)pc[i]);
+		if (f.function[0]) {
+			rc_out_fmt(o, "%s+0x%lx", f.function, (unsigned long)f.offset);
+		} else {
+			rc_out_fmt(o, "?+0x%lx", (unsigned long)f.offset);
+		}
+		if (f.object[0]) {
+			rc_out_str(o, " in ");
+			rc_out_str(o, f.object);
+		}
+		if (f.file[0]) {
+			rc_out_fmt(o, " at %s:%d", f.file, f.line);
+		}
+		rc_out_str(o, "\n");
+	}
+}
+
+static void
+text_result(struct rc_out *o, const struct rcshim_result *res)
+{
+	char what[256];
+	rc_result_describe(res, what, sizeof(what));
+	rc_out_fmt(o, "%s; %lu cleaned, %lu failed, %lu left alone, %lu bytes (%s)",
+		   rc_report_status_name(res->status), (unsigned long)res->cleaned,
+		   (unsigned long)res->failed, (unsigned long)res->skipped,
+		   (unsigned long)res->bytes, what);
+}
+
+static void
+text_heap(struct rc_out *o, struct rc_report *r)
+{
+	if (!r->heap_active) {
+		rc_out_fmt(o, "heap: not tracked (%s)\n",
+			   r->heap_inactive ? r->heap_inactive : "RCSHIM_TRACK leaves it out");
+		return;
+	}
+	rc_out_fmt(o, "heap: %ld blocks, %ld bytes %s (exact)\n", (long)r->heap_blocks,
+		   (long)r->heap_bytes, r->event == RC_EVENT_SNAPSHOT ? "in use" : "still allocated");
+	if (r->sample_interval <= 1) {
+		rc_out_fmt(o, "  every allocation sampled: %lu blocks, %lu bytes with stacks\n",
+			   (unsigned long)r->samples, (unsigned long)r->sample_bytes);
+	} else {
+		rc_out_fmt(o, "  sampled every %zu bytes on average: %lu samples of %lu bytes; "
+			   "groups below are estimates\n",
+			   r->sample_interval, (unsigned long)r->samples,
+			   (unsigned long)r->sample_bytes);
+	}
+	for (size_t g = 0; g < r->nheap_groups; g++) {
+		const struct rc_heap_group *h = &r->heap_groups[g];
+		rc_out_fmt(o, "  %lu blocks, %lu bytes (%lu samples), allocated at:\n",
+			   (unsigned long)round_u64(h->est_blocks),
+			   (unsigned long)round_u64(h->est_bytes), (unsigned long)h->samples);
+		text_frames(o, r, h->stack);
+	}
+}
+
+static void
+text_kind(struct rc_out *o, struct rc_report *r, int kind)
+{
+	size_t g0, ng;
+	uint64_t count, bytes;
+	kind_totals(r, kind, &g0, &ng, &count, &bytes);
+	if (!(rc_cfg.track & (1u << kind)) && count == 0) {
+		rc_out_fmt(o, "%s: not tracked\n", rc_kind_name(kind));
+		return;
+	}
+	rc_out_fmt(o, "%s: %lu held", rc_kind_name(kind), (unsigned long)count);
+	if (bytes) {
+		rc_out_fmt(o, ", %lu bytes", (unsigned long)bytes);
+	}
+	rc_out_str(o, "\n");
+	for (size_t g = g0; g < g0 + ng; g++) {
+		const struct rc_group *grp = &r->groups[g];
+		rc_out_fmt(o, "  %zu, acquired at:\n", grp->n);
+		for (size_t i = grp->first; i < grp->first + grp->n; i++) {
+			const struct rc_item *it = &r->items[i];
+			if (i - grp->first == TEXT_ITEMS_PER_GROUP) {
+				rc_out_fmt(o, "    ... and %zu more\n", grp->n - TEXT_ITEMS_PER_GROUP);
+				break;
+			}
+			rc_out_str(o, "    ");
+			if (kind == RCSHIM_KIND_FD) {
+				rc_out_fmt(o, "%s %lu ", fd_what(it->flags), (unsigned long)it->handle);
+			} else if (kind == RCSHIM_KIND_TEMP) {
+				rc_out_str(o, it->flags & RC_REC_DIR ? "dir " : "file ");
+			} else if (it->handle && kind != RCSHIM_KIND_TEMP) {
+				rc_out_fmt(o, "0x%lx ", (unsigned long)it->handle);
+			}
+			rc_out_str(o, it->path ? it->path : "");
+			if (it->size && kind != RCSHIM_KIND_FD) {
+				rc_out_fmt(o, " (%lu bytes)", (unsigned long)it->size);
+			}
+			rc_out_str(o, "\n");
+		}
+		text_frames(o, r, r->items[grp->first].stack);
+	}
+}
+
+void
+rc_report_emit_text(struct rc_out *o, struct rc_report *r)
+{
+	rc_out_fmt(o, "== rcshim report: pid %d", (int)r->pid);
+	if (r->exe[0]) {
+		rc_out_fmt(o, " (%s)", r->exe);
+	}
+	if (r->event == RC_EVENT_SNAPSHOT) {
+		rc_out_str(o, ", now\n");
+	} else if (r->event == RC_EVENT_SIGNAL) {
+		rc_out_fmt(o, ", ended by signal %d, priority %s; what it held:\n", r->signo,
+			   rc_priority_name(r->prio));
+	} else {
+		rc_out_fmt(o, ", at exit, priority %s; what it held:\n", rc_priority_name(r->prio));
+	}
+	text_heap(o, r);
+	for (size_t k = 1; k < sizeof(kind_order) / sizeof(*kind_order); k++) {
+		text_kind(o, r, kind_order[k]);
+	}
+	if (r->final) {
+		rc_out_str(o, "final cleanup: ");
+		text_result(o, r->final);
+		rc_out_str(o, "\n");
+	}
+	if (r->ncleanups) {
+		rc_out_str(o, "cleanups (oldest first):\n");
+		if (r->cleanups_dropped) {
+			rc_out_fmt(o, "  (%lu earlier ones not kept)\n", (unsigned long)r->cleanups_dropped);
+		}
+		for (size_t i = 0; i < r->ncleanups; i++) {
+			const struct rc_cleanup_entry *c = &r->cleanups[i];
+			rc_out_fmt(o, "  %s %s %s: ", rc_report_reason_name(c->req.reason),
+				   rc_report_mode_name(c->req.mode), rc_priority_name(c->req.prio));
+			text_result(o, &c->res);
+			rc_out_str(o, "\n");
+		}
+	}
+	if (r->nnotes) {
+		rc_out_str(o, "notes:\n");
+		for (size_t i = 0; i < r->nnotes; i++) {
+			rc_out_fmt(o, "  %s\n", r->notes[i]);
+		}
+		if (r->notes_dropped) {
+			rc_out_fmt(o, "  (%lu more not kept)\n", (unsigned long)r->notes_dropped);
+		}
+	}
+	rc_out_fmt(o, "shim memory: %zu bytes mapped; %zu stacks (%zu bytes), "
+		   "%lu heap samples (%zu bytes)\n",
+		   r->arena_mapped, r->stack_count, r->stack_memory, (unsigned long)r->samples,
+		   r->sample_memory);
+	if (o->oom) {
+		rc_out_str(o, "(report truncated: out of memory)\n");
+	}
+}
+
+/* --- JSON ------------------------------------------------------------------------ */
+
+static void
+json_result(struct rc_out *o, const struct rcshim_result *res)
+{
+	rc_out_fmt(o, "{\"status\":\"%s\",\"cleaned\":%lu,\"failed\":%lu,\"skipped\":%lu,"
+		   "\"bytes\":%lu,\"kinds\":{",
+		   rc_report_status_name(res->status), (unsigned long)res->cleaned,
+		   (unsigned long)res->failed, (unsigned long)res->skipped,
+		   (unsigned long)res->bytes);
+	for (int k = 0; k < RCSHIM_KIND_COUNT; k++) {
+		const struct rcshim_kind_result *kr = &res->kind[k];
+		rc_out_fmt(o, "%s\"%s\":{\"cleaned\":%lu,\"failed\":%lu,\"skipped\":%lu,\"bytes\":%lu}",
+			   k ? "," : "", rc_kind_name(k), (unsigned long)kr->cleaned,
+			   (unsigned long)kr->failed, (unsigned long)kr->skipped,
+			   (unsigned long)kr->bytes);
+	}
+	rc_out_str(o, "}}");
+}
+
+static void
+json_cleanup(struct rc_out *o, const struct rc_cleanup_entry *c)
+{
+	rc_out_fmt(o, "{\"time_ms\":%lu,\"reason\":\"%s\",\"mode\":\"%s\",\"priority\":\"%s\","
+		   "\"signal\":%d,\"scope\":%u,\"result\":",
+		   (unsigned long)c->time_ms, rc_report_reason_name(c->req.reason),
+		   rc_report_mode_name(c->req.mode), rc_priority_name(c->req.prio), c->req.signo,
+		   (unsigned)c->req.scope);
+	json_result(o, &c->res);
+	rc_out_str(o, "}");
+}
+
+static void
+json_item(struct rc_out *o, const struct rc_item *it)
+{
+	rc_out_str(o, "{");
+	switch (it->kind) {
+	case RCSHIM_KIND_FD:
+		rc_out_fmt(o, "\"fd\":%lu,\"type\":\"%s\",", (unsigned long)it->handle,
+			   it->flags & RC_FD_TEMP ? "temp_file"
+			   : it->flags & RC_FD_STDIO ? "file_stream" : "fd");
+		break;
+	case RCSHIM_KIND_TEMP:
+		rc_out_fmt(o, "\"type\":\"%s\",", it->flags & RC_REC_DIR ? "dir" : "file");
+		break;
+	default:
+		rc_out_fmt(o, "\"handle\":\"0x%lx\",", (unsigned long)it->handle);
+		break;
+	}
+	rc_out_fmt(o, "\"size\":%lu,\"scope\":%u,\"registered\":%s,\"path\":",
+		   (unsigned long)it->size, (unsigned)it->scope,
+		   (it->kind == RCSHIM_KIND_FD ? (it->flags & RC_FD_REGISTERED)
+					       : (it->flags & RC_REC_REGISTERED)) ? "true" : "false");
+	if (it->path) {
+		rc_out_json_str(o, it->path);
+	} else {
+		rc_out_str(o, "null");
+	}
+	rc_out_str(o, "}");
+}
+
+static void
+json_kind(struct rc_out *o, struct rc_report *r, int kind)
+{
+	size_t g0, ng;
+	uint64_t count, bytes;
+	kind_totals(r, kind, &g0, &ng, &count, &bytes);
+	rc_out_fmt(o, "{\"kind\":\"%s\",\"tracked\":%s,\"count\":%lu,\"bytes\":%lu,\"groups\":[",
+		   rc_kind_name(kind), (rc_cfg.track & (1u << kind)) ? "true" : "false",
+		   (unsigned long)count, (unsigned long)bytes);
+	for (size_t g = g0; g < g0 + ng; g++) {
+		const struct rc_group *grp = &r->groups[g];
+		rc_out_fmt(o, "%s{\"stack\":%u,\"count\":%zu,\"bytes\":%lu,\"items\":[",
+			   g > g0 ? "," : "", (unsigned)r->items[grp->first].stack, grp->n,
+			   (unsigned long)grp->bytes);
+		size_t shown = grp->n < JSON_ITEMS_PER_GROUP ? grp->n : JSON_ITEMS_PER_GROUP;
+		for (size_t i = 0; i < shown; i++) {
+			if (i) {
+				rc_out_str(o, ",");
+			}
+			json_item(o, &r->items[grp->first + i]);
+		}
+		rc_out_fmt(o, "],\"items_omitted\":%zu}", grp->n - shown);
+	}
+	rc_out_str(o, "]}");
+}
+
+static void
+json_heap(struct rc_out *o, struct rc_report *r)
+{
+	rc_out_fmt(o, "{\"kind\":\"heap\",\"tracked\":%s,", r->heap_active ? "true" : "false");
+	if (!r->heap_active) {
+		rc_out_str(o, "\"why_not\":");
+		rc_out_json_str(o, r->heap_inactive ? r->heap_inactive
+						    : "RCSHIM_TRACK leaves it out");
+		rc_out_str(o, ",\"count\":0,\"bytes\":0,\"groups\":[]}");
+		return;
+	}
+	rc_out_fmt(o, "\"count\":%ld,\"bytes\":%ld,\"sample_interval\":%zu,"
+		   "\"samples\":%lu,\"sampled_bytes\":%lu,\"groups\":[",
+		   (long)r->heap_blocks, (long)r->heap_bytes, r->sample_interval,
+		   (unsigned long)r->samples, (unsigned long)r->sample_bytes);
+	for (size_t g = 0; g < r->nheap_groups; g++) {
+		const struct rc_heap_group *h = &r->heap_groups[g];
+		rc_out_fmt(o, "%s{\"stack\":%u,\"count\":%lu,\"bytes\":%lu,\"samples\":%lu,"
+			   "\"sampled_bytes\":%lu}",
+			   g ? "," : "", (unsigned)h->stack, (unsigned long)round_u64(h->est_blocks),
+			   (unsigned long)round_u64(h->est_bytes), (unsigned long)h->samples,
+			   (unsigned long)h->sampled_bytes);
+	}
+	rc_out_str(o, "]}");
+}
+
+static int
+cmp_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+/* The distinct stack ids the report refers to, sorted. */
+static size_t
+used_stacks(struct rc_report *r, uint32_t **out)
+{
+	size_t cap = r->ngroups + r->nheap_groups + 1, n = 0;
+	uint32_t *ids = rc_alloc(cap * sizeof(*ids));
+	*out = ids;
+	if (!ids) {
+		return 0;
+	}
+	for (size_t g = 0; g < r->ngroups; g++) {
+		ids[n++] = r->items[r->groups[g].first].stack;
+	}
+	for (size_t g = 0; g < r->nheap_groups; g++) {
+		ids[n++] = r->heap_groups[g].stack;
+	}
+	/* Insertion sort: a few hundred ids at most in practice. */
+	for (size_t i = 1; i < n; i++) {
+		uint32_t v = ids[i];
+		size_t j = i;
+		while (j > 0 && cmp_u32(ids[j - 1], v) > 0) {
+			ids[j] = ids[j - 1];
+			j--;
+		}
+		ids[j] = v;
+	}
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] && (u == 0 || ids[u - 1] != ids[i])) {
+			ids[u++] = ids[i];
+		}
+	}
+	return u;
+}
+
+static void
+json_stacks(struct rc_out *o, struct rc_report *r)
+{
+	uint32_t *ids;
+	size_t n = used_stacks(r, &ids);
+	rc_out_str(o, "\"stacks\":[");
+	for (size_t s = 0; s < n; s++) {
+		const uintptr_t *pc;
+		unsigned nf = rc_stack_frames(ids[s], &pc);
+		rc_out_fmt(o, "%s{\"id\":%u,\"frames\":[", s ? "," : "", (unsigned)ids[s]);
+		for (unsigned i = 0; i < nf; i++) {
+			struct rc_frame_info f;
+			rc_sym_lookup(r->sym, pc[i], &f);
+			rc_out_fmt(o, "%s{\"pc\":\"0x%lx\",\"object\":", i ? "," : "",
+				   (unsigned long)pc[i]);
+			rc_out_json_str(o, f.object);
+			rc_out_str(o, ",\"function\":");
+			if (f.function[0]) {
+				rc_out_json_str(o, f.function);
+			} else {
+				rc_out_str(o, "null");
+			}
+			rc_out_fmt(o, ",\"offset\":%lu,\"file\":", (unsigned long)f.offset);
+			if (f.file[0]) {
+				rc_out_json_str(o, f.file);
+				rc_out_fmt(o, ",\"line\":%d}", f.line);
+			} else {
+				rc_out_str(o, "null,\"line\":null}");
+			}
+		}
+		rc_out_str(o, "]}");
+	}
+	rc_out_str(o, "]");
+	rc_free(ids);
+}
+
+void
+rc_report_emit_json(struct rc_out *o, struct rc_report *r)
+{
+	rc_out_fmt(o, "{\"format\":\"rcshim-report\",\"schema\":1,\"rcshim\":\"%s\",\"event\":\"%s\","
+		   "\"pid\":%d,\"time_ms\":%lu,\"exe\":",
+		   RCSHIM_VERSION, event_name(r->event), (int)r->pid, (unsigned long)r->time_ms);
+	rc_out_json_str(o, r->exe);
+	if (r->event == RC_EVENT_SNAPSHOT) {
+		rc_out_str(o, ",\"priority\":null,\"signal\":null");
+	} else {
+		rc_out_fmt(o, ",\"priority\":\"%s\",\"signal\":", rc_priority_name(r->prio));
+		if (r->event == RC_EVENT_SIGNAL) {
+			rc_out_fmt(o, "%d", r->signo);
+		} else {
+			rc_out_str(o, "null");
+		}
+	}
+	rc_out_str(o, ",\"kinds\":[");
+	json_heap(o, r);
+	for (size_t k = 1; k < sizeof(kind_order) / sizeof(*kind_order); k++) {
+		rc_out_str(o, ",");
+		json_kind(o, r, kind_order[k]);
+	}
+	rc_out_str(o, "],");
+	json_stacks(o, r);
+	rc_out_str(o, ",\"final\":");
+	if (r->final) {
+		json_result(o, r->final);
+	} else {
+		rc_out_str(o, "null");
+	}
+	rc_out_fmt(o, ",\"cleanups_omitted\":%lu,\"cleanups\":[", (unsigned long)r->cleanups_dropped);
+	for (size_t i = 0; i < r->ncleanups; i++) {
+		if (i) {
+			rc_out_str(o, ",");
+		}
+		json_cleanup(o, &r->cleanups[i]);
+	}
+	rc_out_fmt(o, "],\"notes_omitted\":%lu,\"notes\":[", (unsigned long)r->notes_dropped);
+	for (size_t i = 0; i < r->nnotes; i++) {
+		if (i) {
+			rc_out_str(o, ",");
+		}
+		rc_out_json_str(o, r->notes[i]);
+	}
+	rc_out_fmt(o, "],\"shim_memory\":{\"mapped\":%zu,\"stacks\":%zu,\"stack_bytes\":%zu,"
+		   "\"sample_bytes\":%zu},\"truncated\":%s}\n",
+		   r->arena_mapped, r->stack_count, r->stack_memory, r->sample_memory,
+		   o->oom ? "true" : "false");
+}
+
+void
+rc_report_emit_cleanup_line(struct rc_out *o, enum rc_report_format fmt, int32_t pid,
+			    const struct rc_cleanup_entry *c)
+{
+	if (fmt == RC_REPORT_JSON) {
+		rc_out_fmt(o, "{\"format\":\"rcshim-event\",\"schema\":1,\"pid\":%d,\"cleanup\":",
+			   (int)pid);
+		json_cleanup(o, c);
+		rc_out_str(o, "}\n");
+		return;
+	}
+	rc_out_fmt(o, "rcshim[%d]: %s cleanup (%s, %s): ", (int)pid,
+		   rc_report_mode_name(c->req.mode), rc_report_reason_name(c->req.reason),
+		   rc_priority_name(c->req.prio));
+	text_result(o, &c->res);
+	rc_out_str(o, "\n");
+}

@@ -1,0 +1,108 @@
+/* Shared between the report's gathering (report.c) and its two output
+ * formats (emit.c).  Everything here lives in the shim's arena. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clean/engine.h"
+#include "core/config.h"
+#include "core/heap.h"
+#include "report/symbol.h"
+
+/* A growable output buffer; on out of memory it stops growing and says
+ * so (oom), and what fit is still written. */
+struct rc_out {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void rc_out_add(struct rc_out *o, const char *s, size_t n);
+void rc_out_str(struct rc_out *o, const char *s);
+void rc_out_fmt(struct rc_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A JSON string literal, quotes included; invalid UTF-8 bytes are
+ * written as the code points of the same value (as Latin-1). */
+void rc_out_json_str(struct rc_out *o, const char *s);
+void rc_out_free(struct rc_out *o);
+
+/* One held resource (not heap). */
+struct rc_item {
+	uint64_t handle; /* fd number, pointer, or 0 */
+	uint64_t size;
+	char *path;      /* owned; may be NULL */
+	uint32_t stack;
+	uint32_t scope;
+	uint8_t kind;
+	uint8_t flags;   /* record flags (RC_REC_*) or fd flags (RC_FD_*) */
+};
+
+/* A run of items with one kind and stack (items sorted by both). */
+struct rc_group {
+	size_t first, n;
+	uint64_t bytes;
+};
+
+/* A cleanup that ran. */
+struct rc_cleanup_entry {
+	uint64_t time_ms;
+	struct rc_clean_req req;
+	struct rcshim_result res;
+};
+
+#define RC_REPORT_MAX_CLEANUPS 64
+#define RC_REPORT_MAX_NOTES 32
+#define RC_REPORT_NOTE_LEN 240
+
+enum rc_report_event {
+	RC_EVENT_SNAPSHOT = 0, /* rcshim_report(), or a live request */
+	RC_EVENT_EXIT,
+	RC_EVENT_SIGNAL,       /* ended by a termination signal */
+};
+
+/* Everything one report shows. */
+struct rc_report {
+	enum rc_report_event event;
+	int signo;
+	int32_t pid;
+	uint64_t time_ms;
+	char exe[512];
+	rcshim_priority prio;            /* of the final cleanup */
+	const struct rcshim_result *final;
+
+	struct rc_item *items;           /* sorted by (kind, stack) */
+	size_t nitems;
+	struct rc_group *groups;
+	size_t ngroups;
+
+	bool heap_active;
+	const char *heap_inactive;
+	int64_t heap_blocks, heap_bytes;
+	size_t sample_interval;
+	uint64_t samples, sample_bytes;
+	struct rc_heap_group *heap_groups;
+	size_t nheap_groups;
+
+	/* Copies of the cleanup log and notes, taken under their lock. */
+	struct rc_cleanup_entry *cleanups;
+	size_t ncleanups;
+	uint64_t cleanups_dropped;
+	char (*notes)[RC_REPORT_NOTE_LEN];
+	size_t nnotes;
+	uint64_t notes_dropped;
+
+	size_t arena_mapped, stack_count, stack_memory, sample_memory;
+
+	struct rc_symbolizer *sym;
+};
+
+void rc_report_emit_text(struct rc_out *o, struct rc_report *r);
+void rc_report_emit_json(struct rc_out *o, struct rc_report *r);
+/* One line for a live cleanup, appended to the report file. */
+void rc_report_emit_cleanup_line(struct rc_out *o, enum rc_report_format fmt, int32_t pid,
+				 const struct rc_cleanup_entry *c);
+
+const char *rc_report_reason_name(int reason);
+const char *rc_report_mode_name(int mode);
+const char *rc_report_status_name(int status);

@@ -1,0 +1,349 @@
+/* Heap tracking under the shim: exact leak figures and their stack,
+ * agreement with valgrind, threads, fork, programs with their own
+ * malloc, and real programs left unchanged. */
+#include "build-config.h"
+
+#include <signal.h>
+
+#include "report-util.h"
+#include "test.h"
+
+/* When heap tracking cannot be active (ASan's runtime preloaded first,
+ * or memcheck, replace every malloc), the report must say so: returns
+ * true, and the caller stops. */
+static bool
+stepped_aside_for_asan(const char *report)
+{
+	if (!under_asan() && !under_valgrind()) {
+		return false;
+	}
+	rq_expect(report, "K['heap']['tracked']", "False");
+	rq_expect(report, under_asan() ? "'asan' in K['heap']['why_not']"
+				       : "'valgrind' in K['heap']['why_not']", "True");
+	return true;
+}
+
+static void
+run_victim(struct rc_run *r, bool preload, const char *report, const char *sample,
+	   const char *format, const char *victim, const char *arg)
+{
+	char env_report[700], env_sample[64], env_format[64];
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	snprintf(env_sample, sizeof(env_sample), "RCSHIM_HEAP_SAMPLE=%s", sample);
+	snprintf(env_format, sizeof(env_format), "RCSHIM_REPORT_FORMAT=%s", format);
+	const char *env[] = { env_report, env_sample, env_format, NULL };
+	const char *argv[] = { t_victim(victim), arg, NULL };
+	t_run(r, preload, preload ? env : NULL, NULL, argv);
+}
+
+START_TEST(heap_leak_exact_and_named)
+{
+	char *dir = t_scratch();
+	char report[600];
+	struct rc_run bare, shim;
+
+	snprintf(report, sizeof(report), "%s/report.json", dir);
+	run_victim(&bare, false, report, "1", "json", "report/victim-heap-leak", NULL);
+	run_victim(&shim, true, report, "1", "json", "report/victim-heap-leak", NULL);
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	ck_assert_str_eq(shim.err, bare.err);
+	if (!stepped_aside_for_asan(report)) {
+		rq_expect(report, "K['heap']['tracked']", "True");
+		rq_expect(report, "(K['heap']['count'], K['heap']['bytes'])", "(100, 100000)");
+		rq_expect(report, "K['heap']['sample_interval']", "1");
+		/* Every sample is the leak: one group, exactly the leak. */
+		rq_expect(report, "[(g['count'], g['bytes'], g['samples']) for g in K['heap']['groups']]",
+			  "[(100, 100000, 100)]");
+		rq_expect(report, "fns(K['heap']['groups'][0])[0]", "leak_hundred_blocks");
+		rq_expect(report, "fns(K['heap']['groups'][0])[1]", "main");
+		/* File and line come from the debug information. */
+		rq_expect(report, "F[K['heap']['groups'][0]['stack']][0]['file'].endswith('heap-leak.c')",
+			  "True");
+		ck_assert_int_gt(rq_long(report, "F[K['heap']['groups'][0]['stack']][0]['line']"), 0);
+	}
+	t_run_free(&bare);
+	t_run_free(&shim);
+	t_scratch_free(dir);
+}
+END_TEST
+
+START_TEST(heap_leak_text_report)
+{
+	char *dir = t_scratch();
+	char report[600];
+	struct rc_run shim;
+
+	snprintf(report, sizeof(report), "%s/report.txt", dir);
+	run_victim(&shim, true, report, "1", "text", "report/victim-heap-leak", NULL);
+	ck_assert_status_eq(shim.status, 0);
+	char *text = t_read_file(report);
+	ck_assert_msg(text, "no report written");
+	if (!under_asan() && !under_valgrind()) {
+		ck_assert_msg(strstr(text, "heap: 100 blocks, 100000 bytes still allocated (exact)"),
+			      "%s", text);
+		ck_assert_msg(strstr(text, "100 blocks, 100000 bytes (100 samples), allocated at:"),
+			      "%s", text);
+		ck_assert_msg(strstr(text, " leak_hundred_blocks+0x"), "%s", text);
+		ck_assert_msg(strstr(text, "heap-leak.c:"), "%s", text);
+	} else {
+		ck_assert_msg(strstr(text, "heap: not tracked (malloc is replaced by"), "%s", text);
+	}
+	free(text);
+	t_run_free(&shim);
+	t_scratch_free(dir);
+}
+END_TEST
+
+/* "in use at exit: 100,000 bytes in 100 blocks" -> 100000, 100 */
+static bool
+parse_valgrind_in_use(const char *err, long *bytes, long *blocks)
+{
+	const char *p = strstr(err, "in use at exit: ");
+	char num[64];
+	size_t k = 0;
+	if (!p) {
+		return false;
+	}
+	for (p += 16; *p && *p != ' ' && k + 1 < sizeof(num); p++) {
+		if (*p != ',') {
+			num[k++] = *p;
+		}
+	}
+	num[k] = '\0';
+	*bytes = atol(num);
+	p = strstr(p, " in ");
+	if (!p) {
+		return false;
+	}
+	k = 0;
+	for (p += 4; *p && *p != ' ' && k + 1 < sizeof(num); p++) {
+		if (*p != ',') {
+			num[k++] = *p;
+		}
+	}
+	num[k] = '\0';
+	*blocks = atol(num);
+	return true;
+}
+
+START_TEST(heap_leak_agrees_with_valgrind)
+{
+	char *dir = t_scratch();
+	char report[600];
+	struct rc_run vg, shim;
+	long bytes, blocks;
+
+	if (under_asan() || under_valgrind()) {
+		t_scratch_free(dir);
+		return; /* tracking steps aside there: heap_leak_exact_and_named checks it */
+	}
+	const char *argv[] = { "valgrind", "--leak-check=summary", t_victim("report/victim-heap-leak"),
+			       NULL };
+	t_run(&vg, false, NULL, NULL, argv);
+	if (WIFEXITED(vg.status) && WEXITSTATUS(vg.status) == 127) {
+		t_run_free(&vg);
+		t_scratch_free(dir);
+		return; /* no valgrind here */
+	}
+	ck_assert_msg(parse_valgrind_in_use(vg.err, &bytes, &blocks), "valgrind said: %s", vg.err);
+	ck_assert_int_eq(blocks, 100);
+	ck_assert_int_eq(bytes, 100000);
+
+	snprintf(report, sizeof(report), "%s/report.json", dir);
+	run_victim(&shim, true, report, "1", "json", "report/victim-heap-leak", NULL);
+	ck_assert_status_eq(shim.status, 0);
+	ck_assert_int_eq(rq_long(report, "K['heap']['count']"), blocks);
+	ck_assert_int_eq(rq_long(report, "K['heap']['bytes']"), bytes);
+	t_run_free(&vg);
+	t_run_free(&shim);
+	t_scratch_free(dir);
+}
+END_TEST
+
+START_TEST(heap_threads_exact_while_threads_exit)
+{
+	char *dir = t_scratch();
+	char report[600];
+	struct rc_run bare, shim;
+
+	snprintf(report, sizeof(report), "%s/report.json", dir);
+	run_victim(&bare, false, report, "1", "json", "report/victim-heap-threads", "threads");
+	/* Every allocation sampled: the unwinder runs in every thread while
+	 * others start and end. */
+	run_victim(&shim, true, report, "1", "json", "report/victim-heap-threads", "threads");
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	ck_assert_str_eq(shim.err, bare.err);
+	if (!stepped_aside_for_asan(report)) {
+		/* 36 threads leaked 10 blocks of 4321 bytes each, from
+		 * thread_leak; the counts of exited threads were folded. */
+		rq_expect(report,
+			  "[(g['count'], g['bytes']) for g in K['heap']['groups'] "
+			  "if fns(g)[:1] == ['thread_leak']]",
+			  "[(360, 1555560)]");
+		ck_assert_int_ge(rq_long(report, "K['heap']['count']"), 360);
+		ck_assert_int_ge(rq_long(report, "K['heap']['bytes']"), 1555560);
+	}
+	/* Default sampling too. */
+	t_run_free(&shim);
+	run_victim(&shim, true, report, "524288", "json", "report/victim-heap-threads", "threads");
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	t_run_free(&bare);
+	t_run_free(&shim);
+	t_scratch_free(dir);
+}
+END_TEST
+
+START_TEST(heap_fork_while_threads_allocate)
+{
+	char *dir = t_scratch();
+	char report[600];
+	struct rc_run bare, shim;
+
+	if (under_asan()) {
+		/* GCC 12's ASan allocator is not fork-safe: this victim
+		 * deadlocks in a child with LD_PRELOAD=libasan.so alone (a
+		 * lock another thread held at the fork), shim or not. */
+		t_scratch_free(dir);
+		return;
+	}
+	/* No report: 40 children each symbolizing theirs would only make
+	 * the test slow (report_path_per_process covers several processes). */
+	report[0] = '\0';
+	run_victim(&bare, false, report, "1", "json", "report/victim-heap-threads", "fork");
+	ck_assert_str_eq(bare.out, "forks: 0 bad\n");
+	/* Under valgrind (threads serialised, every unwind slow) one round. */
+	for (int round = under_valgrind() ? 1 : 0; round < (under_valgrind() ? 2 : 3); round++) {
+		/* Sampling every allocation, and rarely: both must survive
+		 * forks taken while three threads allocate and unwind. */
+		run_victim(&shim, true, report, round == 1 ? "4096" : "1", "json",
+			   "report/victim-heap-threads", "fork");
+		ck_assert_status_eq(shim.status, bare.status);
+		ck_assert_str_eq(shim.out, bare.out);
+		t_run_free(&shim);
+	}
+	t_run_free(&bare);
+	t_scratch_free(dir);
+}
+END_TEST
+
+START_TEST(own_malloc_steps_aside)
+{
+	char *dir = t_scratch();
+	char report[600];
+	struct rc_run bare, shim;
+
+	snprintf(report, sizeof(report), "%s/report.json", dir);
+	run_victim(&bare, false, report, "1", "json", "report/victim-own-malloc", NULL);
+	ck_assert_str_eq(bare.out, "own allocator: used, fd open\n");
+	run_victim(&shim, true, report, "1", "json", "report/victim-own-malloc", NULL);
+	ck_assert_status_eq(shim.status, bare.status);
+	if (!under_valgrind()) {
+		/* (memcheck replaces the program's own malloc too: the output
+		 * says it went unused, shim or not) */
+		ck_assert_str_eq(shim.out, bare.out);
+		ck_assert_str_eq(shim.err, bare.err);
+	}
+	rq_expect(report, "K['heap']['tracked']", "False");
+	if (!under_asan() && !under_valgrind()) {
+		rq_expect(report, "'victim-own-malloc' in K['heap']['why_not']", "True");
+	}
+	/* The other kinds are still tracked: the fd it left open. */
+	rq_expect(report, "[i['path'] for g in K['fd']['groups'] for i in g['items']]",
+		  "['/dev/null']");
+	t_run_free(&bare);
+	t_run_free(&shim);
+	t_scratch_free(dir);
+}
+END_TEST
+
+static void
+compare_runs(const char *const *argv, const char *input, const char *sample)
+{
+	char env_sample[64];
+	snprintf(env_sample, sizeof(env_sample), "RCSHIM_HEAP_SAMPLE=%s", sample);
+	const char *env[] = { env_sample, NULL };
+	struct rc_run bare, shim;
+	t_run(&bare, false, NULL, input, argv);
+	t_run(&shim, true, env, input, argv);
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	ck_assert_str_eq(shim.err, bare.err);
+	t_run_free(&bare);
+	t_run_free(&shim);
+}
+
+START_TEST(python_imports_unchanged)
+{
+	const char *imports[] = { "python3", "-c", "import sqlite3, json, tempfile", NULL };
+	compare_runs(imports, NULL, "524288");
+	if (!under_valgrind()) {
+		compare_runs(imports, NULL, "1");
+	}
+	const char *work[] = {
+		"python3", "-c",
+		"import sqlite3, json, tempfile, os\n"
+		"with tempfile.TemporaryDirectory() as d:\n"
+		"    db = sqlite3.connect(os.path.join(d, 'x.db'))\n"
+		"    db.execute('create table t(a, b)')\n"
+		"    db.executemany('insert into t values (?, ?)', [(i, str(i) * 3) for i in range(2000)])\n"
+		"    db.commit()\n"
+		"    print(json.dumps(db.execute('select count(*), sum(a) from t').fetchall()))\n"
+		"    db.close()\n",
+		NULL
+	};
+	compare_runs(work, NULL, "4096");
+}
+END_TEST
+
+START_TEST(sqlite3_shell_unchanged)
+{
+	const char *argv[] = { "sqlite3", ":memory:", NULL };
+	const char *sql = "CREATE TABLE t (a INTEGER, b TEXT);\n"
+			  "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 5000)\n"
+			  "INSERT INTO t SELECT x, printf('row %d', x) FROM c;\n"
+			  "SELECT count(*), sum(a), max(b) FROM t;\n"
+			  ".mode json\nSELECT * FROM t WHERE a < 4;\n"
+			  "SELECT nosuchcolumn FROM t;\n";
+	compare_runs(argv, sql, "524288");
+	compare_runs(argv, sql, "1");
+}
+END_TEST
+
+START_TEST(live_medium_trims_and_counts_bytes)
+{
+	struct rc_run bare, shim;
+	const char *argv[] = { t_victim("report/victim-acquire"), "trim", NULL };
+
+	t_run(&bare, false, NULL, NULL, argv);
+	ck_assert_str_eq(bare.out, "trimmed 0 0\n"); /* no shim: nothing */
+	t_run(&shim, true, NULL, NULL, argv);
+	ck_assert_status_eq(shim.status, 0);
+	/* 200 000 freed blocks of 256 bytes below a live one: malloc_trim
+	 * hands most of the 51 MB back, and the resident size says so. */
+	unsigned cleaned = 0;
+	unsigned long long bytes = 0;
+	ck_assert_int_eq(sscanf(shim.out, "trimmed %u %llu", &cleaned, &bytes), 2);
+	ck_assert_uint_eq(cleaned, 0); /* bytes, not items */
+	if (!under_asan() && !under_valgrind()) {
+		ck_assert_msg(bytes > 20ull << 20, "only %llu bytes reclaimed", bytes);
+	}
+	t_run_free(&bare);
+	t_run_free(&shim);
+}
+END_TEST
+
+TEST_SUITE(report_heap)
+{
+	ADD_TEST(s, heap_leak_exact_and_named);
+	ADD_TEST(s, heap_leak_text_report);
+	ADD_TEST(s, heap_leak_agrees_with_valgrind);
+	ADD_TEST(s, heap_threads_exact_while_threads_exit);
+	ADD_TEST(s, heap_fork_while_threads_allocate);
+	ADD_TEST(s, own_malloc_steps_aside);
+	ADD_TEST(s, python_imports_unchanged);
+	ADD_TEST(s, sqlite3_shell_unchanged);
+	ADD_TEST(s, live_medium_trims_and_counts_bytes);
+}

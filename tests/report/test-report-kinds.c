@@ -1,0 +1,153 @@
+/* Reports for the other kinds: TEMP, FD and SQLITE name the call site
+ * that acquired each item; snapshots through rcshim_report(); the report
+ * path's %p. */
+#include "build-config.h"
+
+#include <dirent.h>
+
+#include "report-util.h"
+#include "test.h"
+
+static bool
+have_sqlite(void)
+{
+	const char *v = getenv("RCSHIM_TEST_HAVE_SQLITE");
+	return v && strcmp(v, "1") == 0;
+}
+
+static void
+run_acquire(struct rc_run *r, struct scratch *s, const char *report, const char *format,
+	    const char *arg)
+{
+	char env_report[700], env_format[64];
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	snprintf(env_format, sizeof(env_format), "RCSHIM_REPORT_FORMAT=%s", format);
+	const char *env[] = { env_report, env_format, s->env_tmpdir, s->env_roots, NULL };
+	const char *argv[] = { t_victim("report/victim-acquire"), arg, NULL };
+	t_run(r, true, env, NULL, argv);
+}
+
+START_TEST(kinds_name_acquiring_call_site)
+{
+	struct scratch s;
+	struct rc_run run;
+	char report[700];
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.json", s.dir);
+	run_acquire(&run, &s, report, "json", NULL);
+	ck_assert_msg(run.status == 0, "victim: %s", run.err);
+	rq_expect(report, "r['event']", "exit");
+	/* Held at exit, each with the function that acquired it. */
+	rq_expect(report, "[(g['count'], fns(g)[0], g['items'][0]['type']) for g in K['temp']['groups']]",
+		  "[(1, 'make_scratch_dir', 'dir')]");
+	rq_expect(report, "sorted(fns(g)[0] for g in K['fd']['groups'] "
+			  "if any(i['path'].endswith('/log.txt') for i in g['items']))",
+		  "['open_log_file']");
+	if (have_sqlite()) {
+		rq_expect(report, "[(g['count'], fns(g)[0]) for g in K['sqlite']['groups']]",
+			  "[(1, 'open_database')]");
+		rq_expect(report, "K['sqlite']['groups'][0]['items'][0]['path'].endswith('/data.db')",
+			  "True");
+		/* main called them all. */
+		rq_expect(report, "'main' in fns(K['sqlite']['groups'][0])", "True");
+		/* The final cleanup closed the connection and removed the dir. */
+		rq_expect(report, "(r['final']['kinds']['sqlite']['cleaned'], "
+				  "r['final']['kinds']['temp']['cleaned'])",
+			  "(1, 1)");
+	}
+	/* Every frame names its object; the victim's have file and line. */
+	rq_expect(report, "all(f['object'] for fr in F.values() for f in fr)", "True");
+	rq_expect(report, "[f['file'].endswith('acquire.c') for f in F[K['temp']['groups'][0]['stack']][:2]]",
+		  "[True, True]");
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
+START_TEST(kinds_text_report)
+{
+	struct scratch s;
+	struct rc_run run;
+	char report[700];
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.txt", s.dir);
+	run_acquire(&run, &s, report, "text", NULL);
+	ck_assert_int_eq(run.status, 0);
+	char *text = t_read_file(report);
+	ck_assert_msg(text, "no report");
+	ck_assert_msg(strstr(text, "temp: 1 held\n"), "%s", text);
+	ck_assert_msg(strstr(text, " make_scratch_dir+0x"), "%s", text);
+	ck_assert_msg(strstr(text, " open_log_file+0x"), "%s", text);
+	ck_assert_msg(strstr(text, "/log.txt\n"), "%s", text);
+	if (have_sqlite()) {
+		ck_assert_msg(strstr(text, "sqlite: 1 held\n"), "%s", text);
+		ck_assert_msg(strstr(text, " open_database+0x"), "%s", text);
+	}
+	ck_assert_msg(strstr(text, "final cleanup: "), "%s", text);
+	free(text);
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
+START_TEST(snapshot_through_the_api)
+{
+	struct scratch s;
+	struct rc_run run;
+	char report[700], out[700];
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/exit.json", s.dir);
+	run_acquire(&run, &s, report, "json", "snapshot");
+	ck_assert_msg(run.status == 0, "victim: %s", run.err);
+	snprintf(out, sizeof(out), "%s/snapshot.json", s.dir);
+	t_write_file(out, run.out);
+	rq_expect(out, "(len(reps), r['event'], r['priority'], r['final'])", "(1, 'snapshot', None, None)");
+	rq_expect(out, "[fns(g)[0] for g in K['temp']['groups']]", "['make_scratch_dir']");
+	if (!under_asan() && !under_valgrind()) {
+		rq_expect(out, "K['heap']['tracked'] and K['heap']['count'] > 0", "True");
+	}
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
+START_TEST(report_path_per_process)
+{
+	struct scratch s;
+	struct rc_run run;
+	char env_report[700];
+
+	scratch_init(&s);
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s/r.%%p", s.dir);
+	const char *env[] = { env_report, s.env_tmpdir, NULL };
+	t_sh(&run, true, env, "/bin/true; /bin/true; echo $$");
+	ck_assert_int_eq(run.status, 0);
+	/* The shell and its two children: three reports, one per pid. */
+	int n = 0;
+	bool shell_seen = false;
+	DIR *d = opendir(s.dir);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "r.", 2) == 0) {
+			n++;
+			shell_seen |= atoi(e->d_name + 2) == atoi(run.out);
+		}
+	}
+	closedir(d);
+	ck_assert_int_eq(n, 3);
+	ck_assert(shell_seen);
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
+TEST_SUITE(report_kinds)
+{
+	ADD_TEST(s, kinds_name_acquiring_call_site);
+	ADD_TEST(s, kinds_text_report);
+	ADD_TEST(s, snapshot_through_the_api);
+	ADD_TEST(s, report_path_per_process);
+}
