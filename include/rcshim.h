@@ -14,7 +14,9 @@
 #ifndef RCSHIM_H
 #define RCSHIM_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +26,15 @@ extern "C" {
 #define RCSHIM_API __attribute__((weak))
 #else
 #define RCSHIM_API
+#endif
+
+/* RCSHIM_PRESENT(fn): whether the shim provides @fn.  Always true in a
+ * program that links the library; with RCSHIM_WEAK, false where the shim
+ * is absent (the weak reference is then NULL). */
+#if defined(RCSHIM_WEAK) && RCSHIM_WEAK
+#define RCSHIM_PRESENT(fn) ((fn) != 0)
+#else
+#define RCSHIM_PRESENT(fn) 1
 #endif
 
 /** Priorities: each level includes the levels below it. */
@@ -89,6 +100,242 @@ RCSHIM_API rcshim_status rcshim_emergency_cleanup(struct rcshim_result *result);
 
 /** The library's version string, e.g. "0.1.0". */
 RCSHIM_API const char *rcshim_version(void);
+
+/* ---------------------------------------------------------------------------
+ * Rendering a result (docs/api.md, "Results").
+ */
+
+/** Output formats. */
+typedef enum rcshim_format {
+	RCSHIM_FORMAT_TEXT = 0, /**< lines for people */
+	RCSHIM_FORMAT_JSON = 1, /**< one JSON object, every kind always present */
+} rcshim_format;
+
+/**
+ * Renders @p result into @p buf as snprintf does: at most @p size - 1
+ * characters and a NUL (nothing when @p size is 0, and @p buf may then be
+ * NULL).  Returns the length of the whole rendering, so a return value of
+ * @p size or more means it was truncated.  Text is a summary line and one
+ * line per kind with any count, each ending in a newline:
+ *
+ *     partial: cleaned 3, failed 1, skipped 0, bytes 0
+ *       temp: cleaned 1, failed 0, skipped 0, bytes 0
+ *
+ * JSON is one object without a trailing newline:
+ * {"status":"ok","cleaned":N,"failed":N,"skipped":N,"bytes":N,
+ *  "kinds":{"temp":{"cleaned":N,...},"fd":{...},...,"custom":{...}}}.
+ * An unknown @p format renders as text.  Async-signal-safe.
+ */
+RCSHIM_API size_t rcshim_result_format(const struct rcshim_result *result,
+				       rcshim_format format, char *buf, size_t size);
+
+/** "ok", "partial", "busy", "invalid", "disabled"; "unknown" otherwise. */
+RCSHIM_API const char *rcshim_status_name(rcshim_status status);
+/** "temp", "fd", "sqlite", "gpu", "heap", "custom"; "unknown" otherwise. */
+RCSHIM_API const char *rcshim_kind_name(rcshim_kind kind);
+/** "LOW", "MEDIUM", "HIGH", "CRITICAL"; "unknown" otherwise. */
+RCSHIM_API const char *rcshim_priority_name(rcshim_priority priority);
+
+/* ---------------------------------------------------------------------------
+ * Scopes (docs/api.md, "Scopes"): the C form of a
+ * `with resource_cleanup_context(...)` block.
+ *
+ * What the calling thread acquires between rcshim_scope_begin() and
+ * rcshim_scope_end() — temp dirs and files, fds and FILEs, SQLite
+ * connections, GPU allocations, custom cleaners it registers — and still
+ * holds at the end is reclaimed in final mode at the priority given to
+ * rcshim_scope_end() (DESIGN §3, final column: LOW temp artifacts; MEDIUM
+ * + SQLite connections, fds and FILEs (flushed, then closed); HIGH + GPU
+ * memory).  What a scope keeps (below the priority, or failed) passes to
+ * the enclosing scope of the same thread, or to the process.
+ */
+
+/** A scope's id; 0 is "no scope". */
+typedef uint32_t rcshim_scope;
+
+/** Flags for rcshim_scope_begin_flags(). */
+enum rcshim_scope_flags {
+	/** Free the heap blocks allocated inside the scope and still live at
+	 * its end.  Without it they are only reported. */
+	RCSHIM_SCOPE_FREE_HEAP = 1u << 0,
+};
+
+/**
+ * Opens a scope on the calling thread, nested in the thread's current one.
+ * @p name (may be NULL) appears in logs and reports; it is copied (up to
+ * 47 bytes).  Returns the scope's id, or 0 with errno set (ENOMEM).  Ids
+ * are not reused while a scope is open.
+ */
+RCSHIM_API rcshim_scope rcshim_scope_begin(const char *name);
+
+/** rcshim_scope_begin() with flags (enum rcshim_scope_flags); unknown
+ * flags give 0 and errno EINVAL. */
+RCSHIM_API rcshim_scope rcshim_scope_begin_flags(const char *name, unsigned flags);
+
+/**
+ * Ends @p scope and reclaims, in final mode at @p priority, what the
+ * thread acquired inside it and still holds.  Scopes still open inside
+ * @p scope are ended first, innermost first, at the same priority (their
+ * counts are included).  @p result may be NULL.
+ *
+ * Returns RCSHIM_OK or RCSHIM_PARTIAL; RCSHIM_INVALID when @p scope is not
+ * open on the calling thread (ended already, never begun, or begun on
+ * another thread: one warning line says which, and nothing is done — the
+ * owning thread can still end it) or @p priority is out of range;
+ * RCSHIM_BUSY when called from inside a custom cleaner.
+ */
+RCSHIM_API rcshim_status rcshim_scope_end(rcshim_scope scope, rcshim_priority priority,
+					  struct rcshim_result *result);
+
+/** The calling thread's innermost open scope, 0 if none. */
+RCSHIM_API rcshim_scope rcshim_scope_current(void);
+
+/** State of a RCSHIM_SCOPE block; use the macros, not this directly. */
+struct rcshim_scope_guard {
+	rcshim_scope scope;
+	rcshim_priority priority;
+	struct rcshim_result *result;
+};
+
+static inline void
+rcshim_scope_guard_end_(struct rcshim_scope_guard *g)
+{
+	if (g->scope && RCSHIM_PRESENT(rcshim_scope_end)) {
+		rcshim_scope_end(g->scope, g->priority, g->result);
+	} else if (g->result) {
+		/* The shim is absent (weak reference) or the scope could not
+		 * be opened: nothing was reclaimed. */
+		struct rcshim_result *r = g->result;
+		r->status = RCSHIM_DISABLED;
+		r->cleaned = r->failed = r->skipped = r->bytes = 0;
+		for (int k = 0; k < RCSHIM_KIND_COUNT; k++) {
+			r->kind[k].cleaned = r->kind[k].failed = 0;
+			r->kind[k].skipped = r->kind[k].bytes = 0;
+		}
+	}
+}
+
+static inline rcshim_scope
+rcshim_scope_guard_begin_(const char *name, unsigned flags)
+{
+	return RCSHIM_PRESENT(rcshim_scope_begin_flags) ? rcshim_scope_begin_flags(name, flags) : 0;
+}
+
+#define RCSHIM_CAT2_(a, b) a##b
+#define RCSHIM_CAT_(a, b) RCSHIM_CAT2_(a, b)
+
+/**
+ * RCSHIM_SCOPE(name);  — a declaration: opens a scope that ends, at
+ * RCSHIM_CRITICAL (everything the scope holds), when the enclosing block
+ * is left by any path (return, break, goto; not longjmp).
+ *
+ * RCSHIM_SCOPE_EX(name, priority, flags, result);  — the same with the
+ * priority, flags (enum rcshim_scope_flags) and a struct rcshim_result *
+ * (may be NULL) that receives the outcome; with the shim absent (weak
+ * reference) its status is RCSHIM_DISABLED.
+ */
+#define RCSHIM_SCOPE(name) RCSHIM_SCOPE_EX(name, RCSHIM_CRITICAL, 0u, (struct rcshim_result *)0)
+#define RCSHIM_SCOPE_EX(name, priority, flags, result)                                   \
+	__attribute__((cleanup(rcshim_scope_guard_end_), unused)) struct rcshim_scope_guard \
+	RCSHIM_CAT_(rcshim_scope_guard_, __COUNTER__) = {                                \
+		rcshim_scope_guard_begin_((name), (flags)), (priority), (result) }
+
+/* ---------------------------------------------------------------------------
+ * Registration (docs/api.md, "Registration"): a name for the report, and
+ * consent to release the resource in live mode (rcshim_clean(), the live
+ * signal, the timer, memory pressure) at its kind's priority: temp dirs at
+ * LOW, fds, FILEs and SQLite connections at MEDIUM, GPU buffers at HIGH.
+ * In final mode registered resources are released like the rest of their
+ * kind, in dependency order, except that registered fds and FILEs are also
+ * flushed and closed at process end (other fds are left to the kernel).
+ * A resource the program releases itself is forgotten.
+ */
+
+/** Identifies a registered resource or cleaner; 0 is "none". */
+typedef uint64_t rcshim_id;
+
+/**
+ * Registers the directory at @p path (any directory but "/"; its identity
+ * is taken now, and removal happens only if it still matches).  Returns
+ * its id, or 0 with errno set (ENOENT, ENOTDIR, EINVAL, ENOMEM).
+ * Registering the same path again renames it and returns the same id.
+ */
+RCSHIM_API rcshim_id rcshim_register_temp_dir(const char *path, const char *name);
+
+/** Registers the open file descriptor @p fd (not 0, 1 or 2: EINVAL; EBADF
+ * if not open).  Closed only while fstat still matches its identity now. */
+RCSHIM_API rcshim_id rcshim_register_fd(int fd, const char *name);
+
+/** Registers the stream @p file: released with fclose (flushed first). */
+RCSHIM_API rcshim_id rcshim_register_file(FILE *file, const char *name);
+
+/**
+ * Registers the GPU allocation @p dptr of @p size bytes (a CUdeviceptr, or
+ * a pointer from cudaMalloc as an integer).  Freed through the CUDA driver
+ * the process has loaded, in the context it was allocated in, by GPU
+ * tracking; without a driver (or a build without GPU tracking) it is kept
+ * and counted as skipped.  Never freed at process end (DESIGN §3).  EINVAL
+ * for 0.  See docs/api.md, "GPU buffers".
+ */
+RCSHIM_API rcshim_id rcshim_register_gpu_buffer(uint64_t dptr, size_t size, const char *name);
+
+struct sqlite3;
+/** Registers the SQLite connection @p db: released by finalizing its
+ * statements and closing it (which checkpoints a WAL).  ENOSYS if SQLite's
+ * functions cannot be found in the process. */
+RCSHIM_API rcshim_id rcshim_register_db(struct sqlite3 *db, const char *name);
+
+/**
+ * A custom cleaner: returns how many items it cleaned (>= 0), or a
+ * negative value (e.g. -errno) when it failed; it is then counted once as
+ * failed, and the other cleaners still run.
+ */
+typedef long (*rcshim_cleaner_fn)(void *ctx);
+
+/**
+ * Registers @p fn, called with @p ctx by every cleanup at @p priority or
+ * above: live cleanups call it and keep it; final ones (the end of the
+ * scope it was registered in, process end, rcshim_emergency_cleanup())
+ * call it and forget it.  Cleaners run before the built-in steps (they
+ * may still use any resource), LOW ones first, newest first within a
+ * priority, and after whatever depends on them (rcshim_depends_on()).
+ * Inside @p fn the calling thread may use the API, but a cleanup started
+ * from there returns RCSHIM_BUSY.  Returns the id, or 0 with errno set
+ * (EINVAL: @p fn NULL or @p priority out of range; ENOMEM).
+ */
+RCSHIM_API rcshim_id rcshim_register_cleaner(rcshim_cleaner_fn fn, void *ctx,
+					     rcshim_priority priority, const char *name);
+
+/**
+ * Declares that @p item (a cleaner or a registered resource) uses
+ * @p dependency: @p item is cleaned first.  In live mode a dependency is
+ * not released while something that depends on it is kept (it is counted
+ * as skipped).  A cycle is accepted here; a cleanup that meets one logs it,
+ * breaks it at its first item in the usual order, and goes on.  Returns
+ * RCSHIM_OK, or RCSHIM_INVALID when either id is not registered.
+ */
+RCSHIM_API rcshim_status rcshim_depends_on(rcshim_id item, rcshim_id dependency);
+
+/** Forgets the registration @p id (a resource stays as it is, a cleaner
+ * is no longer called).  RCSHIM_INVALID if @p id is not registered. */
+RCSHIM_API rcshim_status rcshim_unregister(rcshim_id id);
+
+/** rcshim_unregister() for cleaners only: RCSHIM_INVALID for any other id. */
+RCSHIM_API rcshim_status rcshim_unregister_cleaner(rcshim_id id);
+
+/* ---------------------------------------------------------------------------
+ * Reports (docs/report-format.md).
+ */
+
+/**
+ * Writes the current state to @p fd: per kind, what the process holds now,
+ * grouped by the stack that acquired it and symbolized; the heap's exact
+ * live blocks and bytes and its sampled stacks; the cleanups that ran.
+ * RCSHIM_FORMAT_JSON writes one JSON object on one line (schema in
+ * docs/report-format.md), RCSHIM_FORMAT_TEXT lines for people.  Returns 0,
+ * or -errno when writing failed.  Not async-signal-safe.
+ */
+RCSHIM_API int rcshim_report(int fd, rcshim_format format);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,13 @@
 /* File descriptors: closed at MEDIUM at the end of a scope and in live
- * CRITICAL, only when fstat still matches the identity recorded at open.
+ * CRITICAL, only when fstat still matches the identity recorded at open
+ * (streams opened through stdio with fclose, so their buffers are flushed;
+ * the crash path closes the bare fd).
  * At process end they are left to the kernel (DESIGN §3): closing them
  * early would lose stdio buffers. */
 #include "build-config.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 
 #include "clean/step.h"
 #include "core/fdtable.h"
@@ -14,6 +17,7 @@ struct fd_close_ctx {
 	int32_t pid;
 	uint32_t scope;
 	bool verified_only;
+	bool stdio; /* fclose streams (not async-signal-safe) */
 	struct rcshim_result *res;
 };
 
@@ -29,8 +33,14 @@ close_one(int fd, const struct rc_fd_entry *e, void *p)
 	}
 	if (flags & RC_FD_IDENT) {
 		struct stat st;
-		if (rc_sys_fstat(fd, &st) < 0 || (uint64_t)st.st_dev != e->dev ||
-		    (uint64_t)st.st_ino != e->ino) {
+		if (rc_sys_fstat(fd, &st) < 0) {
+			/* Closed already, where the shim could not see it (by
+			 * SQLite, say, as the engine closed its connection):
+			 * nothing to reclaim, nothing left alone. */
+			rc_fd_untrack(fd);
+			return true;
+		}
+		if ((uint64_t)st.st_dev != e->dev || (uint64_t)st.st_ino != e->ino) {
 			/* The number was reused behind our back. */
 			rc_fd_untrack(fd);
 			rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
@@ -41,6 +51,17 @@ close_one(int fd, const struct rc_fd_entry *e, void *p)
 		return true;
 	}
 	rc_fd_untrack(fd);
+	if (c->stdio && (flags & RC_FD_STDIO) && e->aux) {
+		/* A stream opened through stdio: its buffer is the program's
+		 * data, and its FILE would dangle over a closed fd.  Flushed
+		 * and closed; fclose fails only when the flush did. */
+		if (fclose((FILE *)(uintptr_t)e->aux) == 0) {
+			rc_result_add(c->res, RCSHIM_KIND_FD, 1, 0, 0, 0);
+		} else {
+			rc_result_add(c->res, RCSHIM_KIND_FD, 0, 1, 0, 0);
+		}
+		return true;
+	}
 	if (rc_sys_close(fd) == 0) {
 		rc_result_add(c->res, RCSHIM_KIND_FD, 1, 0, 0, 0);
 	} else {
@@ -53,7 +74,7 @@ void
 rc_close_owned_fds(int32_t pid, uint32_t scope, bool verified_only,
 		   struct rcshim_result *res)
 {
-	struct fd_close_ctx c = { pid, scope, verified_only, res };
+	struct fd_close_ctx c = { pid, scope, verified_only, false, res };
 	rc_fd_foreach(close_one, &c);
 }
 
@@ -93,6 +114,7 @@ rc_step_fd(const struct rc_step_ctx *ctx)
 		return;
 	}
 	if (req->scope || (req->mode == RC_MODE_LIVE && req->prio == RCSHIM_CRITICAL)) {
-		rc_close_owned_fds(ctx->pid, req->scope, true, ctx->res);
+		struct fd_close_ctx c = { ctx->pid, req->scope, true, true, ctx->res };
+		rc_fd_foreach(close_one, &c);
 	}
 }

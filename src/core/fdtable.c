@@ -5,6 +5,15 @@
 #include "core/arena.h"
 #include "core/fdtable.h"
 
+/* An entry is a seqlock: its flags word is zeroed, then the other fields
+ * written, then the flags published with release; a reader validates its
+ * copy against the flags.  The fields are accessed atomically (relaxed:
+ * plain moves on x86) because a reader and a writer do meet on one entry —
+ * fd numbers are reused across threads — and a racy plain access is
+ * undefined behaviour (ThreadSanitizer says so). */
+#define LOAD(f) __atomic_load_n(&(f), __ATOMIC_RELAXED)
+#define STORE(f, v) __atomic_store_n(&(f), (v), __ATOMIC_RELAXED)
+
 #define CHUNK_BITS 10
 #define CHUNK_SIZE (1 << CHUNK_BITS)
 #define NCHUNKS (RC_FD_MAX / CHUNK_SIZE)
@@ -47,17 +56,18 @@ rc_fd_track(int fd, uint32_t flags, uint32_t scope, uint32_t stack,
 	/* Withdraw first so a concurrent reader never pairs old flags with
 	 * new fields. */
 	atomic_store_explicit(&e->flags, 0, memory_order_relaxed);
-	e->scope = scope;
-	e->stack = stack;
-	e->pid = pid;
-	e->aux = aux;
+	atomic_thread_fence(memory_order_release);
+	STORE(e->scope, scope);
+	STORE(e->stack, stack);
+	STORE(e->pid, pid);
+	STORE(e->aux, aux);
 	if (st) {
-		e->dev = (uint64_t)st->st_dev;
-		e->ino = (uint64_t)st->st_ino;
+		STORE(e->dev, (uint64_t)st->st_dev);
+		STORE(e->ino, (uint64_t)st->st_ino);
 		flags |= RC_FD_IDENT;
 	} else {
-		e->dev = 0;
-		e->ino = 0;
+		STORE(e->dev, (uint64_t)0);
+		STORE(e->ino, (uint64_t)0);
 		flags &= ~(uint32_t)RC_FD_IDENT;
 	}
 	atomic_store_explicit(&e->flags, flags | RC_FD_LIVE, memory_order_release);
@@ -110,16 +120,17 @@ rc_fd_get(int fd, struct rc_fd_entry *out)
 	if (!(f & RC_FD_LIVE)) {
 		return false;
 	}
-	out->scope = e->scope;
-	out->stack = e->stack;
-	out->pid = e->pid;
-	out->dev = e->dev;
-	out->ino = e->ino;
-	out->aux = e->aux;
+	out->scope = LOAD(e->scope);
+	out->stack = LOAD(e->stack);
+	out->pid = LOAD(e->pid);
+	out->dev = LOAD(e->dev);
+	out->ino = LOAD(e->ino);
+	out->aux = LOAD(e->aux);
 	atomic_store_explicit(&out->flags, f, memory_order_relaxed);
 	/* A writer that replaced the entry meanwhile changed the flags word
 	 * (to 0 first): then the copy may be torn, and the fd is in flux. */
-	return atomic_load_explicit(&e->flags, memory_order_acquire) == f;
+	atomic_thread_fence(memory_order_acquire);
+	return atomic_load_explicit(&e->flags, memory_order_relaxed) == f;
 }
 
 void
@@ -132,7 +143,7 @@ rc_fd_set_flags(int fd, uint32_t add, uint64_t aux)
 	uint32_t f = atomic_load_explicit(&e->flags, memory_order_acquire);
 	if (f & RC_FD_LIVE) {
 		if (aux) {
-			e->aux = aux;
+			STORE(e->aux, aux);
 		}
 		atomic_fetch_or_explicit(&e->flags, add, memory_order_release);
 	}

@@ -1,11 +1,30 @@
-/* The public C API (include/rcshim.h). */
+/* The public C API (include/rcshim.h): each function makes sure the shim is
+ * initialised, then calls the core. */
 #include "build-config.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "clean/custom.h"
 #include "clean/engine.h"
+#include "clean/render.h"
+#include "core/config.h"
+#include "core/scope.h"
 #include "core/state.h"
 #include "preload/real.h"
+
+/* A final cleanup from inside a custom cleaner would wait for the engine
+ * that the cleanup running the cleaner holds. */
+static rcshim_status
+busy(struct rcshim_result *result)
+{
+	if (result) {
+		rc_result_init(result);
+		result->status = RCSHIM_BUSY;
+	}
+	return RCSHIM_BUSY;
+}
 
 RC_EXPORT rcshim_status
 rcshim_clean(rcshim_priority priority, struct rcshim_result *result)
@@ -19,6 +38,9 @@ RC_EXPORT rcshim_status
 rcshim_emergency_cleanup(struct rcshim_result *result)
 {
 	rc_ensure_init();
+	if (rc_custom_running()) {
+		return busy(result);
+	}
 	struct rc_clean_req req = { RC_MODE_FINAL, RCSHIM_CRITICAL, RC_REASON_API, 0, 0 };
 	return rc_clean(&req, result);
 }
@@ -27,4 +49,127 @@ RC_EXPORT const char *
 rcshim_version(void)
 {
 	return RCSHIM_VERSION;
+}
+
+/* --- results ---------------------------------------------------------------- */
+
+RC_EXPORT size_t
+rcshim_result_format(const struct rcshim_result *result, rcshim_format format, char *buf,
+		     size_t size)
+{
+	return rc_result_render(result, format, buf, size);
+}
+
+RC_EXPORT const char *
+rcshim_status_name(rcshim_status status)
+{
+	return rc_status_name((int)status);
+}
+
+RC_EXPORT const char *
+rcshim_kind_name(rcshim_kind kind)
+{
+	return (int)kind >= 0 && kind < RCSHIM_KIND_COUNT ? rc_kind_name((int)kind) : "unknown";
+}
+
+RC_EXPORT const char *
+rcshim_priority_name(rcshim_priority priority)
+{
+	return (int)priority >= RCSHIM_LOW && priority <= RCSHIM_CRITICAL
+		       ? rc_priority_name((int)priority) : "unknown";
+}
+
+/* --- scopes ------------------------------------------------------------------ */
+
+RC_EXPORT rcshim_scope
+rcshim_scope_begin_flags(const char *name, unsigned flags)
+{
+	rc_ensure_init();
+	return rc_scope_begin(name, flags);
+}
+
+RC_EXPORT rcshim_scope
+rcshim_scope_begin(const char *name)
+{
+	return rcshim_scope_begin_flags(name, 0);
+}
+
+RC_EXPORT rcshim_status
+rcshim_scope_end(rcshim_scope scope, rcshim_priority priority, struct rcshim_result *result)
+{
+	rc_ensure_init();
+	return rc_scope_end(scope, priority, result);
+}
+
+RC_EXPORT rcshim_scope
+rcshim_scope_current(void)
+{
+	return rc_scope_cur;
+}
+
+/* --- registration -------------------------------------------------------------- */
+
+RC_EXPORT rcshim_id
+rcshim_register_temp_dir(const char *path, const char *name)
+{
+	rc_ensure_init();
+	return rc_custom_register_temp_dir(path, name);
+}
+
+RC_EXPORT rcshim_id
+rcshim_register_fd(int fd, const char *name)
+{
+	rc_ensure_init();
+	return rc_custom_register_fd(fd, NULL, name);
+}
+
+RC_EXPORT rcshim_id
+rcshim_register_file(FILE *file, const char *name)
+{
+	rc_ensure_init();
+	if (!file) {
+		errno = EINVAL;
+		return 0;
+	}
+	return rc_custom_register_fd(fileno(file), file, name);
+}
+
+RC_EXPORT rcshim_id
+rcshim_register_gpu_buffer(uint64_t dptr, size_t size, const char *name)
+{
+	rc_ensure_init();
+	return rc_custom_register_gpu(dptr, size, name);
+}
+
+RC_EXPORT rcshim_id
+rcshim_register_db(struct sqlite3 *db, const char *name)
+{
+	rc_ensure_init();
+	return rc_custom_register_db(db, name);
+}
+
+RC_EXPORT rcshim_id
+rcshim_register_cleaner(rcshim_cleaner_fn fn, void *ctx, rcshim_priority priority,
+			const char *name)
+{
+	rc_ensure_init();
+	return rc_custom_register_cleaner(fn, ctx, priority, name);
+}
+
+RC_EXPORT rcshim_status
+rcshim_depends_on(rcshim_id item, rcshim_id dependency)
+{
+	return rc_custom_depends(item, dependency);
+}
+
+RC_EXPORT rcshim_status
+rcshim_unregister(rcshim_id id)
+{
+	return rc_custom_unregister(id, false);
+}
+
+RC_EXPORT rcshim_status
+rcshim_unregister_cleaner(rcshim_id id)
+{
+	return rc_custom_unregister(id, true);
 }
