@@ -1,0 +1,189 @@
+/* The rcshim launcher (DESIGN §2, §6, §8): what its files share.
+ *
+ *   rcshim.c   main: subcommands, --help, --version
+ *   help.c     the options table, --help, messages
+ *   run.c      `rcshim run`: options, the child's environment, fork/exec
+ *   wait.c     the subreaper's wait, signals passed on, the exit as CMD's
+ *   env.c      the library path and LD_PRELOAD
+ *   check.c    can CMD be preloaded at all? (static, setuid, ELF class)
+ *   session.c  after the end: journal replay, summary
+ *   gather.c   after the end: the report of the run
+ *   held.c     what the processes' reports say they held at their end
+ *   remote.c   `rcshim clean PID`, `rcshim report PID`
+ *   json.c     a JSON syntax check for merging reports
+ *
+ * The launcher is an ordinary program: it uses stdio and malloc freely.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "rcshim.h"
+
+/* Exit statuses of the launcher itself (the program's own are passed
+ * through); 125-127 as env(1), timeout(1) and nice(1) use them. */
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_FAILED 125   /* the launcher could not do its job */
+#define CLI_EXIT_NOEXEC 126   /* CMD was found but could not be run */
+#define CLI_EXIT_NOTFOUND 127 /* CMD was not found */
+
+/* ---- rcshim.c ---- */
+
+/* An option of `rcshim run` that sets one RCSHIM_* variable. */
+struct cli_var_opt {
+	const char *option; /* long option, without "--" */
+	const char *var;    /* the variable it sets */
+	const char *arg;    /* its argument, for --help */
+	const char *help;
+};
+extern const struct cli_var_opt cli_var_opts[];
+extern const size_t cli_n_var_opts;
+
+/* "rcshim: " + message + newline on stderr. */
+void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error: the message, a pointer to --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_help(FILE *f);
+
+/* "SIGKILL", "SIGRTMIN+3", "signal 70". */
+const char *cli_signal_name(int sig, char *buf, size_t len);
+
+/* ---- run.c, remote.c: the subcommands (argv[0] is the subcommand) ---- */
+int cli_run(int argc, char **argv);
+int cli_clean(int argc, char **argv);
+int cli_report(int argc, char **argv);
+
+/* ---- wait.c ---- */
+
+/* Waits for @child and every descendant (the launcher is a subreaper), with
+ * the signals of @set blocked and taken here: SIGCHLD reaps, the others are
+ * passed on.  With @talk, says once when descendants outlive CMD (@name).
+ * Returns CMD's wait status. */
+int cli_wait_all(pid_t child, const sigset_t *set, const char *name, bool talk);
+
+/* Exits as CMD did: its exit code, or death by its signal (without a core
+ * dump of the launcher's own: CMD dumped already, if it was to). */
+void cli_exit_like(int status) __attribute__((noreturn));
+
+/* ---- env.c ---- */
+
+/* The library to preload: $RCSHIM_LIB, else librcshim.so.0 next to
+ * @self_exe, else in the library directory relative to it, else in the
+ * configured RCSHIM_LIBDIR.  Writes an absolute path to @out; returns 0, or
+ * -1 with a message printed. */
+int cli_find_lib(const char *rcshim_lib, const char *self_exe, char *out, size_t len);
+
+/* The LD_PRELOAD value for the child: @old (may be NULL) with @lib
+ * appended, unless an entry already is a librcshim (the same file, or any
+ * file named librcshim.so*): the shim is never loaded twice.  Returns a
+ * malloc'd string. */
+char *cli_ld_preload(const char *old, const char *lib);
+
+/* The value of @name in @envp, or NULL (the first entry wins). */
+const char *cli_env_get(char *const *envp, const char *name);
+
+/* ---- check.c ---- */
+
+/* Looks @cmd up as execvp does (@path_env: $PATH, NULL = the default).
+ * Returns a malloc'd path of an executable regular file, or NULL. */
+char *cli_which(const char *cmd, const char *path_env);
+
+/* Why preloading @lib into the program @path cannot work: statically
+ * linked, set-user-ID or set-group-ID, file capabilities, another ELF class
+ * or machine; for a #! script, the same about its interpreter.  Returns
+ * true and a sentence in @why when it cannot; false when it can, or when
+ * that cannot be told. */
+bool cli_check_preloadable(const char *path, const char *lib, const char *path_env,
+			   char *why, size_t len);
+
+/* What one kind held, as a report says it. */
+struct cli_kind_count {
+	char kind[16];
+	uint64_t count, bytes;
+};
+#define CLI_MAX_KINDS 16
+struct cli_kinds {
+	bool found;
+	size_t n;
+	struct cli_kind_count k[CLI_MAX_KINDS];
+};
+
+/* ---- json.c ---- */
+
+/* How many JSON values [p, p + n) holds, one after another, separated by
+ * white space (1 for a JSON document, several for JSON Lines); 0 for
+ * white space only, -1 if it is not JSON. */
+int cli_json_values(const char *p, size_t n);
+
+/* Writes the JSON in [p, p + n): one value as it is, several as an array
+ * of them.  False (and nothing written) if it is not JSON. */
+bool cli_json_write_values(FILE *f, const char *p, size_t n);
+
+/* The "kinds" of the last report object (one with a "kinds" member) in the
+ * JSON text [p, p + n): what the process held.  False if there is none or
+ * it is not JSON. */
+bool cli_json_report_kinds(const char *p, size_t n, struct cli_kinds *out);
+
+/* The same from a text report: its "heap: N blocks, M bytes" and
+ * "KIND: N held[, M bytes]" lines, from its last "== rcshim report". */
+bool cli_text_report_kinds(const char *p, size_t n, struct cli_kinds *out);
+
+/* @s as a JSON string, quotes included. */
+void cli_json_string(FILE *f, const char *s);
+
+/* ---- session.c, gather.c: after the program has ended ---- */
+
+struct cli_session {
+	const char *id;  /* "<pid>.<start time>" */
+	const char *dir; /* journal directory, "" if none */
+	/* The default report pattern this launcher set ("" if the user chose
+	 * one): "<dir>/<id>.%p.report", merged at the end. */
+	const char *report_default;
+	const char *report_user; /* RCSHIM_REPORT the user set, or NULL */
+	bool json;               /* RCSHIM_REPORT_FORMAT=json */
+	char *const *cmd;        /* the command line */
+	time_t started;          /* when the launcher started */
+};
+
+struct cli_outcome {
+	struct rcshim_result replay; /* what the journal replay reclaimed */
+	int journals;                /* journal files replayed */
+	int journal_errors;          /* journal files that could not be read */
+	int reports;                 /* process reports found */
+	struct cli_kinds held;       /* what they held at their end, summed */
+	char report_path[1024];      /* what the summary names, "" if none */
+};
+
+/* File names. */
+struct cli_names {
+	char **v;
+	size_t n;
+};
+void cli_names_free(struct cli_names *l);
+/* The entries of @dir named "<id>.<rest>" where @rest_ok(rest). */
+void cli_session_files(const char *dir, const char *id, bool (*rest_ok)(const char *),
+		       struct cli_names *out);
+/* Past one or more decimal digits at @p; NULL if there are none. */
+const char *cli_digits(const char *p);
+/* "file or directory" for 1, else "files and directories". */
+const char *cli_things(uint64_t n);
+
+/* Replays and deletes every journal of the session: "<id>.journal" and
+ * "<id>.p<pid>.journal". */
+void cli_session_replay(const struct cli_session *s, struct cli_outcome *o);
+
+/* Merges the processes' reports into one file (the default), or finds the
+ * user's report files.  @status: the program's wait status. */
+void cli_session_reports(const struct cli_session *s, int status, struct cli_outcome *o);
+
+/* The summary lines on stderr. */
+void cli_session_summary(const struct cli_session *s, int status, const struct cli_outcome *o);
+
+/* "exited with status 3", "was killed by signal 9 (SIGKILL)". */
+const char *cli_status_text(int status, char *buf, size_t len);

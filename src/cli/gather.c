@@ -1,0 +1,335 @@
+/* The report of a run: by default the processes' own reports, written into
+ * the journal directory, gathered into one file (text or JSON); else the
+ * user's own report files, found for the summary. */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+/* A process report larger than this is cut (reports are text for people). */
+#define MAX_REPORT (64u << 20)
+
+/* "<pid>.report": the default per-process report files. */
+static bool
+is_process_report(const char *rest)
+{
+	const char *q = cli_digits(rest);
+	return q && !strcmp(q, ".report");
+}
+
+struct preport {
+	long pid;
+	struct timespec mtime;
+	char *text;
+	size_t len;
+};
+
+static int
+by_time(const void *a, const void *b)
+{
+	const struct preport *x = a, *y = b;
+	if (x->mtime.tv_sec != y->mtime.tv_sec) {
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	}
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec) {
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	}
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static char *
+read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	char *b = malloc(cap);
+	for (;;) {
+		if (!b) {
+			abort();
+		}
+		size_t got = fread(b + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0 || n >= MAX_REPORT) {
+			break;
+		}
+		if (n + 1 == cap) {
+			cap *= 2;
+			b = realloc(b, cap);
+		}
+	}
+	fclose(f);
+	b[n] = '\0';
+	*len = n;
+	return b;
+}
+
+static bool
+blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!strchr(" \t\r\n", p[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The command line as a shell would need it typed. */
+static void
+shell_words(FILE *f, char *const *argv)
+{
+	for (size_t i = 0; argv[i]; i++) {
+		const char *a = argv[i];
+		fputs(i ? " " : "", f);
+		if (*a && !a[strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "0123456789_-+=./,:@%")]) {
+			fputs(a, f);
+			continue;
+		}
+		fputc('\'', f);
+		for (; *a; a++) {
+			if (*a == '\'') {
+				fputs("'\\''", f);
+			} else {
+				fputc(*a, f);
+			}
+		}
+		fputc('\'', f);
+	}
+}
+
+static void
+write_text(FILE *f, const struct cli_session *s, int status, const struct cli_outcome *o,
+	   const struct preport *r, size_t n)
+{
+	char st[128];
+	const struct rcshim_kind_result *t = &o->replay.kind[RCSHIM_KIND_TEMP];
+
+	fputs("rcshim report of: ", f);
+	shell_words(f, s->cmd);
+	fprintf(f, "\nsession: %s\n", s->id);
+	fprintf(f, "status: %s\n", cli_status_text(status, st, sizeof(st)));
+	fprintf(f, "after the last process ended, the launcher removed %llu temp %s "
+		   "(%llu left alone, %llu could not be removed)\n",
+		(unsigned long long)t->cleaned, cli_things(t->cleaned), (unsigned long long)t->skipped,
+		(unsigned long long)t->failed);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "\n=== process %ld ===\n", r[i].pid);
+		fwrite(r[i].text, 1, r[i].len, f);
+		if (r[i].len && r[i].text[r[i].len - 1] != '\n') {
+			fputc('\n', f);
+		}
+	}
+}
+
+static void
+write_json(FILE *f, const struct cli_session *s, int status, const struct cli_outcome *o,
+	   const struct preport *r, size_t n)
+{
+	char sig[32];
+	const struct rcshim_kind_result *t = &o->replay.kind[RCSHIM_KIND_TEMP];
+
+	fprintf(f, "{\"rcshim\": ");
+	cli_json_string(f, RCSHIM_VERSION);
+	fprintf(f, ",\n \"session\": ");
+	cli_json_string(f, s->id);
+	fprintf(f, ",\n \"command\": [");
+	for (size_t i = 0; s->cmd[i]; i++) {
+		fputs(i ? ", " : "", f);
+		cli_json_string(f, s->cmd[i]);
+	}
+	fprintf(f, "],\n \"status\": ");
+	if (WIFSIGNALED(status)) {
+		fprintf(f, "{\"signal\": %d, \"signal_name\": \"%s\", \"core_dumped\": %s}",
+			WTERMSIG(status), cli_signal_name(WTERMSIG(status), sig, sizeof(sig)),
+			WCOREDUMP(status) ? "true" : "false");
+	} else {
+		fprintf(f, "{\"exit_code\": %d}", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	fprintf(f, ",\n \"after_exit\": {\"temp\": {\"removed\": %llu, \"left_alone\": %llu, "
+		   "\"failed\": %llu}},\n \"processes\": [",
+		(unsigned long long)t->cleaned, (unsigned long long)t->skipped,
+		(unsigned long long)t->failed);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s\n  {\"pid\": %ld, \"report\": ", i ? "," : "", r[i].pid);
+		if (!cli_json_write_values(f, r[i].text, r[i].len)) {
+			cli_json_string(f, r[i].text);
+		}
+		fputc('}', f);
+	}
+	fprintf(f, "%s]}\n", n ? "\n " : "");
+}
+
+static void
+add_held(struct cli_kinds *sum, const struct cli_kinds *one)
+{
+	for (size_t i = 0; i < one->n; i++) {
+		size_t j = 0;
+		while (j < sum->n && strcmp(sum->k[j].kind, one->k[i].kind)) {
+			j++;
+		}
+		if (j == sum->n) {
+			if (j == CLI_MAX_KINDS) {
+				continue;
+			}
+			sum->k[sum->n++] = one->k[i];
+			continue;
+		}
+		sum->k[j].count += one->k[i].count;
+		sum->k[j].bytes += one->k[i].bytes;
+	}
+	sum->found = true;
+}
+
+/* The default: every process wrote "<dir>/<id>.<pid>.report"; they become
+ * one "<dir>/<id>.report.txt" (or .json), written whole, then renamed. */
+static void
+merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
+{
+	struct cli_names l = { 0 };
+	cli_session_files(s->dir, s->id, is_process_report, &l);
+	struct preport *r = calloc(l.n + 1, sizeof(*r));
+	size_t n = 0;
+	if (!r) {
+		abort();
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		char path[1024];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", s->dir, l.v[i]);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (r[n].text = read_all(path, &r[n].len))) {
+			if (blank(r[n].text, r[n].len)) {
+				free(r[n].text);
+			} else {
+				r[n].pid = strtol(l.v[i] + strlen(s->id) + 1, NULL, 10);
+				r[n].mtime = st.st_mtim;
+				n++;
+			}
+		}
+		unlink(path);
+	}
+	cli_names_free(&l);
+	for (size_t i = 0; i < n; i++) {
+		struct cli_kinds k;
+		if ((s->json ? cli_json_report_kinds : cli_text_report_kinds)(r[i].text, r[i].len,
+									      &k)) {
+			add_held(&o->held, &k);
+		}
+	}
+	if (n) {
+		qsort(r, n, sizeof(*r), by_time);
+		char path[1024], tmp[1100];
+		snprintf(path, sizeof(path), "%s/%s.report.%s", s->dir, s->id,
+			 s->json ? "json" : "txt");
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (fd >= 0 && !f) {
+			close(fd);
+		}
+		if (f) {
+			(s->json ? write_json : write_text)(f, s, status, o, r, n);
+			if (fclose(f) == 0 && rename(tmp, path) == 0) {
+				snprintf(o->report_path, sizeof(o->report_path), "%s", path);
+				o->reports = (int)n;
+			} else {
+				unlink(tmp);
+			}
+		}
+		if (!o->report_path[0]) {
+			cli_msg("could not write the report %s: %s", path, strerror(errno));
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].text);
+	}
+	free(r);
+}
+
+/* Whether @name matches @pat, where each "%p" stands for a pid. */
+static bool
+pid_match(const char *pat, const char *name)
+{
+	while (*pat) {
+		if (pat[0] == '%' && pat[1] == 'p') {
+			if (!(name = cli_digits(name))) {
+				return false;
+			}
+			pat += 2;
+		} else if (*pat++ != *name++) {
+			return false;
+		}
+	}
+	return !*name;
+}
+
+/* The user chose RCSHIM_REPORT: name it if this run wrote it. */
+static void
+find_user_reports(const struct cli_session *s, struct cli_outcome *o)
+{
+	const char *p = s->report_user;
+	struct stat st;
+
+	if (!*p || !strcmp(p, "-")) {
+		return;
+	}
+	if (!strstr(p, "%p")) {
+		if (stat(p, &st) == 0 && st.st_mtime >= s->started) {
+			snprintf(o->report_path, sizeof(o->report_path), "%s", p);
+			o->reports = 1;
+		}
+		return;
+	}
+	const char *slash = strrchr(p, '/');
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - p) : 1, slash ? p : ".");
+	if (slash == p) {
+		strcpy(dir, "/");
+	}
+	const char *base = slash ? slash + 1 : p;
+	if (strstr(dir, "%p")) {
+		return;
+	}
+	DIR *d = opendir(dir);
+	if (!d) {
+		return;
+	}
+	struct dirent *e;
+	int count = 0;
+	while ((e = readdir(d))) {
+		char path[2048];
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (pid_match(base, e->d_name) && stat(path, &st) == 0 &&
+		    st.st_mtime >= s->started) {
+			count++;
+		}
+	}
+	closedir(d);
+	if (count) {
+		snprintf(o->report_path, sizeof(o->report_path), "%s", p);
+		o->reports = count;
+	}
+}
+
+void
+cli_session_reports(const struct cli_session *s, int status, struct cli_outcome *o)
+{
+	if (s->report_user) {
+		find_user_reports(s, o);
+	} else if (s->report_default[0] && s->dir[0]) {
+		merge_reports(s, status, o);
+	}
+}
+

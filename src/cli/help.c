@@ -1,0 +1,172 @@
+/* The options table, --help, and the launcher's messages. */
+#include "build-config.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* One line each in --help, in the order of DESIGN §6.  The test suite
+ * checks that every RCSHIM_* variable the shim knows has its option here
+ * and in the man page. */
+const struct cli_var_opt cli_var_opts[] = {
+	{ "priority", "RCSHIM_PRIORITY", "P",
+	  "priority on termination and crash signals, and\n"
+	  "the default of the next two: LOW, MEDIUM, HIGH,\n"
+	  "CRITICAL or 0-3 (default MEDIUM)" },
+	{ "exit-priority", "RCSHIM_EXIT_PRIORITY", "P",
+	  "priority of the cleanup at normal exit" },
+	{ "signal", "RCSHIM_SIGNAL", "SIG",
+	  "signal asking for a live cleanup (default\n"
+	  "SIGUSR1; none: no live signal)" },
+	{ "signal-priority", "RCSHIM_SIGNAL_PRIORITY", "P",
+	  "priority of a live cleanup on that signal" },
+	{ "interval", "RCSHIM_INTERVAL", "SECONDS",
+	  "a live cleanup every SECONDS (default 0: off)" },
+	{ "pressure", "RCSHIM_PRESSURE", "on|off|SPEC",
+	  "live cleanups under memory pressure (default off)" },
+	{ "track", "RCSHIM_TRACK", "KINDS",
+	  "comma list of temp, fd, sqlite, gpu, heap,\n"
+	  "custom, all, none (default all)" },
+	{ "tmp-roots", "RCSHIM_TMP_ROOTS", "DIRS",
+	  "temp roots, separated by : (default\n"
+	  "$TMPDIR:/tmp:/var/tmp:/dev/shm)" },
+	{ "tmp-owner", "RCSHIM_TMP_OWNER", "session|process",
+	  "who removes temp artifacts (default session)" },
+	{ "tmp-idle", "RCSHIM_TMP_IDLE", "TIME",
+	  "a LOW live cleanup removes temp files idle this\n"
+	  "long: 90, 90s, 10m, 2h (default 0: never)" },
+	{ "heap-sample", "RCSHIM_HEAP_SAMPLE", "BYTES",
+	  "mean bytes between sampled heap allocations\n"
+	  "(1: every one; default 512k)" },
+	{ "stack-depth", "RCSHIM_STACK_DEPTH", "N",
+	  "frames kept per stack, 0-128 (default 16)" },
+	{ "report", "RCSHIM_REPORT", "PATH",
+	  "each process's report (%p: its pid; -: stderr);\n"
+	  "default: one report of the whole run, in the\n"
+	  "journal directory" },
+	{ "report-format", "RCSHIM_REPORT_FORMAT", "text|json",
+	  "format of the reports (default text)" },
+	{ "log", "RCSHIM_LOG", "LEVEL",
+	  "quiet, warn, info, debug or 0-3 (default warn)" },
+};
+const size_t cli_n_var_opts = sizeof(cli_var_opts) / sizeof(cli_var_opts[0]);
+
+void
+cli_msg(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* One write per line: the program's own output may interleave. */
+	fprintf(stderr, "rcshim: %s\n", line);
+}
+
+int
+cli_usage_error(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "rcshim: %s\nTry 'rcshim --help' for more information.\n", line);
+	return CLI_EXIT_USAGE;
+}
+
+static void
+help_option(FILE *f, const char *opt, const char *arg, const char *help)
+{
+	char left[64];
+	snprintf(left, sizeof(left), "  %s%s%s", opt, arg ? " " : "", arg ? arg : "");
+	/* Help text continues on lines of its own, aligned. */
+	const char *p = help;
+	bool first = true;
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+		if (first && strlen(left) < 28) {
+			fprintf(f, "%-30s%.*s\n", left, (int)n, p);
+		} else {
+			if (first) {
+				fprintf(f, "%s\n", left);
+			}
+			fprintf(f, "%-30s%.*s\n", "", (int)n, p);
+		}
+		first = false;
+		p += n + (p[n] == '\n');
+	}
+}
+
+void
+cli_help(FILE *f)
+{
+	fputs("Usage: rcshim run [OPTIONS] [--] CMD [ARGS...]\n"
+	      "       rcshim clean PID [--priority P]\n"
+	      "       rcshim report PID [--timeout SECONDS]\n"
+	      "       rcshim --help | --version\n"
+	      "\n"
+	      "rcshim run runs CMD with librcshim preloaded into it and every process it\n"
+	      "starts, waits for the last of them, then removes the temp files and\n"
+	      "directories they left behind, however they ended (SIGKILL included), and\n"
+	      "exits as CMD did.  rcshim clean asks a running process for a live cleanup;\n"
+	      "rcshim report prints its report.\n"
+	      "\n"
+	      "Options of run (each sets the RCSHIM_ variable named in rcshim(1)):\n",
+	      f);
+	for (size_t i = 0; i < cli_n_var_opts; i++) {
+		char opt[64];
+		snprintf(opt, sizeof(opt), "--%s", cli_var_opts[i].option);
+		help_option(f, opt, cli_var_opts[i].arg, cli_var_opts[i].help);
+	}
+	help_option(f, "--json", NULL, "the same as --report-format json");
+	help_option(f, "-q, --quiet", NULL, "no summary on stderr at the end");
+	help_option(f, "-h, --help", NULL, "this help, then exit");
+	help_option(f, "-V, --version", NULL, "the version, then exit");
+	fputs("\n"
+	      "Options of clean and report:\n",
+	      f);
+	help_option(f, "--priority", "P",
+		    "clean: the priority of this live cleanup\n"
+		    "(default: the process's RCSHIM_SIGNAL_PRIORITY)");
+	help_option(f, "--timeout", "SECONDS", "report: how long to wait (default 5)");
+	fputs("\n"
+	      "Exit status: run exits as CMD did (it dies of the same signal); 2 for a\n"
+	      "usage error, 125 if rcshim itself failed, 126 if CMD cannot be run, 127 if\n"
+	      "it was not found.  clean and report: 0 done, 1 failed, 2 usage error.\n"
+	      "\n"
+	      "Full documentation: man rcshim\n",
+	      f);
+}
+
+const char *
+cli_signal_name(int sig, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		[SIGHUP] = "SIGHUP",   [SIGINT] = "SIGINT",	  [SIGQUIT] = "SIGQUIT",
+		[SIGILL] = "SIGILL",   [SIGTRAP] = "SIGTRAP",	  [SIGABRT] = "SIGABRT",
+		[SIGBUS] = "SIGBUS",   [SIGFPE] = "SIGFPE",	  [SIGKILL] = "SIGKILL",
+		[SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV",	  [SIGUSR2] = "SIGUSR2",
+		[SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM",	  [SIGTERM] = "SIGTERM",
+		[SIGSTKFLT] = "SIGSTKFLT", [SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT",
+		[SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP",	  [SIGTTIN] = "SIGTTIN",
+		[SIGTTOU] = "SIGTTOU", [SIGURG] = "SIGURG",	  [SIGXCPU] = "SIGXCPU",
+		[SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF",
+		[SIGWINCH] = "SIGWINCH", [SIGIO] = "SIGIO",	  [SIGPWR] = "SIGPWR",
+		[SIGSYS] = "SIGSYS",
+	};
+	if (sig > 0 && (size_t)sig < sizeof(names) / sizeof(names[0]) && names[sig]) {
+		snprintf(buf, len, "%s", names[sig]);
+	} else if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+		snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
+	} else {
+		snprintf(buf, len, "signal %d", sig);
+	}
+	return buf;
+}

@@ -1,0 +1,221 @@
+/* After the program's last process has ended: the session's journals are
+ * replayed, and the summary said.  (The report: gather.c.) */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "clean/engine.h"
+#include "clean/journal.h"
+#include "cli/cli.h"
+
+static void
+names_add(struct cli_names *l, const char *s)
+{
+	l->v = realloc(l->v, (l->n + 1) * sizeof(*l->v));
+	if (!l->v || !(l->v[l->n] = strdup(s))) {
+		abort();
+	}
+	l->n++;
+}
+
+void
+cli_names_free(struct cli_names *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i]);
+	}
+	free(l->v);
+}
+
+const char *
+cli_digits(const char *p)
+{
+	const char *q = p;
+	while (*q >= '0' && *q <= '9') {
+		q++;
+	}
+	return q == p ? NULL : q;
+}
+
+void
+cli_session_files(const char *dir, const char *id, bool (*rest_ok)(const char *),
+		  struct cli_names *out)
+{
+	size_t idlen = strlen(id);
+	DIR *d = opendir(dir);
+	if (!d) {
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, id, idlen) == 0 && e->d_name[idlen] == '.' &&
+		    rest_ok(e->d_name + idlen + 1)) {
+			names_add(out, e->d_name);
+		}
+	}
+	closedir(d);
+}
+
+/* "journal" (session mode) or "p<pid>.journal" (RCSHIM_TMP_OWNER=process). */
+static bool
+is_journal(const char *rest)
+{
+	if (!strcmp(rest, "journal")) {
+		return true;
+	}
+	const char *q = rest[0] == 'p' ? cli_digits(rest + 1) : NULL;
+	return q && !strcmp(q, ".journal");
+}
+
+const char *
+cli_things(uint64_t n)
+{
+	return n == 1 ? "file or directory" : "files and directories";
+}
+
+void
+cli_session_replay(const struct cli_session *s, struct cli_outcome *o)
+{
+	struct cli_names l = { 0 };
+
+	rc_result_init(&o->replay);
+	if (!s->dir[0]) {
+		return;
+	}
+	cli_session_files(s->dir, s->id, is_journal, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", s->dir, l.v[i]);
+		int r = rc_journal_replay(path, &o->replay, true);
+		if (r == 0) {
+			o->journals++;
+		} else if (r != -ENOENT) {
+			o->journal_errors++;
+			cli_msg("could not replay the journal %s: %s; it is left there", path,
+				strerror(-r));
+		}
+	}
+	rc_result_finish(&o->replay);
+	cli_names_free(&l);
+}
+
+const char *
+cli_status_text(int status, char *buf, size_t len)
+{
+	char sig[32];
+	if (WIFEXITED(status)) {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		snprintf(buf, len, "was killed by signal %d (%s)%s", WTERMSIG(status),
+			 cli_signal_name(WTERMSIG(status), sig, sizeof(sig)),
+			 WCOREDUMP(status) ? " and dumped core" : "");
+	} else {
+		snprintf(buf, len, "ended with wait status 0x%x", (unsigned)status);
+	}
+	return buf;
+}
+
+static const char *
+human_bytes(uint64_t b, char *buf, size_t len)
+{
+	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)b;
+	size_t u = 0;
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0) {
+		snprintf(buf, len, "%llu bytes", (unsigned long long)b);
+	} else {
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	}
+	return buf;
+}
+
+void
+cli_session_summary(const struct cli_session *s, int status, const struct cli_outcome *o)
+{
+	char st[128], line[512];
+	const char *name = strrchr(s->cmd[0], '/') ? strrchr(s->cmd[0], '/') + 1 : s->cmd[0];
+	const struct rcshim_kind_result *t = &o->replay.kind[RCSHIM_KIND_TEMP];
+
+	cli_msg("%s %s", name, cli_status_text(status, st, sizeof(st)));
+	if (!s->dir[0]) {
+		cli_msg("after it ended: nothing to replay (no journal directory)");
+	} else {
+		size_t n = 0;
+		if (t->cleaned) {
+			n += (size_t)snprintf(line, sizeof(line), "removed %llu temp %s left behind",
+					      (unsigned long long)t->cleaned, cli_things(t->cleaned));
+		} else {
+			n += (size_t)snprintf(line, sizeof(line), "no temp files or directories "
+								  "were left behind");
+		}
+		if (t->skipped) {
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+					      "; %llu left alone (the path now names something "
+					      "else)", (unsigned long long)t->skipped);
+		}
+		if (t->failed && n < sizeof(line)) {
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+					      "; %llu could not be removed (--log info names them)",
+					      (unsigned long long)t->failed);
+		}
+		if (o->journal_errors && n < sizeof(line)) {
+			snprintf(line + n, sizeof(line) - n, "; %d journals could not be read",
+				 o->journal_errors);
+		}
+		cli_msg("after it ended: %s", line);
+	}
+	char held[512] = "";
+	size_t hn = 0;
+	/* Kinds in a fixed order, whichever report named them first. */
+	size_t order[CLI_MAX_KINDS], no = 0;
+	static const char *const kinds[] = { "heap", "fd", "sqlite", "gpu", "custom" };
+	for (size_t k = 0; k <= sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (size_t i = 0; i < o->held.n; i++) {
+			bool known = false;
+			for (size_t j = 0; j < sizeof(kinds) / sizeof(kinds[0]); j++) {
+				known |= !strcmp(o->held.k[i].kind, kinds[j]);
+			}
+			if (k < sizeof(kinds) / sizeof(kinds[0]) ? !strcmp(o->held.k[i].kind, kinds[k])
+								  : !known) {
+				order[no++] = i;
+			}
+		}
+	}
+	for (size_t i = 0; i < no && hn < sizeof(held) - 64; i++) {
+		const struct cli_kind_count *k = &o->held.k[order[i]];
+		char size[32];
+		/* Temp artifacts are the session's: the line above says what
+		 * became of them. */
+		if (!k->count || !strcmp(k->kind, "temp")) {
+			continue;
+		}
+		hn += (size_t)snprintf(held + hn, sizeof(held) - hn, "%s%s %llu%s", hn ? ", " : "",
+				       k->kind, (unsigned long long)k->count,
+				       !strcmp(k->kind, "heap") ? " blocks" : "");
+		if (k->bytes) {
+			hn += (size_t)snprintf(held + hn, sizeof(held) - hn, " (%s)",
+					       human_bytes(k->bytes, size, sizeof(size)));
+		}
+	}
+	if (held[0]) {
+		cli_msg("in use when its processes ended: %s", held);
+	}
+	if (o->report_path[0]) {
+		if (s->report_user && strstr(s->report_user, "%p")) {
+			cli_msg("reports (%d files): %s", o->reports, o->report_path);
+		} else if (s->report_user) {
+			cli_msg("report: %s", o->report_path);
+		} else {
+			cli_msg("report (%d process%s): %s", o->reports, o->reports == 1 ? "" : "es",
+				o->report_path);
+		}
+	}
+}

@@ -1,0 +1,292 @@
+/* The launcher's parts, linked directly: LD_PRELOAD composition, the
+ * library search, PATH lookup and the preloadability check, JSON. */
+#include "build-config.h"
+
+#include <limits.h>
+
+#include "cli/cli.h"
+#include "common.h"
+#include "test.h"
+
+static void
+preload_is(const char *old, const char *lib, const char *want)
+{
+	char *v = cli_ld_preload(old, lib);
+	ck_assert_msg(!strcmp(v, want), "LD_PRELOAD '%s' + %s: got '%s', want '%s'",
+		      old ? old : "(unset)", lib, v, want);
+	free(v);
+}
+
+START_TEST(ld_preload_appends_once)
+{
+	const char *lib = cli_lib();
+	char want[8192], link[4200];
+	struct cli_scratch s;
+
+	preload_is(NULL, lib, lib);
+	preload_is("", lib, lib);
+	preload_is(" : ", lib, lib);
+	snprintf(want, sizeof(want), "libfoo.so:%s", lib);
+	preload_is("libfoo.so", lib, want);
+	snprintf(want, sizeof(want), "/a/libfoo.so libbar.so:%s", lib);
+	preload_is("/a/libfoo.so libbar.so", lib, want);
+	/* Already there, by name or as the same file: unchanged. */
+	preload_is(lib, lib, lib);
+	preload_is("libasan.so.8:/elsewhere/librcshim.so.0", lib,
+		   "libasan.so.8:/elsewhere/librcshim.so.0");
+	preload_is("librcshim.so libm.so.6", lib, "librcshim.so libm.so.6");
+	cli_scratch_init(&s);
+	snprintf(link, sizeof(link), "%s/other-name.so", s.dir);
+	ck_assert_int_eq(symlink(lib, link), 0);
+	preload_is(link, lib, link);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+START_TEST(library_search)
+{
+	char out[PATH_MAX], exe[PATH_MAX];
+	const char *lib = cli_lib();
+
+	/* RCSHIM_LIB wins, and is made canonical. */
+	ck_assert_int_eq(cli_find_lib(getenv("RCSHIM_TEST_LIB"), "/nonexistent/rcshim", out,
+				      sizeof(out)), 0);
+	ck_assert_str_eq(out, lib);
+	ck_assert_int_eq(cli_find_lib("/nonexistent/librcshim.so.0", NULL, out, sizeof(out)), -1);
+	/* The build tree: next to the executable. */
+	ck_assert_msg(realpath(cli_rcshim(), exe), "%s", cli_rcshim());
+	ck_assert_int_eq(cli_find_lib(NULL, exe, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, lib);
+	ck_assert_int_eq(cli_find_lib("", exe, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, lib);
+}
+END_TEST
+
+START_TEST(path_lookup)
+{
+	struct cli_scratch s;
+	char prog[700], path_env[2000];
+
+	char *sh = cli_which("sh", "/nonexistent:/usr/bin:/bin");
+	ck_assert_ptr_nonnull(sh);
+	ck_assert_msg(!strcmp(sh, "/usr/bin/sh") || !strcmp(sh, "/bin/sh"), "%s", sh);
+	free(sh);
+	ck_assert_ptr_null(cli_which("no-such-command-anywhere", "/usr/bin:/bin"));
+	ck_assert_ptr_null(cli_which("", "/usr/bin"));
+	char *abs = cli_which("/bin/sh", "/nonexistent");
+	ck_assert_str_eq(abs, "/bin/sh");
+	free(abs);
+
+	cli_scratch_init(&s);
+	/* Not executable: skipped, as execvp skips it. */
+	snprintf(prog, sizeof(prog), "%s/tool", s.dir);
+	t_write_file(prog, "#!/bin/sh\n");
+	chmod(prog, 0600);
+	snprintf(path_env, sizeof(path_env), "%s:/usr/bin:/bin", s.dir);
+	ck_assert_ptr_null(cli_which("tool", path_env));
+	chmod(prog, 0700);
+	char *t = cli_which("tool", path_env);
+	ck_assert_str_eq(t, prog);
+	free(t);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+START_TEST(preloadable_check)
+{
+	struct cli_scratch s;
+	char why[1024], script[700], text[1024];
+	const char *lib = cli_lib();
+	const char *stat_prog = getenv("RCSHIM_TEST_STATIC");
+
+	ck_assert(!cli_check_preloadable("/bin/sh", lib, NULL, why, sizeof(why)));
+	ck_assert_str_eq(why, "");
+	ck_assert(!cli_check_preloadable(cli_python(), lib, NULL, why, sizeof(why)));
+	ck_assert(!cli_check_preloadable("/nonexistent", lib, NULL, why, sizeof(why)));
+
+	cli_scratch_init(&s);
+	snprintf(script, sizeof(script), "%s/script", s.dir);
+	t_write_file(script, "echo no interpreter line\n");
+	ck_assert(!cli_check_preloadable(script, lib, NULL, why, sizeof(why)));
+	t_write_file(script, "#!/bin/sh\n");
+	ck_assert(!cli_check_preloadable(script, lib, NULL, why, sizeof(why)));
+	t_write_file(script, "#!/usr/bin/env -S sh -e\n");
+	ck_assert(!cli_check_preloadable(script, lib, "/usr/bin:/bin", why, sizeof(why)));
+	/* Not an ELF machine the shim was built for: a made-up header. */
+	static const unsigned char fake[64] = { 0x7f, 'E', 'L', 'F', 1, 1, 1, 0, 0, 0, 0, 0, 0, 0,
+						0, 0, 2, 0, 40, 0 }; /* ELFCLASS32, EM_ARM */
+	FILE *f = fopen(script, "w");
+	ck_assert_ptr_nonnull(f);
+	fwrite(fake, 1, sizeof(fake), f);
+	fclose(f);
+	ck_assert(cli_check_preloadable(script, lib, NULL, why, sizeof(why)));
+	ck_assert_msg(strstr(why, "is a 32-bit program for ELF machine 40") &&
+			      strstr(why, "dynamic loader"), "%s", why);
+
+	if (stat_prog && *stat_prog) {
+		ck_assert(cli_check_preloadable(stat_prog, lib, NULL, why, sizeof(why)));
+		ck_assert_str_eq(why, "is statically linked: there is no dynamic loader to "
+				      "preload the shim");
+		snprintf(text, sizeof(text), "#!%s -x\n", stat_prog);
+		t_write_file(script, text);
+		ck_assert(cli_check_preloadable(script, lib, NULL, why, sizeof(why)));
+		ck_assert_msg(!strncmp(why, "runs ", 5) && strstr(why, "statically linked"), "%s",
+			      why);
+	}
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+static char *
+json_of(void (*fn)(FILE *, const char *, size_t), const char *in)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	fn(f, in, strlen(in));
+	fclose(f);
+	return buf;
+}
+
+static void
+write_values(FILE *f, const char *p, size_t n)
+{
+	if (!cli_json_write_values(f, p, n)) {
+		fputs("(not json)", f);
+	}
+}
+
+static void
+write_string(FILE *f, const char *p, size_t n)
+{
+	(void)n;
+	cli_json_string(f, p);
+}
+
+START_TEST(json_parts)
+{
+	static const struct {
+		const char *in;
+		int values;
+	} cases[] = {
+		{ "", 0 },
+		{ " \n\t", 0 },
+		{ "{}", 1 },
+		{ "{\"a\": [1, -2.5e3, true, false, null, \"x\\n\\u00e9\"], \"b\": {}}\n", 1 },
+		{ "{}\n{\"x\":1}\n", 2 },
+		{ "[1]{}\"s\"", 3 },
+		{ "1 2", 2 },
+		{ "12", 1 },
+		{ "01", -1 },
+		{ "{", -1 },
+		{ "{\"a\":}", -1 },
+		{ "{\"a\" 1}", -1 },
+		{ "[1,]", -1 },
+		{ "text", -1 },
+		{ "truefalse", -1 },
+		{ "\"\\x\"", -1 },
+		{ "\"tab\there\"", -1 },
+		{ "1.", -1 },
+		{ "-", -1 },
+		{ "{} x", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = cli_json_values(cases[i].in, strlen(cases[i].in));
+		ck_assert_msg(got == cases[i].values, "'%s': %d values, want %d", cases[i].in, got,
+			      cases[i].values);
+	}
+	char *j = json_of(write_values, "{\"a\":1}\n");
+	ck_assert_str_eq(j, "{\"a\":1}");
+	free(j);
+	j = json_of(write_values, " {\"a\":1}\n[2]\n");
+	ck_assert_str_eq(j, "[{\"a\":1}, [2]]");
+	free(j);
+	j = json_of(write_values, "not json");
+	ck_assert_str_eq(j, "(not json)");
+	free(j);
+	j = json_of(write_string, "a\"b\\c\n\x01\x7f \xc3\xa9 \xff \xed\xa0\x80!");
+	ck_assert_str_eq(j, "\"a\\\"b\\\\c\\n\\u0001\\u007f \xc3\xa9 \\ufffd "
+			    "\\ufffd\\ufffd\\ufffd!\"");
+	free(j);
+}
+END_TEST
+
+static uint64_t
+count_of(const struct cli_kinds *k, const char *kind, uint64_t *bytes)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		if (!strcmp(k->k[i].kind, kind)) {
+			*bytes = k->k[i].bytes;
+			return k->k[i].count;
+		}
+	}
+	*bytes = 0;
+	return UINT64_MAX;
+}
+
+START_TEST(report_kinds)
+{
+	struct cli_kinds k;
+	uint64_t b;
+	static const char text[] =
+		"== rcshim report: pid 1 (/bin/x), now\n"
+		"heap: 9 blocks, 900 bytes in use (exact)\n"
+		"== rcshim report: pid 1 (/bin/x), at exit, priority MEDIUM; what it held:\n"
+		"heap: 139 blocks, 12058 bytes still allocated (exact)\n"
+		"  sampled every 524288 bytes on average: 0 samples of 0 bytes\n"
+		"temp: 1 held\n"
+		"  1, acquired at:\n"
+		"fd: 2 held\n"
+		"gpu: 3 held, 3072 bytes\n"
+		"custom: not tracked\n"
+		"rcshim[1]: live cleanup (live_signal, LOW): ok\n";
+	ck_assert(cli_text_report_kinds(text, strlen(text), &k));
+	ck_assert_uint_eq(count_of(&k, "heap", &b), 139);
+	ck_assert_uint_eq(b, 12058);
+	ck_assert_uint_eq(count_of(&k, "temp", &b), 1);
+	ck_assert_uint_eq(count_of(&k, "fd", &b), 2);
+	ck_assert_uint_eq(count_of(&k, "gpu", &b), 3);
+	ck_assert_uint_eq(b, 3072);
+	ck_assert_uint_eq(count_of(&k, "custom", &b), UINT64_MAX);
+	ck_assert(!cli_text_report_kinds("nothing here\n", 13, &k));
+
+	static const char json[] =
+		"{\"format\":\"rcshim-report\",\"kinds\":[{\"kind\":\"heap\",\"count\":1}]}\n"
+		"{\"format\":\"rcshim-report\",\"pid\":5,\"kinds\":[\n"
+		" {\"kind\":\"heap\",\"tracked\":true,\"count\":139,\"bytes\":12036,"
+		"\"groups\":[{\"count\":7,\"bytes\":1,\"items\":[{\"kind\":\"x\"}]}]},\n"
+		" {\"count\":2,\"kind\":\"fd\",\"bytes\":0,\"groups\":[]}],"
+		"\"stacks\":[{\"kinds\":[{\"kind\":\"fd\",\"count\":99}]}]}\n"
+		"{\"format\":\"rcshim-event\",\"cleanup\":{\"kind\":\"fd\"}}\n";
+	ck_assert(cli_json_report_kinds(json, strlen(json), &k));
+	ck_assert_uint_eq(k.n, 2);
+	ck_assert_uint_eq(count_of(&k, "heap", &b), 139);
+	ck_assert_uint_eq(b, 12036);
+	ck_assert_uint_eq(count_of(&k, "fd", &b), 2);
+	ck_assert(!cli_json_report_kinds("{\"a\":1}", 7, &k));
+	ck_assert(!cli_json_report_kinds("{broken", 7, &k));
+}
+END_TEST
+
+START_TEST(status_words)
+{
+	char buf[128];
+	ck_assert_str_eq(cli_status_text(3 << 8, buf, sizeof(buf)), "exited with status 3");
+	ck_assert_str_eq(cli_status_text(SIGKILL, buf, sizeof(buf)),
+			 "was killed by signal 9 (SIGKILL)");
+	ck_assert_str_eq(cli_status_text(SIGSEGV | 0x80, buf, sizeof(buf)),
+			 "was killed by signal 11 (SIGSEGV) and dumped core");
+	ck_assert_str_eq(cli_signal_name(SIGRTMIN + 3, buf, sizeof(buf)), "SIGRTMIN+3");
+}
+END_TEST
+
+TEST_SUITE(cli_parts)
+{
+	ADD_TEST(s, ld_preload_appends_once);
+	ADD_TEST(s, library_search);
+	ADD_TEST(s, path_lookup);
+	ADD_TEST(s, preloadable_check);
+	ADD_TEST(s, json_parts);
+	ADD_TEST(s, report_kinds);
+	ADD_TEST(s, status_words);
+}

@@ -1,0 +1,171 @@
+/* The report of a run: by default each process writes its own into the
+ * journal directory and the launcher gathers them into one file; a path
+ * the user chose is left as it is and named in the summary.  The process
+ * reports here are written by the program itself, under a pid no process
+ * can have, so that the test does not depend on what the shim writes. */
+#include "build-config.h"
+
+#include "common.h"
+#include "test.h"
+
+#define FAKE_PID "99999999" /* above any pid_max */
+
+/* The path of the merged report the summary names, or "". */
+static char *
+named_report(const char *err)
+{
+	const char *at = strstr(err, "rcshim: report (");
+	char path[1024] = "";
+	if (at && strstr(at, "): ")) {
+		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
+	}
+	return strdup(path);
+}
+
+START_TEST(default_report_gathers_the_processes)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	static const char script[] =
+		"echo \"$RCSHIM_REPORT\"\n"
+		"f=$(printf %s \"$RCSHIM_REPORT\" | sed 's/%p/" FAKE_PID "/')\n"
+		"printf '== rcshim report: pid " FAKE_PID ", at exit\\nheap: 5 blocks, 5000 "
+		"bytes still allocated (exact)\\nfd: 2 held\\nsqlite: 1 held\\n' > \"$f\"\n"
+		"d=$(mktemp -d)\n";
+
+	cli_scratch_init(&s);
+	const char *args[] = { "run", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	/* The pattern the launcher set: private, per session, per pid. */
+	ck_assert_msg(!strncmp(r.out, s.jdir, strlen(s.jdir)) &&
+			      strstr(r.out, ".%p.report\n"), "RCSHIM_REPORT=%s", r.out);
+	char *path = named_report(r.err);
+	ck_assert_msg(path[0], "no report in the summary: %s", r.err);
+	ck_assert_msg(!strncmp(path, s.jdir, strlen(s.jdir)) &&
+			      strstr(path, ".report.txt"), "report at %s", path);
+	char *text = t_read_file(path);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(!strncmp(text, "rcshim report of: sh -c '", 25), "%s", text);
+	ck_assert_msg(strstr(text, "\nstatus: exited with status 0\n") &&
+			      strstr(text, "the launcher removed 1 temp file or directory") &&
+			      strstr(text, "\n=== process " FAKE_PID " ===\n== rcshim report: pid "
+					   FAKE_PID ", at exit\nheap: 5 blocks"),
+		      "%s", text);
+	/* Its numbers are in the summary (added to what the shim's own reports
+	 * say, if they exist). */
+	const char *held = strstr(r.err, "rcshim: in use when its processes ended: heap ");
+	ck_assert_msg(held, "stderr: %s", r.err);
+	unsigned long blocks = strtoul(held + strlen("rcshim: in use when its processes ended: "
+						     "heap "), NULL, 10);
+	ck_assert_msg(blocks >= 5, "stderr: %s", r.err);
+	ck_assert_msg(strstr(held, ", fd ") && strstr(held, ", sqlite "), "stderr: %s", r.err);
+	char *left = cli_leftovers(&s);
+	ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
+	free(left);
+	free(text);
+	free(path);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* --json: one JSON document for the run; a process report in JSON Lines
+ * becomes an array, one that is not JSON a string. */
+START_TEST(default_report_in_json)
+{
+	struct cli_scratch s;
+	struct rc_run r, py;
+	static const char script[] =
+		"f=$(printf %s \"$RCSHIM_REPORT\" | sed 's/%p/" FAKE_PID "/')\n"
+		"printf '{\"format\":\"rcshim-report\",\"kinds\":[{\"kind\":\"fd\",\"count\":3,"
+		"\"bytes\":0}]}\\n{\"format\":\"rcshim-event\"}\\n' > \"$f\"\n"
+		"g=$(printf %s \"$RCSHIM_REPORT\" | sed 's/%p/99999998/')\n"
+		"printf '{broken' > \"$g\"\n";
+	static const char check[] =
+		"import json, sys\n"
+		"r = json.load(open(sys.argv[1]))\n"
+		"p = {x['pid']: x['report'] for x in r['processes']}\n"
+		"assert r['command'][0] == 'sh', r['command']\n"
+		"assert r['status'] == {'exit_code': 7}, r['status']\n"
+		"assert r['after_exit']['temp']['removed'] == 0\n"
+		"assert isinstance(p[" FAKE_PID "], list) and len(p[" FAKE_PID "]) == 2\n"
+		"assert p[" FAKE_PID "][0]['kinds'][0]['count'] == 3\n"
+		"assert p[99999998] == '{broken', p[99999998]\n"
+		"print('ok')\n";
+
+	cli_scratch_init(&s);
+	char full[2048];
+	snprintf(full, sizeof(full), "%sexit 7\n", script);
+	const char *args[] = { "run", "--json", "--", "sh", "-c", full, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 7);
+	char *path = named_report(r.err);
+	ck_assert_msg(strstr(path, ".report.json"), "stderr: %s", r.err);
+	const char *pargs[] = { "python3", "-c", check, path, NULL };
+	t_run(&py, false, NULL, NULL, pargs);
+	ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out, py.err);
+	const char *held = strstr(r.err, "rcshim: in use when its processes ended: ");
+	ck_assert_msg(held && strstr(held, "fd "), "stderr: %s", r.err);
+	t_run_free(&py);
+	free(path);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* The user's own path: used as given, named in the summary when this run
+ * wrote to it; no merged report. */
+START_TEST(user_report_path)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char pattern[800], opt[900], script[2048], want[1200];
+
+	cli_scratch_init(&s);
+	snprintf(pattern, sizeof(pattern), "%s/r.%%p.txt", s.dir);
+	snprintf(opt, sizeof(opt), "--report=%s", pattern);
+	snprintf(script, sizeof(script), "echo \"$RCSHIM_REPORT\"; echo x > '%s/r." FAKE_PID ".txt'",
+		 s.dir);
+	const char *args[] = { "run", opt, "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	snprintf(want, sizeof(want), "%s\n", pattern);
+	ck_assert_str_eq(r.out, want);
+	snprintf(want, sizeof(want), " files): %s\n", pattern);
+	ck_assert_msg(cli_contains(r.err, "rcshim: reports (") && cli_contains(r.err, want),
+		      "stderr: %s", r.err);
+	ck_assert_msg(!cli_contains(r.err, "rcshim: report ("), "stderr: %s", r.err);
+	t_run_free(&r);
+
+	/* Set in the environment, without %p. */
+	char envv[900], one[800];
+	snprintf(one, sizeof(one), "%s/one.txt", s.dir);
+	snprintf(envv, sizeof(envv), "RCSHIM_REPORT=%s", one);
+	snprintf(script, sizeof(script), "echo x >> '%s'", one);
+	const char *env[] = { envv, NULL };
+	const char *a2[] = { "run", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, env, a2);
+	ck_assert_exited(&r, 0);
+	snprintf(want, sizeof(want), "rcshim: report: %s\n", one);
+	ck_assert_msg(cli_contains(r.err, want), "stderr: %s", r.err);
+	t_run_free(&r);
+
+	/* Empty: no report at all. */
+	const char *a3[] = { "run", "--report", "", "--", "sh", "-c", "echo \"[$RCSHIM_REPORT]\"",
+			     NULL };
+	run_rcshim(&r, &s, NULL, a3);
+	ck_assert_exited(&r, 0);
+	ck_assert_str_eq(r.out, "[]\n");
+	ck_assert_msg(!cli_contains(r.err, "report"), "stderr: %s", r.err);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+TEST_SUITE(cli_report)
+{
+	ADD_TEST(s, default_report_gathers_the_processes);
+	ADD_TEST(s, default_report_in_json);
+	ADD_TEST(s, user_report_path);
+}
