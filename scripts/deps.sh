@@ -13,6 +13,7 @@ have_cmd ninja || need="$need ninja-build"
 have_cmd pkg-config || need="$need pkg-config"
 have_pc check || need="$need check"
 have_pc libunwind || need="$need libunwind-dev"
+have_pc libdw || need="$need libdw-dev"
 have_pc sqlite3 || need="$need libsqlite3-dev"
 have_cmd sqlite3 || need="$need sqlite3"
 have_cmd python3 || need="$need python3"
@@ -22,6 +23,14 @@ have_cmd awk || need="$need gawk"
 have_cmd bc || need="$need bc"
 if [ "${1:-}" = "--test" ]; then
 	have_cmd valgrind || need="$need valgrind"
+	# tests/cli/help-man.sh renders docs/rcshim.1 with man -l.
+	have_cmd man || need="$need man-db"
+fi
+# The benchmarks compare against heaptrack and run ffmpeg (not needed to
+# build or test).
+if [ "${1:-}" = "--bench" ]; then
+	have_cmd heaptrack || need="$need heaptrack"
+	have_cmd ffmpeg || need="$need ffmpeg"
 fi
 
 [ -z "$need" ] && exit 0

@@ -8,10 +8,12 @@
 #include "clean/sqlite.h"
 #include "core/arena.h"
 #include "core/fdtable.h"
+#include "core/gpu.h"
 #include "core/log.h"
 #include "core/path.h"
 #include "core/registry.h"
 #include "core/session.h"
+#include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
 #include "core/track.h"
@@ -60,6 +62,7 @@ temp_add(int dirfd, const char *path, bool dir, int fd)
 		.size = dir ? 0 : (uint64_t)st.st_size,
 		.pid = rc_pid_cached,
 		.scope = rc_scope_cur,
+		.stack = rc_stack_capture(rc_cfg.stack_depth),
 		.path = abs,
 	};
 	/* Journal first: if the process dies between the two steps, the
@@ -84,7 +87,10 @@ fd_add(int fd, uint32_t flags, bool need_ident, uint64_t aux)
 	if ((need_ident || rc_scope_cur) && rc_sys_fstat(fd, &st) == 0) {
 		pst = &st;
 	}
-	rc_fd_track(fd, flags, rc_scope_cur, 0, rc_pid_cached,
+	/* The call site's stack (see rc_stack_site): a full unwind per open
+	 * would cost a tenth of an open+close pair. */
+	rc_fd_track(fd, flags, rc_scope_cur,
+		    rc_stack_site((uintptr_t)rc_track_caller, rc_cfg.stack_depth), rc_pid_cached,
 		    aux ? aux : (uint64_t)(uintptr_t)rc_track_caller, pst);
 }
 
@@ -150,7 +156,9 @@ rc_track_dup(int oldfd, int newfd)
 		st.st_dev = (dev_t)e.dev;
 		st.st_ino = (ino_t)e.ino;
 		rc_fd_track(newfd, RC_FD_DUP | (atomic_load(&e.flags) & RC_FD_RDONLY),
-			    rc_scope_cur, 0, rc_pid_cached,
+			    rc_scope_cur,
+			    rc_stack_site((uintptr_t)rc_track_caller, rc_cfg.stack_depth),
+			    rc_pid_cached,
 			    (uint64_t)(uintptr_t)rc_track_caller, &st);
 	} else {
 		fd_add(newfd, RC_FD_DUP, false, 0);
@@ -161,20 +169,18 @@ rc_track_dup(int oldfd, int newfd)
 void
 rc_track_close(int fd)
 {
-	/* Not gated on rc_tracking: an fd tracked before a change of state
-	 * must still be forgotten when it closes. */
-	if (rc_guard) {
-		return;
-	}
+	/* Not gated on rc_tracking, nor on rc_guard: an fd that closes must
+	 * be forgotten whoever closes it.  SQLite closes its database file
+	 * while the engine (holding the guard) closes a connection; a stale
+	 * entry left then would be taken, once another thread reuses the
+	 * number, for that thread's fd.  The shim's own fds are closed with
+	 * raw system calls and never come here. */
 	rc_fd_untrack(fd);
 }
 
 void
 rc_track_close_range(unsigned lo, unsigned hi)
 {
-	if (rc_guard) {
-		return;
-	}
 	rc_fd_untrack_range(lo > INT_MAX ? INT_MAX : (int)lo, hi > INT_MAX ? INT_MAX : (int)hi);
 }
 
@@ -274,6 +280,7 @@ rc_track_sqlite_open(void *db, void *api_fn)
 			.handle = (uint64_t)(uintptr_t)db,
 			.pid = rc_pid_cached,
 			.scope = rc_scope_cur,
+			.stack = rc_stack_capture(rc_cfg.stack_depth),
 			.path = (char *)(file && *file ? file : NULL),
 		};
 		rc_reg_add(&rec);
@@ -313,4 +320,182 @@ rc_track_sqlite_close_done(void *saved)
 {
 	struct rc_record *rec = saved;
 	rc_free(rec->path);
+}
+
+struct rescope {
+	uint32_t from, to;
+	int32_t pid;
+};
+
+/* A "match" that never matches: it runs under the registry lock for every
+ * record, so changing the scope here is atomic with respect to every other
+ * user of the registry, and nothing is copied out. */
+static bool
+rescope_record(const struct rc_record *r, void *p)
+{
+	const struct rescope *m = p;
+	if (r->scope == m->from && r->pid == m->pid) {
+		((struct rc_record *)r)->scope = m->to;
+	}
+	return false;
+}
+
+static bool
+rescope_fd(int fd, const struct rc_fd_entry *e, void *p)
+{
+	const struct rescope *m = p;
+	if (e->scope != m->from || e->pid != m->pid) {
+		return true;
+	}
+	uint32_t flags = atomic_load_explicit(&((struct rc_fd_entry *)e)->flags,
+					      memory_order_relaxed);
+	struct stat st;
+	memset(&st, 0, sizeof(st));
+	st.st_dev = (dev_t)e->dev;
+	st.st_ino = (ino_t)e->ino;
+	/* Re-published whole.  Should another thread close the fd right
+	 * now, the entry may outlive it; its identity then no longer
+	 * matches, and the fd step forgets it without touching the number. */
+	rc_fd_track(fd, flags & ~(uint32_t)(RC_FD_LIVE | RC_FD_IDENT), m->to, e->stack, e->pid,
+		    e->aux, (flags & RC_FD_IDENT) ? &st : NULL);
+	return true;
+}
+
+void
+rc_track_rescope(uint32_t from, uint32_t to)
+{
+	struct rescope m = { from, to, rc_pid_cached };
+	struct rc_record *none;
+
+	if (!from || from == to) {
+		return;
+	}
+	rc_guard++;
+	rc_reg_collect(rescope_record, &m, false, &none);
+	rc_fd_foreach(rescope_fd, &m);
+	rc_guard--;
+}
+
+/* --- GPU memory --------------------------------------------------------------- */
+
+void
+rc_track_gpu_alloc(uint64_t handle, uint64_t size, unsigned sub, uint64_t pool, void *drv_fn)
+{
+	if (!handle) {
+		return;
+	}
+	ENTER(rc_tracking(RCSHIM_KIND_GPU));
+	/* Unbound (a stub library, say), the record is still kept and
+	 * reported; freeing it is counted as failed. */
+	if (!rc_gpu_bound()) {
+		rc_gpu_bind(drv_fn);
+	}
+	struct rc_record rec = {
+		.kind = RCSHIM_KIND_GPU,
+		.sub = (uint16_t)sub,
+		.handle = handle,
+		.size = size,
+		.ino = sub == RC_GPU_PHYSICAL ? 0 : (uint64_t)(uintptr_t)rc_gpu_ctx_current(),
+		.pid = rc_pid_cached,
+		.scope = rc_scope_cur,
+		.stack = size >= RC_GPU_FULL_STACK_MIN
+				 ? rc_stack_capture(rc_cfg.stack_depth)
+				 : rc_stack_site((uintptr_t)rc_track_caller, rc_cfg.stack_depth),
+	};
+	if (pool) {
+		rc_gpu_note_pool(pool);
+	}
+	/* The driver hands out no address that is still allocated: a record
+	 * there went stale behind the shim's back, and must never be freed. */
+	rc_reg_take(RCSHIM_KIND_GPU, handle, NULL);
+	if (!rc_reg_add(&rec)) {
+		rc_debug("out of memory tracking GPU allocation 0x%llx", (unsigned long long)handle);
+	}
+	LEAVE();
+}
+
+bool
+rc_track_gpu_free_begin(uint64_t handle, void *saved)
+{
+	/* Not gated on rc_tracking: what was tracked is forgotten when it is
+	 * freed, whenever that is. */
+	if (!handle || rc_guard || rc_reg_count(RCSHIM_KIND_GPU) == 0) {
+		return false;
+	}
+	int saved_errno = errno;
+	bool had = rc_reg_take(RCSHIM_KIND_GPU, handle, saved);
+	errno = saved_errno;
+	return had;
+}
+
+void
+rc_track_gpu_free_failed(void *saved)
+{
+	int saved_errno = errno;
+	rc_reg_put_back(saved);
+	errno = saved_errno;
+}
+
+static bool
+gpu_of_ctx(const struct rc_record *r, void *p)
+{
+	return r->kind == RCSHIM_KIND_GPU && r->ino == *(const uint64_t *)p &&
+	       r->sub != RC_GPU_PHYSICAL;
+}
+
+void
+rc_track_gpu_ctx_gone(uint64_t ctx)
+{
+	if (!ctx || rc_guard || rc_reg_count(RCSHIM_KIND_GPU) == 0) {
+		return;
+	}
+	int saved_errno = errno;
+	rc_guard++;
+	struct rc_record *list;
+	size_t n = rc_reg_collect(gpu_of_ctx, &ctx, true, &list);
+	if (n) {
+		rc_debug("gpu: context 0x%llx destroyed with %zu tracked allocations",
+			 (unsigned long long)ctx, n);
+	}
+	rc_reg_free_list(list, n);
+	rc_guard--;
+	errno = saved_errno;
+}
+
+uint64_t
+rc_track_gpu_primary_before(int dev)
+{
+	if (rc_guard || rc_reg_count(RCSHIM_KIND_GPU) == 0) {
+		return 0;
+	}
+	int saved_errno = errno;
+	rc_guard++;
+	uint64_t ctx = (uint64_t)(uintptr_t)rc_gpu_primary_ctx(dev);
+	rc_guard--;
+	errno = saved_errno;
+	return ctx;
+}
+
+void
+rc_track_gpu_primary_after(int dev, uint64_t ctx, bool reset)
+{
+	if (!ctx || rc_guard) {
+		return;
+	}
+	int saved_errno = errno;
+	rc_guard++;
+	bool gone = reset || !rc_gpu_primary_active(dev);
+	rc_guard--;
+	errno = saved_errno;
+	if (gone) {
+		rc_track_gpu_ctx_gone(ctx);
+	}
+}
+
+void
+rc_track_gpu_pool_gone(uint64_t pool)
+{
+	if (pool && !rc_guard) {
+		rc_gpu_forget_pool(pool);
+	}
 }

@@ -43,5 +43,36 @@ void rc_track_sqlite_close_done(void *saved);
 /* Size of the buffer @saved must point to. */
 #define RC_TRACK_SAVED_SIZE 64
 
+/* A scope ended: what this process still holds under scope @from (records
+ * and fds) passes to scope @to (0: the process). */
+void rc_track_rescope(uint32_t from, uint32_t to);
+
+/* GPU memory (DESIGN §1 GPU; record layout in core/gpu.h).  @drv_fn is
+ * the real driver function that was called: the rest of the driver is
+ * resolved from the object that defines it. */
+/* An allocation succeeded: @handle (device pointer, pinned host pointer or
+ * cuMemCreate handle) of @size bytes, made as @sub (enum rc_gpu_sub); @pool
+ * is the explicit pool of cuMemAllocFromPoolAsync, else 0. */
+void rc_track_gpu_alloc(uint64_t handle, uint64_t size, unsigned sub, uint64_t pool,
+			void *drv_fn);
+/* Before a free call (cuMemFree_v2, cuMemFreeAsync, cuMemFreeHost,
+ * cuMemRelease): takes the record of @handle into @saved
+ * (RC_TRACK_SAVED_SIZE bytes) so the address cannot be reused in between;
+ * false if it was not tracked.  If the driver then refuses the free, the
+ * record goes back with rc_track_gpu_free_failed. */
+bool rc_track_gpu_free_begin(uint64_t handle, void *saved);
+void rc_track_gpu_free_failed(void *saved);
+/* Context @ctx was destroyed, and with it all its memory: its records go,
+ * without any free. */
+void rc_track_gpu_ctx_gone(uint64_t ctx);
+/* Around cuDevicePrimaryCtxRelease* / cuDevicePrimaryCtxReset*: before,
+ * the primary context of @dev if it is active and the shim tracks GPU
+ * memory (else 0); after a successful call, its records go if the context
+ * was reset (or released for the last time). */
+uint64_t rc_track_gpu_primary_before(int dev);
+void rc_track_gpu_primary_after(int dev, uint64_t ctx, bool reset);
+/* Before cuMemPoolDestroy(@pool): live HIGH must not trim it any more. */
+void rc_track_gpu_pool_gone(uint64_t pool);
+
 /* The caller's address for reports, set by the interposer. */
 extern __thread __attribute__((tls_model("initial-exec"))) void *rc_track_caller;

@@ -9,24 +9,32 @@
 #include "clean/engine.h"
 #include "core/arena.h"
 #include "core/fdtable.h"
+#include "core/heap.h"
 #include "core/log.h"
 #include "core/registry.h"
 #include "core/session.h"
+#include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
+#include "preload/heap.h"
 #include "preload/real.h"
+#include "report/report.h"
 #include "trigger/live.h"
 #include "trigger/signals.h"
 #include "trigger/worker.h"
 
 extern char **environ;
 
-/* The registry and the arena are taken across fork, registry first (its
- * holders allocate): the child gets them consistent and unlocked. */
+/* The registry, the heap tables, the stack table and the arena are taken
+ * across fork, in that order (each one's holders may take the next): the
+ * child gets them consistent and unlocked.  No thread is left inside the
+ * unwinder, which can hold the loader's locks. */
 static void
 before_fork(void)
 {
 	rc_reg_lock();
+	rc_heap_fork_prepare();
+	rc_stack_fork_prepare();
 	rc_arena_lock();
 }
 
@@ -34,6 +42,8 @@ static void
 after_fork_parent(void)
 {
 	rc_arena_unlock();
+	rc_stack_fork_parent();
+	rc_heap_fork_parent();
 	rc_reg_unlock();
 }
 
@@ -41,6 +51,8 @@ static void
 after_fork_child(void)
 {
 	rc_arena_unlock();
+	rc_stack_fork_child();
+	rc_heap_fork_child();
 	rc_reg_unlock();
 	rc_state_after_fork_child();
 	rc_worker_after_fork_child();
@@ -64,6 +76,7 @@ rc_preload_init(void)
 		 * environment. */
 		setenv(RC_SESSION_ENV, rc_session.id, 1);
 	}
+	rc_heap_preload_init();
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	bool periodic = rc_live_init();
 	rc_signals_install((rc_sigaction_fn)rc_real_next("sigaction"));
@@ -92,7 +105,10 @@ final_at_exit(void)
 	struct rc_clean_req req = { RC_MODE_FINAL, rc_cfg.exit_priority,
 				    RC_REASON_EXIT, 0, 0 };
 	struct rcshim_result res;
+	/* What is held now, with its stacks, before the cleanup takes it. */
+	rc_report_before_exit();
 	rc_clean(&req, &res);
+	rc_report_at_exit(&res);
 	unsigned long sig = rc_worker_live_runs(RC_REASON_LIVE_SIGNAL),
 		      tim = rc_worker_live_runs(RC_REASON_TIMER),
 		      pre = rc_worker_live_runs(RC_REASON_PRESSURE);

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,144 +23,15 @@
 #include "core/registry.h"
 #include "core/session.h"
 #include "core/state.h"
+#include "fixture.h"
 #include "test.h"
 
-/* --- scratch space and state ------------------------------------------------- */
-
-struct scratch {
-	char dir[PATH_MAX];   /* canonical mkdtemp directory */
-	char root[PATH_MAX];  /* the temp root */
-	char xdg[PATH_MAX];   /* XDG_RUNTIME_DIR */
-	char out[PATH_MAX];   /* outside the root: never touched */
-	char jpath[512];      /* the session journal */
-};
-
-static struct scratch S;
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	remove(path);
-	return 0;
-}
-
-/* Removes the scratch tree.  Under CK_FORK=no a failed assertion jumps
- * past the teardown: the next setup removes what it left. */
-static void
-scratch_remove(void)
-{
-	if (S.dir[0]) {
-		if (chdir("/") != 0) {
-			/* nothing better to do */
-		}
-		nftw(S.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		S.dir[0] = '\0';
-	}
-}
-
-static void
-path_in(char *buf, size_t n, const char *dir, const char *name)
-{
-	ck_assert_int_lt(snprintf(buf, n, "%s/%s", dir, name), (int)n);
-}
-
-static bool
-exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
-static off_t
-file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? st.st_size : -1;
-}
-
-static void
-write_file(const char *path, const char *content)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	close(fd);
-}
-
-static ssize_t
-read_file(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return -1;
-	}
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < n && (r = read(fd, buf + got, n - 1 - got)) > 0) {
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = '\0';
-	return (ssize_t)got;
-}
-
-static void
-make_dir(const char *path)
-{
-	ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: %s", path, strerror(errno));
-}
+/* --- helpers ----------------------------------------------------------------- */
 
 static bool
 is_open(int fd)
 {
 	return fcntl(fd, F_GETFD) != -1;
-}
-
-/* Initialises the shim's state as the constructor would, for a process
- * whose environment is @extra (may be NULL) plus the scratch paths. */
-static void
-state_setup(const char *extra)
-{
-	char tmpl[] = "/tmp/rcshim-unit-XXXXXX";
-	static char xdg_env[PATH_MAX + 32], roots_env[PATH_MAX + 32];
-
-	scratch_remove();
-	memset(&S, 0, sizeof(S));
-	ck_assert_ptr_nonnull(mkdtemp(tmpl));
-	ck_assert_ptr_nonnull(realpath(tmpl, S.dir));
-	path_in(S.root, sizeof(S.root), S.dir, "root");
-	path_in(S.xdg, sizeof(S.xdg), S.dir, "xdg");
-	path_in(S.out, sizeof(S.out), S.dir, "outside");
-	make_dir(S.root);
-	make_dir(S.xdg);
-	make_dir(S.out);
-
-	snprintf(xdg_env, sizeof(xdg_env), "XDG_RUNTIME_DIR=%s", S.xdg);
-	snprintf(roots_env, sizeof(roots_env), "RCSHIM_TMP_ROOTS=%s", S.root);
-	char *envp[] = { xdg_env, roots_env, (char *)"RCSHIM_LOG=quiet",
-			 (char *)extra, NULL };
-
-	/* Each test is a fresh process under CK_FORK, but not under
-	 * valgrind's CK_FORK=no: start from nothing either way. */
-	atomic_store(&rc_ready, 0);
-	atomic_store(&rc_finished, false);
-	rc_reg_reset();
-	rc_fd_reset();
-	memset(&rc_session, 0, sizeof(rc_session));
-	rc_state_init(envp);
-	ck_assert_int_eq(atomic_load(&rc_ready), 2);
-	ck_assert_int_eq(rc_pid_cached, getpid());
-	rc_journal_path(S.jpath, sizeof(S.jpath));
-	ck_assert_str_ne(S.jpath, "");
-}
-
-static void
-state_teardown(void)
-{
-	scratch_remove();
-	rc_reg_reset();
-	rc_fd_reset();
-	rc_log_threshold = RC_LOG_WARN;
 }
 
 /* Records @path as the tracking core does: journal line, then record. */
@@ -184,38 +54,6 @@ track_temp(const char *path, bool journaled, int32_t pid, uint32_t scope)
 		ck_assert_int_eq(rc_journal_append('+', dir, rec.dev, rec.ino, path), 0);
 	}
 	ck_assert_ptr_nonnull(rc_reg_add(&rec));
-}
-
-/* A tree with files, a subdirectory and links to the outside. */
-static void
-make_tree(const char *d)
-{
-	char p[PATH_MAX], keep[PATH_MAX];
-
-	make_dir(d);
-	path_in(p, sizeof(p), d, "f1");
-	write_file(p, "one");
-	path_in(p, sizeof(p), d, "sub");
-	make_dir(p);
-	path_in(p, sizeof(p), d, "sub/f2");
-	write_file(p, "two");
-	path_in(keep, sizeof(keep), S.out, "keep");
-	if (!exists(keep)) {
-		write_file(keep, "precious");
-	}
-	path_in(p, sizeof(p), d, "link");
-	ck_assert_int_eq(symlink(keep, p), 0);
-	path_in(p, sizeof(p), d, "linkdir");
-	ck_assert_int_eq(symlink(S.out, p), 0);
-}
-
-static void
-assert_outside_intact(void)
-{
-	char keep[PATH_MAX], buf[64];
-	path_in(keep, sizeof(keep), S.out, "keep");
-	ck_assert_int_eq(read_file(keep, buf, sizeof(buf)), 8);
-	ck_assert_str_eq(buf, "precious");
 }
 
 /* An fd on a file outside the root, tracked for this process. */
@@ -732,6 +570,16 @@ db_paths(struct dbfiles *f, const char *dir, const char *name)
 	snprintf(f->shm, sizeof(f->shm), "%s-shm", f->db);
 }
 
+/* The program's WAL database @dir/@name with @rows rows, open and tracked. */
+static sqlite3 *
+tracked_wal(struct dbfiles *f, const char *dir, const char *name, int rows)
+{
+	db_paths(f, dir, name);
+	sqlite3 *db = open_wal(f->db, rows);
+	track_db(db, f->db);
+	return db;
+}
+
 START_TEST(sqlite_final_medium_closes)
 {
 	struct dbfiles f;
@@ -771,9 +619,7 @@ START_TEST(sqlite_final_low_keeps)
 	struct rcshim_result res;
 
 	state_setup(NULL);
-	db_paths(&f, S.out, "app.db");
-	sqlite3 *db = open_wal(f.db, 50);
-	track_db(db, f.db);
+	sqlite3 *db = tracked_wal(&f, S.out, "app.db", 50);
 
 	ck_assert_int_eq(clean(RC_MODE_FINAL, RCSHIM_LOW, 0, &res), RCSHIM_OK);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_SQLITE].cleaned, 0);
@@ -797,9 +643,7 @@ START_TEST(sqlite_final_busy_other_thread)
 	struct holder h;
 
 	state_setup(NULL);
-	db_paths(&f, S.out, "app.db");
-	sqlite3 *db = open_wal(f.db, 20);
-	track_db(db, f.db);
+	sqlite3 *db = tracked_wal(&f, S.out, "app.db", 20);
 
 	hold_start(&h, db);
 	/* Must come back at once: never wait on the program's threads. */
@@ -835,9 +679,7 @@ START_TEST(sqlite_in_temp_tree)
 	path_in(d, sizeof(d), S.root, "work");
 	make_dir(d);
 	track_temp(d, true, getpid(), 0);
-	db_paths(&f, d, "scratch.db");
-	sqlite3 *db = open_wal(f.db, 20);
-	track_db(db, f.db);
+	tracked_wal(&f, d, "scratch.db", 20);
 
 	/* The connection goes first, then the tree it lived in. */
 	ck_assert_int_eq(clean(RC_MODE_FINAL, RCSHIM_MEDIUM, 0, &res), RCSHIM_OK);
@@ -855,9 +697,7 @@ START_TEST(sqlite_live_medium_checkpoints)
 	struct rcshim_result res;
 
 	state_setup(NULL);
-	db_paths(&f, S.out, "app.db");
-	sqlite3 *db = open_wal(f.db, 300);
-	track_db(db, f.db);
+	sqlite3 *db = tracked_wal(&f, S.out, "app.db", 300);
 	off_t before = file_size(f.db);
 	ck_assert_int_lt(before, 300 * 300);
 
@@ -884,9 +724,7 @@ START_TEST(sqlite_live_busy_and_low)
 	struct holder h;
 
 	state_setup(NULL);
-	db_paths(&f, S.out, "app.db");
-	sqlite3 *db = open_wal(f.db, 300);
-	track_db(db, f.db);
+	sqlite3 *db = tracked_wal(&f, S.out, "app.db", 300);
 	off_t before = file_size(f.db);
 
 	/* LOW does not touch connections. */
@@ -947,9 +785,7 @@ START_TEST(live_critical)
 	path_in(d, sizeof(d), S.root, "d");
 	make_tree(d);
 	track_temp(d, true, getpid(), 0);
-	db_paths(&f, S.out, "app.db");
-	sqlite3 *db = open_wal(f.db, 20);
-	track_db(db, f.db);
+	sqlite3 *db = tracked_wal(&f, S.out, "app.db", 20);
 	int fd = track_fd(0, true, 0);
 	int fd_noid = track_fd(0, false, 0);
 	/* Standard streams are never closed, even tracked. */

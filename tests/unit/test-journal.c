@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,127 +17,10 @@
 #include "clean/journal.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "fixture.h"
 #include "test.h"
 
-/* --- scratch space ----------------------------------------------------------- */
-
-struct scratch {
-	char dir[PATH_MAX];   /* canonical mkdtemp directory */
-	char root[PATH_MAX];  /* where "temp" artifacts are made */
-	char xdg[PATH_MAX];   /* XDG_RUNTIME_DIR */
-	char out[PATH_MAX];   /* outside: must never be touched */
-	char jpath[512];      /* the session journal */
-};
-
-static struct scratch S;
-
-static int
-rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-	remove(path);
-	return 0;
-}
-
-/* Removes the scratch tree.  Under CK_FORK=no a failed assertion jumps
- * past the teardown: the next setup removes what it left. */
-static void
-scratch_remove(void)
-{
-	if (S.dir[0]) {
-		if (chdir("/") != 0) {
-			/* nothing better to do */
-		}
-		nftw(S.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		S.dir[0] = '\0';
-	}
-}
-
-static void
-path_in(char *buf, size_t n, const char *dir, const char *name)
-{
-	ck_assert_int_lt(snprintf(buf, n, "%s/%s", dir, name), (int)n);
-}
-
-static bool
-exists(const char *path)
-{
-	struct stat st;
-	return lstat(path, &st) == 0;
-}
-
-static void
-write_file(const char *path, const char *content)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	close(fd);
-}
-
-static void
-append_raw(const char *path, const char *content)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	close(fd);
-}
-
-/* The whole file as a string; -1 if it cannot be read. */
-static ssize_t
-read_file(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return -1;
-	}
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < n && (r = read(fd, buf + got, n - 1 - got)) > 0) {
-		got += (size_t)r;
-	}
-	close(fd);
-	buf[got] = '\0';
-	return (ssize_t)got;
-}
-
-static void
-make_dir(const char *path)
-{
-	ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: %s", path, strerror(errno));
-}
-
-/* A new session journaling to <scratch>/xdg/rcshim. */
-static void
-scratch_setup(void)
-{
-	char tmpl[] = "/tmp/rcshim-unit-XXXXXX";
-
-	scratch_remove();
-	memset(&S, 0, sizeof(S));
-	ck_assert_ptr_nonnull(mkdtemp(tmpl));
-	ck_assert_ptr_nonnull(realpath(tmpl, S.dir));
-	path_in(S.root, sizeof(S.root), S.dir, "root");
-	path_in(S.xdg, sizeof(S.xdg), S.dir, "xdg");
-	path_in(S.out, sizeof(S.out), S.dir, "outside");
-	make_dir(S.root);
-	make_dir(S.xdg);
-	make_dir(S.out);
-
-	rc_log_threshold = RC_LOG_QUIET;
-	memset(&rc_session, 0, sizeof(rc_session));
-	ck_assert(rc_session_init(NULL, false));
-	ck_assert_int_eq(rc_session_dir_init(S.xdg), 0);
-	rc_journal_path(S.jpath, sizeof(S.jpath));
-	ck_assert_str_ne(S.jpath, "");
-}
-
-static void
-scratch_teardown(void)
-{
-	scratch_remove();
-	rc_log_threshold = RC_LOG_WARN;
-}
+/* --- helpers ----------------------------------------------------------------- */
 
 /* Journals @path with its current identity. */
 static void
@@ -149,36 +31,12 @@ journal(char op, const char *path)
 	ck_assert_int_eq(rc_journal_append(op, S_ISDIR(st.st_mode), st.st_dev, st.st_ino, path), 0);
 }
 
-/* A small tree: d/, d/f1, d/sub/, d/sub/f2, d/link -> outside/keep. */
-static void
-make_tree(const char *d)
+/* Replays the session journal, counting into a fresh @res. */
+static int
+replay(struct rcshim_result *res, bool remove)
 {
-	char p[PATH_MAX], keep[PATH_MAX];
-
-	make_dir(d);
-	path_in(p, sizeof(p), d, "f1");
-	write_file(p, "one");
-	path_in(p, sizeof(p), d, "sub");
-	make_dir(p);
-	path_in(p, sizeof(p), d, "sub/f2");
-	write_file(p, "two");
-	path_in(keep, sizeof(keep), S.out, "keep");
-	if (!exists(keep)) {
-		write_file(keep, "precious");
-	}
-	path_in(p, sizeof(p), d, "link");
-	ck_assert_int_eq(symlink(keep, p), 0);
-	path_in(p, sizeof(p), d, "linkdir");
-	ck_assert_int_eq(symlink(S.out, p), 0);
-}
-
-static void
-assert_outside_intact(void)
-{
-	char keep[PATH_MAX], buf[64];
-	path_in(keep, sizeof(keep), S.out, "keep");
-	ck_assert_int_eq(read_file(keep, buf, sizeof(buf)), 8);
-	ck_assert_str_eq(buf, "precious");
+	rc_result_init(res);
+	return rc_journal_replay(S.jpath, res, remove);
 }
 
 /* --- the journal line ------------------------------------------------------- */
@@ -348,8 +206,7 @@ START_TEST(replay_removes_dirs_and_files)
 	journal('+', d);
 	journal('+', f);
 
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, false), 0);
+	ck_assert_int_eq(replay(&res, false), 0);
 	ck_assert(!exists(d));
 	ck_assert(!exists(f));
 	ck_assert(exists(u));
@@ -361,8 +218,7 @@ START_TEST(replay_removes_dirs_and_files)
 	ck_assert(exists(S.jpath));
 
 	/* Again: nothing left to do, and gone is not a failure. */
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, false), 0);
+	ck_assert_int_eq(replay(&res, false), 0);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 0);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].failed, 0);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].skipped, 0);
@@ -391,8 +247,7 @@ START_TEST(replay_newest_first)
 
 	/* Inner artifacts go first, each counted once removed: removing
 	 * the outer directory first would find the others already gone. */
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), 0);
+	ck_assert_int_eq(replay(&res, true), 0);
 	ck_assert(!exists(d));
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 4);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].failed, 0);
@@ -430,8 +285,7 @@ START_TEST(replay_skips_released)
 	ck_assert_int_eq(lstat(S.out, &st), 0);
 	ck_assert_int_eq(rc_journal_append('-', true, st.st_dev, st.st_ino, S.out), 0);
 
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), 0);
+	ck_assert_int_eq(replay(&res, true), 0);
 	ck_assert(!exists(a));
 	ck_assert(exists(kept));
 	ck_assert(exists(b));
@@ -467,8 +321,7 @@ START_TEST(replay_leaves_symlink_swap)
 	ck_assert_int_eq(symlink(keep, moved2), 0);
 	ck_assert_int_eq(rename(moved2, f), 0);
 
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), 0);
+	ck_assert_int_eq(replay(&res, true), 0);
 	assert_outside_intact();
 	ck_assert(exists(moved));
 	ck_assert(exists(d));
@@ -504,8 +357,7 @@ START_TEST(replay_leaves_replaced_dir)
 	write_file(f2, "new");
 	ck_assert_int_eq(rename(f2, f), 0);
 
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), 0);
+	ck_assert_int_eq(replay(&res, true), 0);
 	path_in(p, sizeof(p), d, "precious");
 	ck_assert(exists(p));
 	ck_assert(exists(f));
@@ -548,8 +400,7 @@ START_TEST(replay_tolerates_bad_lines)
 		 (unsigned long)st.st_ino);
 	append_raw(S.jpath, line);
 
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), 0);
+	ck_assert_int_eq(replay(&res, true), 0);
 	ck_assert(!exists(a));
 	ck_assert(exists(b));
 	ck_assert(exists(rel));
@@ -568,8 +419,7 @@ START_TEST(replay_missing_and_remove)
 	struct rcshim_result res;
 
 	scratch_setup();
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), -ENOENT);
+	ck_assert_int_eq(replay(&res, true), -ENOENT);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 0);
 
 	/* An empty journal: nothing to do, and it goes with remove. */
@@ -618,8 +468,7 @@ START_TEST(replay_escaped_path)
 	ck_assert_ptr_nonnull(strstr(buf, "/we\\nird\\\\dir\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "/file\\\\n\\nname\n"));
 
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), 0);
+	ck_assert_int_eq(replay(&res, true), 0);
 	ck_assert(!exists(d));
 	ck_assert(!exists(f));
 	assert_outside_intact();
@@ -646,8 +495,7 @@ START_TEST(replay_many)
 			journal('-', p);
 		}
 	}
-	rc_result_init(&res);
-	ck_assert_int_eq(rc_journal_replay(S.jpath, &res, true), 0);
+	ck_assert_int_eq(replay(&res, true), 0);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, NFILES - NFILES / 3);
 	for (int i = 0; i < NFILES; i++) {
 		char name[32];
