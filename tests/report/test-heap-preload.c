@@ -202,13 +202,6 @@ START_TEST(heap_fork_while_threads_allocate)
 	char report[600];
 	struct rc_run bare, shim;
 
-	if (under_asan()) {
-		/* GCC 12's ASan allocator is not fork-safe: this victim
-		 * deadlocks in a child with LD_PRELOAD=libasan.so alone (a
-		 * lock another thread held at the fork), shim or not. */
-		t_scratch_free(dir);
-		return;
-	}
 	/* No report: 40 children each symbolizing theirs would only make
 	 * the test slow (report_path_per_process covers several processes). */
 	report[0] = '\0';
@@ -341,7 +334,14 @@ TEST_SUITE(report_heap)
 	ADD_TEST(s, heap_leak_text_report);
 	ADD_TEST(s, heap_leak_agrees_with_valgrind);
 	ADD_TEST(s, heap_threads_exact_while_threads_exit);
-	ADD_TEST(s, heap_fork_while_threads_allocate);
+	/* Not registered under ASan, rather than passed without running:
+	 * GCC 12's ASan allocator is not fork-safe, and this victim deadlocks
+	 * in a child with LD_PRELOAD=libasan.so alone (a lock another thread
+	 * held at the fork), shim or not. */
+	const char *preload = getenv("RCSHIM_TEST_PRELOAD");
+	if (!preload || !strstr(preload, "asan")) {
+		ADD_TEST(s, heap_fork_while_threads_allocate);
+	}
 	ADD_TEST(s, own_malloc_steps_aside);
 	ADD_TEST(s, python_imports_unchanged);
 	ADD_TEST(s, sqlite3_shell_unchanged);
