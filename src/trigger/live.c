@@ -24,7 +24,13 @@ static struct {
 	uint64_t next_interval_ms;
 	uint64_t next_poll_ms;
 	atomic_ulong received, refused;
-} L;
+} L = {
+	/* Nothing is due until rc_live_init has read the configuration: a
+	 * worker started first (a cleaner registered from another library's
+	 * constructor, a unit test) must not take a zero for "due now". */
+	.next_interval_ms = UINT64_MAX,
+	.next_poll_ms = UINT64_MAX,
+};
 
 bool
 rc_live_init(void)
@@ -54,6 +60,8 @@ rc_live_init(void)
 	uint64_t now = rc_now_ms();
 	L.next_interval_ms = rc_cfg.interval_ms ? now + rc_cfg.interval_ms : UINT64_MAX;
 	L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
+	/* A worker already asleep waits for the old schedule. */
+	rc_worker_wake();
 	return rc_cfg.interval_ms || L.pressure_on;
 }
 

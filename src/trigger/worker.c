@@ -259,6 +259,15 @@ rc_worker_post_report(void)
 	return true;
 }
 
+void
+rc_worker_wake(void)
+{
+	if (rc_worker_running()) {
+		atomic_fetch_add(&W.wake, 1);
+		futex_wake(&W.wake);
+	}
+}
+
 unsigned long
 rc_worker_live_runs(enum rc_reason reason)
 {

@@ -47,6 +47,10 @@ bool rc_worker_post_live(rcshim_priority prio, enum rc_reason reason);
 bool rc_worker_post_report(void);
 #define RC_WORKER_REPORT_BIT (1u << 8)
 
+/* Wakes the worker, if running, to look at its schedule again (after
+ * rc_live_init).  Async-signal-safe. */
+void rc_worker_wake(void);
+
 /* Live cleanups the worker has run, by reason (for reports and tests). */
 unsigned long rc_worker_live_runs(enum rc_reason reason);
 

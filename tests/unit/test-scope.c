@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -28,6 +29,7 @@
 #include "core/scope.h"
 #include "core/session.h"
 #include "core/state.h"
+#include "trigger/worker.h"
 #include "test.h"
 
 /* --- state --------------------------------------------------------------------- */
@@ -369,6 +371,28 @@ START_TEST(custom_order)
 }
 END_TEST
 
+/* Registering a cleaner starts the worker thread before anything has read
+ * a live schedule (here no constructor ran; in a program, another
+ * library's constructor may register first).  The worker must then sleep,
+ * not take the unset schedule for "a timer run is due now" and run the
+ * cleaner behind the program's back — the race that made custom_order
+ * fail once in a hundred runs under valgrind. */
+START_TEST(worker_before_live_schedule)
+{
+	sc_setup();
+	unsigned long timer_runs = rc_worker_live_runs(RC_REASON_TIMER);
+	order[0] = '\0';
+	ck_assert(rc_custom_register_cleaner(note, "x", RCSHIM_LOW, "x"));
+	ck_assert(rc_worker_running());
+	struct timespec ts = { 0, 300 * 1000000 };
+	nanosleep(&ts, NULL);
+	ck_assert_str_eq(order, "");
+	ck_assert_uint_eq(rc_worker_live_runs(RC_REASON_TIMER), timer_runs);
+	ck_assert_uint_eq(rc_custom_count(), 1);
+	sc_teardown();
+}
+END_TEST
+
 START_TEST(custom_in_a_scope)
 {
 	struct rcshim_result r;
@@ -523,6 +547,7 @@ TEST_SUITE(scope)
 	ADD_TEST(s, scope_out_of_order);
 	ADD_TEST(s, scope_threads);
 	ADD_TEST(s, custom_order);
+	ADD_TEST(s, worker_before_live_schedule);
 	ADD_TEST(s, custom_in_a_scope);
 	ADD_TEST(s, custom_resources);
 	ADD_TEST(s, render_text_and_json);
