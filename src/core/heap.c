@@ -4,7 +4,6 @@
 #include "build-config.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -65,6 +64,24 @@ next_random(struct rc_heap_thread *t)
 	return x;
 }
 
+/* ln(u) for u in (0, 1], without libm (whose loading is start-up time):
+ * u = m * 2^e with m in [1, 2); ln m = 2 atanh(s), s = (m-1)/(m+1) <= 1/3,
+ * by its series to s^11 (absolute error below 2e-7, far finer than a
+ * sampling interval needs). */
+static double
+ln_unit(double u)
+{
+	uint64_t bits;
+	memcpy(&bits, &u, sizeof(bits));
+	int e = (int)((bits >> 52) & 0x7ff) - 1023;
+	bits = (bits & ((1ull << 52) - 1)) | (1023ull << 52);
+	double m;
+	memcpy(&m, &bits, sizeof(m));
+	double s = (m - 1) / (m + 1), s2 = s * s;
+	double ln_m = 2 * s * (1 + s2 * (1.0 / 3 + s2 * (1.0 / 5 + s2 * (1.0 / 7 + s2 * (1.0 / 9 + s2 / 11)))));
+	return e * 0.69314718055994530942 + ln_m;
+}
+
 /* Bytes until the next sample: exponentially distributed with mean
  * interval, so each byte allocated is equally likely to be sampled (a
  * Poisson process over bytes, as tcmalloc and Go's profiler do).  An
@@ -77,7 +94,7 @@ next_interval(struct rc_heap_thread *t)
 		return 0;
 	}
 	double u = (double)((next_random(t) >> 11) + 1) * 0x1.0p-53; /* (0, 1] */
-	double x = -log(u) * (double)s;
+	double x = -ln_unit(u) * (double)s;
 	if (x < 1) {
 		x = 1;
 	} else if (x > 64.0 * (double)s) {
@@ -337,6 +354,34 @@ rc_heap_sample_interval(void)
 	return G.interval;
 }
 
+/* 1 - e^-x for x >= 0, without libm: the series where x is small
+ * (where e^-x would cancel), else e^-x = 2^-k e^-r with r in [0, ln 2). */
+static double
+one_minus_exp_neg(double x)
+{
+	if (x < 0.5) {
+		double term = x, sum = 0;
+		for (int i = 1; i <= 14; i++) {
+			sum += term;
+			term *= -x / (i + 1);
+		}
+		return sum;
+	}
+	if (x > 700) {
+		return 1.0;
+	}
+	int k = (int)(x / 0.69314718055994530942);
+	double r = x - k * 0.69314718055994530942, term = 1, e = 0;
+	for (int i = 1; i <= 16; i++) {
+		e += term;
+		term *= -r / i;
+	}
+	uint64_t bits = (uint64_t)(1023 - k) << 52;
+	double scale;
+	memcpy(&scale, &bits, sizeof(scale));
+	return 1.0 - e * scale;
+}
+
 /* The weight of one sample of @n bytes: the inverse of the chance that
  * an allocation of that size is sampled. */
 static double
@@ -345,7 +390,7 @@ inv_probability(uint64_t n)
 	if (G.interval <= 1 || n == 0) {
 		return 1.0;
 	}
-	double p = -expm1(-(double)n / (double)G.interval);
+	double p = one_minus_exp_neg((double)n / (double)G.interval);
 	return p > 0 ? 1.0 / p : 1.0;
 }
 
