@@ -289,6 +289,10 @@ text_kind(struct rc_out *o, struct rc_report *r, int kind)
 		rc_out_fmt(o, "%s: not tracked\n", rc_kind_name(kind));
 		return;
 	}
+	if (kind == RCSHIM_KIND_GPU && !r->gpu_present && count == 0) {
+		rc_out_str(o, "gpu: absent (no CUDA driver)\n");
+		return;
+	}
 	rc_out_fmt(o, "%s: %lu held", rc_kind_name(kind), (unsigned long)count);
 	if (bytes) {
 		rc_out_fmt(o, ", %lu bytes", (unsigned long)bytes);
@@ -443,9 +447,14 @@ json_kind(struct rc_out *o, struct rc_report *r, int kind)
 	size_t g0, ng;
 	uint64_t count, bytes;
 	kind_totals(r, kind, &g0, &ng, &count, &bytes);
-	rc_out_fmt(o, "{\"kind\":\"%s\",\"tracked\":%s,\"count\":%lu,\"bytes\":%lu,\"groups\":[",
+	rc_out_fmt(o, "{\"kind\":\"%s\",\"tracked\":%s,\"count\":%lu,\"bytes\":%lu,",
 		   rc_kind_name(kind), (rc_cfg.track & (1u << kind)) ? "true" : "false",
 		   (unsigned long)count, (unsigned long)bytes);
+	if (kind == RCSHIM_KIND_GPU) {
+		/* Whether the process has a CUDA driver at all. */
+		rc_out_fmt(o, "\"present\":%s,", r->gpu_present || count ? "true" : "false");
+	}
+	rc_out_str(o, "\"groups\":[");
 	for (size_t g = g0; g < g0 + ng; g++) {
 		const struct rc_group *grp = &r->groups[g];
 		rc_out_fmt(o, "%s{\"stack\":%u,\"count\":%zu,\"bytes\":%lu,\"items\":[",

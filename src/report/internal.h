@@ -76,6 +76,8 @@ struct rc_report {
 	struct rc_group *groups;
 	size_t ngroups;
 
+	bool gpu_present;                /* a CUDA driver was bound or is loaded */
+
 	bool heap_active;
 	const char *heap_inactive;
 	int64_t heap_blocks, heap_bytes;

@@ -11,6 +11,7 @@
 
 #include "core/arena.h"
 #include "core/fdtable.h"
+#include "core/gpu.h"
 #include "core/lock.h"
 #include "core/log.h"
 #include "core/registry.h"
@@ -225,6 +226,9 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 		r->groups[r->ngroups - 1].n++;
 		r->groups[r->ngroups - 1].bytes += r->items[i].size;
 	}
+
+	/* Without a driver the GPU kind is absent, not merely empty. */
+	r->gpu_present = rc_gpu_present();
 
 	/* The heap: exact totals now (after the cleanup at exit, which may
 	 * have freed some), and its samples by stack. */

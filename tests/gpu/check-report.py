@@ -18,6 +18,8 @@ def main():
     if len(gpu) != 1:
         return "no gpu kind in the report"
     gpu = gpu[0]
+    if gpu.get("present") is not True:
+        return "gpu kind not present (%r) though a driver was loaded" % gpu.get("present")
     stacks = {s["id"]: s["frames"] for s in report.get("stacks", [])}
     got = sorted(i["size"] for g in gpu["groups"] for i in g["items"])
     if got != sizes:

@@ -542,6 +542,51 @@ START_TEST(without_a_driver_the_program_is_unchanged)
 }
 END_TEST
 
+/* The report tells a process without a CUDA driver from one whose GPU
+ * memory was all freed: "gpu: absent (no CUDA driver)" in text, "present":
+ * false in JSON.  (With a driver, check-report.py requires "present": true.) */
+START_TEST(report_says_gpu_absent_without_a_driver)
+{
+	struct scratch s;
+	struct rc_run r;
+	char text[600], json[600], env_text[700], env_json[700];
+	const char *argv[] = { t_victim("gpu/gpu-runtime"), "absent", NULL };
+	const char *env[] = { "RCSHIM_SIGNAL=none", NULL, NULL, NULL, NULL };
+
+	scratch_init(&s);
+	snprintf(text, sizeof(text), "%s/report.txt", s.dir);
+	snprintf(json, sizeof(json), "%s/report.json", s.dir);
+	snprintf(env_text, sizeof(env_text), "RCSHIM_REPORT=%s", text);
+	snprintf(env_json, sizeof(env_json), "RCSHIM_REPORT=%s", json);
+	void *real = dlopen("libcuda.so.1", RTLD_LAZY);
+	size_t k = 1;
+	if (real) {
+		dlclose(real);
+		env[k++] = "GPU_TEST_DRIVER=libcuda-absent.so.1";
+	}
+	env[k] = env_text;
+	t_run(&r, true, env, NULL, argv);
+	ck_assert_int_eq(r.status, 0);
+	t_run_free(&r);
+	env[k] = env_json;
+	env[k + 1] = "RCSHIM_REPORT_FORMAT=json";
+	t_run(&r, true, env, NULL, argv);
+	ck_assert_int_eq(r.status, 0);
+	t_run_free(&r);
+
+	char *t = t_read_file(text), *j = t_read_file(json);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_has(t, "\ngpu: absent (no CUDA driver)\n");
+	ck_assert_hasnt(t, "gpu: 0 held");
+	ck_assert_has(j, "{\"kind\":\"gpu\",\"tracked\":true,\"count\":0,\"bytes\":0,"
+			 "\"present\":false,");
+	free(t);
+	free(j);
+	scratch_fini(&s);
+}
+END_TEST
+
 #ifdef RC_TEST_HAVE_CUDART
 /* The real CUDA runtime's lookups go through the shim, and it behaves the
  * same with and without it. */
@@ -599,6 +644,7 @@ TEST_SUITE(gpu)
 	ADD_TEST(s, lookups_hand_out_wrappers_for_tracked_names_only);
 	ADD_TEST(s, dlsym_is_relative_to_its_caller);
 	ADD_TEST(s, without_a_driver_the_program_is_unchanged);
+	ADD_TEST(s, report_says_gpu_absent_without_a_driver);
 #ifdef RC_TEST_HAVE_CUDART
 	ADD_TEST(s, real_cuda_runtime_against_the_fake_driver);
 #endif
