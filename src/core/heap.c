@@ -12,9 +12,11 @@
 #include "core/heap.h"
 #include "core/lock.h"
 #include "core/log.h"
+#include "core/scope.h"
 #include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
+#include "report/report.h"
 
 RC_TLS struct rc_heap_thread rc_heap_self;
 bool rc_heap_counting = true;
@@ -24,6 +26,8 @@ struct sample {
 	uintptr_t p;
 	uint64_t n;
 	uint32_t stack;
+	uint32_t scope; /* the scope it was allocated in; 0: none */
+	bool stat;      /* a statistical sample (else recorded for its scope only) */
 };
 
 static struct {
@@ -42,7 +46,8 @@ static struct {
 
 	struct rc_spinlock slock;
 	struct sample **buckets;
-	size_t nbuckets, nsamples, sample_bytes;
+	size_t nbuckets, nrecords; /* records: samples and scope records */
+	size_t nsamples, sample_bytes; /* statistical samples only */
 } G = { .interval = RC_DEFAULT_HEAP_SAMPLE, .depth = RC_DEFAULT_STACK_DEPTH };
 
 /* --- sampling intervals ---------------------------------------------------- */
@@ -144,7 +149,7 @@ rc_heap_thread_register(void)
 	}
 	t->countdown = G.sampling ? next_interval(t) : (int64_t)RC_DEFAULT_HEAP_SAMPLE;
 	t->state = RC_HEAP_T_ACTIVE;
-	t->fast = rc_heap_counting;
+	t->fast = rc_heap_counting && rc_scope_cur == 0;
 	rc_spin_unlock(&G.tlock);
 	if (atomic_load(&G.key_state) == 2) {
 		pthread_setspecific(G.key, t);
@@ -185,8 +190,10 @@ rc_heap_thread_exit(void)
 	rc_spin_unlock(&G.tlock);
 }
 
+static unsigned scope_record(void *p, size_t n, const void *site);
+
 unsigned
-rc_heap_alloc_slow(void *p, size_t n)
+rc_heap_alloc_slow(void *p, size_t n, const void *site)
 {
 	struct rc_heap_thread *t = &rc_heap_self;
 
@@ -200,7 +207,13 @@ rc_heap_alloc_slow(void *p, size_t n)
 		rc_heap_add(t, 1, (int64_t)n);
 		t->countdown -= (int64_t)n;
 		if (t->countdown <= 0) {
-			return RC_HEAP_COUNTED | rc_heap_sample(p, n);
+			unsigned sampled = rc_heap_sample(p, n);
+			if (sampled || rc_scope_cur == 0) {
+				return RC_HEAP_COUNTED | sampled;
+			}
+		}
+		if (rc_scope_cur != 0) {
+			return RC_HEAP_COUNTED | scope_record(p, n, site);
 		}
 		return RC_HEAP_COUNTED;
 	}
@@ -287,8 +300,10 @@ rc_heap_sample(void *p, size_t n)
 		s->p = (uintptr_t)p;
 		s->n = n;
 		s->stack = stack;
+		s->scope = rc_scope_cur;
+		s->stat = true;
 		rc_spin_lock(&G.slock);
-		if (G.nsamples >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
+		if (G.nrecords >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
 			rc_spin_unlock(&G.slock);
 			rc_free(s);
 			s = NULL;
@@ -296,6 +311,7 @@ rc_heap_sample(void *p, size_t n)
 			size_t k = bucket_of(s->p, G.nbuckets);
 			s->next = G.buckets[k];
 			G.buckets[k] = s;
+			G.nrecords++;
 			G.nsamples++;
 			G.sample_bytes += n;
 			rc_spin_unlock(&G.slock);
@@ -319,8 +335,11 @@ rc_heap_unsample(void *p)
 			if ((*pp)->p == (uintptr_t)p) {
 				found = *pp;
 				*pp = found->next;
-				G.nsamples--;
-				G.sample_bytes -= found->n;
+				G.nrecords--;
+				if (found->stat) {
+					G.nsamples--;
+					G.sample_bytes -= found->n;
+				}
 				break;
 			}
 		}
@@ -343,7 +362,7 @@ rc_heap_sample_memory(void)
 {
 	rc_spin_lock(&G.slock);
 	/* Each sample is a 64-byte arena block; plus the buckets. */
-	size_t n = G.nsamples * 64 + G.nbuckets * sizeof(void *);
+	size_t n = G.nrecords * 64 + G.nbuckets * sizeof(void *);
 	rc_spin_unlock(&G.slock);
 	return n;
 }
@@ -416,6 +435,9 @@ rc_heap_groups(struct rc_heap_group **out, uint64_t *samples, uint64_t *sample_b
 	 * "cap" by marking it with UINT32_MAX while aggregating. */
 	for (size_t i = 0; i < G.nbuckets; i++) {
 		for (struct sample *s = G.buckets[i]; s; s = s->next) {
+			if (!s->stat) {
+				continue; /* a scope's record, not a sample */
+			}
 			uint32_t key = s->stack ? s->stack : UINT32_MAX;
 			size_t k = (size_t)(key * 2654435761u) & (cap - 1);
 			while (tab[k].stack && tab[k].stack != key) {
@@ -464,6 +486,194 @@ done:
 	return n;
 }
 
+/* --- scopes ---------------------------------------------------------------- */
+
+void (*rc_heap_block_free)(void *p);
+
+void
+rc_heap_scope_changed(void)
+{
+	struct rc_heap_thread *t = &rc_heap_self;
+	t->fast = t->state == RC_HEAP_T_ACTIVE && rc_heap_counting && rc_scope_cur == 0;
+}
+
+/* Records block @p, allocated at @site inside the calling thread's scope,
+ * that the sampler passed over.  RC_HEAP_SAMPLED when recorded. */
+static unsigned
+scope_record(void *p, size_t n, const void *site)
+{
+	if (rc_guard || !G.sampling) {
+		return 0;
+	}
+	int saved_errno = errno;
+	rc_guard++;
+	uint32_t stack = rc_stack_site((uintptr_t)site, G.depth);
+	struct sample *s = rc_alloc(sizeof(*s));
+	unsigned flag = 0;
+	if (s) {
+		*s = (struct sample){ .p = (uintptr_t)p, .n = n, .stack = stack,
+				      .scope = rc_scope_cur, .stat = false };
+		rc_spin_lock(&G.slock);
+		if (G.nrecords >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
+			rc_spin_unlock(&G.slock);
+			rc_free(s);
+		} else {
+			size_t k = bucket_of(s->p, G.nbuckets);
+			s->next = G.buckets[k];
+			G.buckets[k] = s;
+			G.nrecords++;
+			rc_spin_unlock(&G.slock);
+			flag = RC_HEAP_SAMPLED;
+		}
+	}
+	rc_guard--;
+	errno = saved_errno;
+	return flag;
+}
+
+void
+rc_heap_scope_totals(uint32_t scope, uint64_t *blocks, uint64_t *bytes)
+{
+	*blocks = *bytes = 0;
+	rc_spin_lock(&G.slock);
+	for (size_t i = 0; i < G.nbuckets; i++) {
+		for (struct sample *s = G.buckets[i]; s; s = s->next) {
+			if (s->scope == scope && scope != 0) {
+				(*blocks)++;
+				*bytes += s->n;
+			}
+		}
+	}
+	rc_spin_unlock(&G.slock);
+}
+
+/* Adds a block of @n bytes with @stack to the groups in @tab (@cap slots,
+ * a power of two, open addressing; stack 0 stored as UINT32_MAX). */
+static void
+group_add(struct rc_heap_scope_group *tab, size_t cap, size_t *used, uint32_t stack, uint64_t n)
+{
+	uint32_t key = stack ? stack : UINT32_MAX;
+	size_t k = (size_t)(key * 2654435761u) & (cap - 1);
+	while (tab[k].stack && tab[k].stack != key) {
+		k = (k + 1) & (cap - 1);
+	}
+	if (!tab[k].stack) {
+		if (*used + 1 >= cap) {
+			return; /* full: counted in the totals all the same */
+		}
+		tab[k].stack = key;
+		(*used)++;
+	}
+	tab[k].blocks++;
+	tab[k].bytes += n;
+}
+
+/* The end of scope @scope (core/scope.h): its blocks still live are
+ * counted, reported, then freed or handed to @parent. */
+void
+rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool free_blocks,
+		  struct rcshim_result *res)
+{
+	if (scope == 0 || !G.nbuckets) {
+		return;
+	}
+	if (free_blocks && !rc_heap_block_free) {
+		free_blocks = false; /* the core alone: nothing to free with */
+	}
+	rc_guard++;
+	uint64_t blocks, bytes;
+	rc_heap_scope_totals(scope, &blocks, &bytes);
+	if (blocks == 0) {
+		rc_guard--;
+		return;
+	}
+	/* Room for every block's stack (blocks freed meanwhile only leave
+	 * slots unused; blocks added meanwhile cannot be: the scope has
+	 * ended on its only thread). */
+	size_t cap = 16;
+	while (cap < 2 * blocks + 2 && cap < ((size_t)1 << 20)) {
+		cap *= 2;
+	}
+	struct rc_heap_scope_group *tab = rc_alloc(cap * sizeof(*tab));
+	size_t used = 0;
+	struct sample *gone = NULL; /* records taken out of the table */
+
+	blocks = bytes = 0;
+	rc_spin_lock(&G.slock);
+	for (size_t i = 0; i < G.nbuckets; i++) {
+		for (struct sample **pp = &G.buckets[i]; *pp;) {
+			struct sample *s = *pp;
+			if (s->scope != scope) {
+				pp = &s->next;
+				continue;
+			}
+			blocks++;
+			bytes += s->n;
+			if (tab) {
+				group_add(tab, cap, &used, s->stack, s->n);
+			}
+			if (free_blocks || (parent == 0 && !s->stat)) {
+				/* Out of the table: the block is freed below,
+				 * or (kept, no enclosing scope) is no longer
+				 * any scope's; its tag still says sampled,
+				 * and its free finds no record. */
+				*pp = s->next;
+				G.nrecords--;
+				if (s->stat) {
+					G.nsamples--;
+					G.sample_bytes -= s->n;
+				}
+				s->next = gone;
+				gone = s;
+				continue;
+			}
+			s->scope = parent;
+			pp = &s->next;
+		}
+	}
+	rc_spin_unlock(&G.slock);
+
+	while (gone) {
+		struct sample *next = gone->next;
+		if (free_blocks) {
+			rc_heap_block_free((void *)gone->p);
+		}
+		rc_free(gone);
+		gone = next;
+	}
+	if (free_blocks) {
+		rc_result_add(res, RCSHIM_KIND_HEAP, blocks, 0, 0, bytes);
+	} else {
+		rc_result_add(res, RCSHIM_KIND_HEAP, 0, 0, blocks, 0);
+	}
+
+	size_t ng = 0;
+	for (size_t i = 0; tab && i < cap; i++) {
+		if (tab[i].stack) {
+			tab[ng] = tab[i];
+			if (tab[ng].stack == UINT32_MAX) {
+				tab[ng].stack = 0;
+			}
+			ng++;
+		}
+	}
+	/* Largest first (insertion sort: groups are few, distinct stacks). */
+	for (size_t i = 1; i < ng; i++) {
+		struct rc_heap_scope_group g = tab[i];
+		size_t j = i;
+		while (j > 0 && tab[j - 1].bytes < g.bytes) {
+			tab[j] = tab[j - 1];
+			j--;
+		}
+		tab[j] = g;
+	}
+	if (res) {
+		rc_report_scope_heap(scope, parent, prio, free_blocks, blocks, bytes, tab, ng);
+	}
+	rc_free(tab);
+	rc_guard--;
+}
+
 /* --- configuration --------------------------------------------------------- */
 
 void
@@ -473,7 +683,7 @@ rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting)
 	G.depth = stack_depth;
 	rc_heap_counting = counting;
 	G.sampling = counting;
-	rc_heap_self.fast = counting && rc_heap_self.state == RC_HEAP_T_ACTIVE;
+	rc_heap_self.fast = counting && rc_heap_self.state == RC_HEAP_T_ACTIVE && rc_scope_cur == 0;
 	/* The calling thread (usually the only one yet) starts at the
 	 * configured interval at once. */
 	if (rc_heap_self.state == RC_HEAP_T_ACTIVE) {
@@ -544,6 +754,7 @@ rc_heap_reset(void)
 		}
 		G.buckets[i] = NULL;
 	}
+	G.nrecords = 0;
 	G.nsamples = 0;
 	G.sample_bytes = 0;
 	rc_spin_unlock(&G.slock);

@@ -54,8 +54,9 @@ extern RC_TLS struct rc_heap_thread rc_heap_self;
 /* False when RCSHIM_TRACK leaves the heap out: nothing new is counted. */
 extern bool rc_heap_counting;
 
-/* Slow paths (heap.c). */
-unsigned rc_heap_alloc_slow(void *p, size_t n);
+/* Slow paths (heap.c).  @site is the program's call site (the return
+ * address into it), for blocks allocated inside a scope. */
+unsigned rc_heap_alloc_slow(void *p, size_t n, const void *site);
 /* Writes the tag of block @p: @n requested, @usable usable bytes. */
 static inline void
 rc_heap_tag(void *p, size_t n, size_t usable, unsigned flags)
@@ -86,9 +87,13 @@ rc_heap_add(struct rc_heap_thread *t, int64_t blocks, int64_t bytes)
 }
 
 /* Block @p of @n requested bytes was just allocated with @usable usable
- * bytes (usable > n).  Counts it, maybe samples it, writes its tag. */
-static inline void
-rc_heap_on_alloc(void *p, size_t n, size_t usable)
+ * bytes (usable > n), at @site.  Counts it, maybe samples it, writes its
+ * tag.  rc_heap_on_alloc passes the return address of the function it is
+ * expanded in: use it in the exported interposer itself, or in helpers
+ * that are always inlined into it. */
+#define rc_heap_on_alloc(p, n, usable) rc_heap_on_alloc_at(p, n, usable, __builtin_return_address(0))
+static inline __attribute__((always_inline)) void
+rc_heap_on_alloc_at(void *p, size_t n, size_t usable, const void *site)
 {
 	struct rc_heap_thread *t = &rc_heap_self;
 	unsigned flags;
@@ -101,7 +106,7 @@ rc_heap_on_alloc(void *p, size_t n, size_t usable)
 			flags |= rc_heap_sample(p, n);
 		}
 	} else {
-		flags = rc_heap_alloc_slow(p, n);
+		flags = rc_heap_alloc_slow(p, n, site);
 	}
 	rc_heap_tag(p, n, usable, flags);
 }
@@ -154,6 +159,35 @@ rc_heap_on_free(void *p, size_t usable)
 	}
 	return n;
 }
+
+/* --- scopes (DESIGN §7) ----------------------------------------------------
+ *
+ * While a thread has a scope open, its allocations leave the fast path and
+ * each block is recorded in the sample table (tagged RC_HEAP_SAMPLED),
+ * with the scope and its call site's stack (rc_stack_site), whether or not
+ * it is also a statistical sample.  Only statistical samples count in the
+ * report's heap groups and sample totals; the other records exist so that
+ * the scope's end can name, count and, when asked, free its blocks.
+ * A block belongs to the scope its last (re)allocation happened in. */
+
+/* rc_scope_cur of the calling thread changed: picks the fast path or the
+ * recording one.  Called by core/scope.c. */
+void rc_heap_scope_changed(void);
+
+/* Frees a block the program allocated through the interposer (uncounts
+ * it, then the real free).  Set by the preload layer; NULL when only the
+ * core is linked (scopes then report but cannot free). */
+extern void (*rc_heap_block_free)(void *p);
+
+/* The blocks of a scope still live at its end, by call-site stack. */
+struct rc_heap_scope_group {
+	uint32_t stack;
+	uint64_t blocks, bytes;
+};
+
+/* Blocks recorded for scope @scope and still live: their number and
+ * requested bytes (tests, and the report). */
+void rc_heap_scope_totals(uint32_t scope, uint64_t *blocks, uint64_t *bytes);
 
 /* --- configuration and state ------------------------------------------------ */
 

@@ -11,6 +11,7 @@
 #include "core/arena.h"
 #include "core/lock.h"
 #include "core/log.h"
+#include "core/heap.h"
 #include "core/scope.h"
 #include "core/state.h"
 #include "core/sys.h"
@@ -148,6 +149,7 @@ rc_scope_begin(const char *name, unsigned flags)
 	}
 	top = s;
 	rc_scope_cur = s->id;
+	rc_heap_scope_changed();
 	return s->id;
 }
 
@@ -191,6 +193,7 @@ end_top(rcshim_priority prio, struct rcshim_result *res)
 	/* Popped first: nothing acquired from here on is the scope's. */
 	top = s->parent;
 	rc_scope_cur = parent;
+	rc_heap_scope_changed();
 
 	struct rc_clean_req req = { RC_MODE_FINAL, prio, RC_REASON_SCOPE, 0, s->id };
 	rc_clean(&req, &r);
@@ -281,6 +284,7 @@ rc_scope_abandon_thread(void)
 		rc_track_rescope(s->id, 0);
 		drop(s);
 	}
+	rc_heap_scope_changed();
 }
 
 unsigned

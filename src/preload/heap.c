@@ -245,7 +245,9 @@ resolved(void)
 
 /* --- the wrappers ----------------------------------------------------------- */
 
-static inline void *
+/* Always inlined: rc_heap_on_alloc takes the call site from the return
+ * address of the interposer it is expanded in. */
+static inline __attribute__((always_inline)) void *
 counted(void *p, size_t n)
 {
 	if (__builtin_expect(p != NULL, 1)) {
@@ -255,7 +257,7 @@ counted(void *p, size_t n)
 }
 
 /* counted() when the mode is known to be M_GLIBC. */
-static inline void *
+static inline __attribute__((always_inline)) void *
 counted_glibc(void *p, size_t n)
 {
 	if (__builtin_expect(p != NULL, 1)) {
@@ -284,9 +286,9 @@ malloc_slow(size_t n)
 /* The rarer ends of malloc's fast path, as tail calls: the fast path
  * keeps nothing live across them. */
 static __attribute__((noinline)) void *
-malloc_finish(void *p, size_t n)
+malloc_finish(void *p, size_t n, const void *site)
 {
-	rc_heap_on_alloc(p, n, glibc_usable(p));
+	rc_heap_on_alloc_at(p, n, glibc_usable(p), site);
 	return p;
 }
 
@@ -313,7 +315,7 @@ malloc(size_t n)
 	 * thread, no sample due, a slack that fits the tag. */
 	struct rc_heap_thread *t = &rc_heap_self;
 	if (__builtin_expect(!t->fast || rc_guard, 0)) {
-		return malloc_finish(p, n);
+		return malloc_finish(p, n, __builtin_return_address(0));
 	}
 	rc_heap_add(t, 1, (int64_t)n);
 	if (__builtin_expect((t->countdown -= (int64_t)n) <= 0, 0)) {
@@ -412,7 +414,7 @@ calloc(size_t nmemb, size_t size)
 	return pool_alloc(n, 16);
 }
 
-static void *
+static inline __attribute__((always_inline)) void *
 tracked_realloc(void *p, size_t n)
 {
 	size_t usable = usable_of(p);
@@ -638,9 +640,22 @@ find_text(struct dl_phdr_info *info, size_t size, void *ctx)
 	return 0;
 }
 
+/* Frees a block of the program's for a scope that ends with
+ * RCSHIM_SCOPE_FREE_HEAP. */
+static void
+free_block(void *p)
+{
+	if (in_pool(p) || resolved() != M_TRACK) {
+		return;
+	}
+	rc_heap_on_free(p, usable_of(p));
+	R.free(p);
+}
+
 void
 rc_heap_preload_init(void)
 {
+	rc_heap_block_free = free_block;
 	Dl_info info;
 	uintptr_t range[3] = { 0, 0, 0 };
 

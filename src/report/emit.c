@@ -539,6 +539,36 @@ used_stacks(struct rc_report *r, uint32_t **out)
 	return u;
 }
 
+/* The frames of stack @id, as a JSON array. */
+static void
+json_frames(struct rc_out *o, struct rc_report *r, uint32_t id)
+{
+	const uintptr_t *pc;
+	unsigned nf = rc_stack_frames(id, &pc);
+	rc_out_str(o, "[");
+	for (unsigned i = 0; i < nf; i++) {
+		struct rc_frame_info f;
+		rc_sym_lookup(r->sym, pc[i], &f);
+		rc_out_fmt(o, "%s{\"pc\":\"0x%lx\",\"object\":", i ? "," : "",
+			   (unsigned long)pc[i]);
+		rc_out_json_str(o, f.object);
+		rc_out_str(o, ",\"function\":");
+		if (f.function[0]) {
+			rc_out_json_str(o, f.function);
+		} else {
+			rc_out_str(o, "null");
+		}
+		rc_out_fmt(o, ",\"offset\":%lu,\"file\":", (unsigned long)f.offset);
+		if (f.file[0]) {
+			rc_out_json_str(o, f.file);
+			rc_out_fmt(o, ",\"line\":%d}", f.line);
+		} else {
+			rc_out_str(o, "null,\"line\":null}");
+		}
+	}
+	rc_out_str(o, "]");
+}
+
 static void
 json_stacks(struct rc_out *o, struct rc_report *r)
 {
@@ -546,30 +576,9 @@ json_stacks(struct rc_out *o, struct rc_report *r)
 	size_t n = used_stacks(r, &ids);
 	rc_out_str(o, "\"stacks\":[");
 	for (size_t s = 0; s < n; s++) {
-		const uintptr_t *pc;
-		unsigned nf = rc_stack_frames(ids[s], &pc);
-		rc_out_fmt(o, "%s{\"id\":%u,\"frames\":[", s ? "," : "", (unsigned)ids[s]);
-		for (unsigned i = 0; i < nf; i++) {
-			struct rc_frame_info f;
-			rc_sym_lookup(r->sym, pc[i], &f);
-			rc_out_fmt(o, "%s{\"pc\":\"0x%lx\",\"object\":", i ? "," : "",
-				   (unsigned long)pc[i]);
-			rc_out_json_str(o, f.object);
-			rc_out_str(o, ",\"function\":");
-			if (f.function[0]) {
-				rc_out_json_str(o, f.function);
-			} else {
-				rc_out_str(o, "null");
-			}
-			rc_out_fmt(o, ",\"offset\":%lu,\"file\":", (unsigned long)f.offset);
-			if (f.file[0]) {
-				rc_out_json_str(o, f.file);
-				rc_out_fmt(o, ",\"line\":%d}", f.line);
-			} else {
-				rc_out_str(o, "null,\"line\":null}");
-			}
-		}
-		rc_out_str(o, "]}");
+		rc_out_fmt(o, "%s{\"id\":%u,\"frames\":", s ? "," : "", (unsigned)ids[s]);
+		json_frames(o, r, ids[s]);
+		rc_out_str(o, "}");
 	}
 	rc_out_str(o, "]");
 	rc_free(ids);
@@ -624,6 +633,56 @@ rc_report_emit_json(struct rc_out *o, struct rc_report *r)
 		   "\"sample_bytes\":%zu},\"truncated\":%s}\n",
 		   r->arena_mapped, r->stack_count, r->stack_memory, r->sample_memory,
 		   o->oom ? "true" : "false");
+}
+
+void
+rc_report_emit_scope_heap(struct rc_out *o, enum rc_report_format fmt,
+			  const struct rc_scope_heap_entry *e)
+{
+	struct rc_report r;
+	memset(&r, 0, sizeof(r));
+	r.sym = rc_sym_begin();
+
+	if (fmt == RC_REPORT_JSON) {
+		rc_out_fmt(o, "{\"format\":\"rcshim-event\",\"schema\":1,\"pid\":%d,"
+			   "\"scope_heap\":{\"scope\":%u,\"name\":", (int)e->pid, (unsigned)e->scope);
+		rc_out_json_str(o, e->name);
+		rc_out_fmt(o, ",\"priority\":\"%s\",\"freed\":%s,\"to_scope\":", rc_priority_name(e->prio),
+			   e->freed ? "true" : "false");
+		if (e->freed) {
+			rc_out_str(o, "null");
+		} else {
+			rc_out_fmt(o, "%u", (unsigned)e->parent);
+		}
+		rc_out_fmt(o, ",\"count\":%lu,\"bytes\":%lu,\"groups\":[", (unsigned long)e->blocks,
+			   (unsigned long)e->bytes);
+		for (size_t g = 0; g < e->ngroups; g++) {
+			rc_out_fmt(o, "%s{\"count\":%lu,\"bytes\":%lu,\"frames\":", g ? "," : "",
+				   (unsigned long)e->groups[g].blocks,
+				   (unsigned long)e->groups[g].bytes);
+			json_frames(o, &r, e->groups[g].stack);
+			rc_out_str(o, "}");
+		}
+		rc_out_str(o, "]}}\n");
+	} else {
+		rc_out_fmt(o, "rcshim[%d]: scope %u \"%s\" ended (%s) with %lu heap blocks, %lu bytes "
+			   "allocated inside it and still live: ", (int)e->pid, (unsigned)e->scope,
+			   e->name, rc_priority_name(e->prio), (unsigned long)e->blocks,
+			   (unsigned long)e->bytes);
+		if (e->freed) {
+			rc_out_str(o, "freed\n");
+		} else if (e->parent) {
+			rc_out_fmt(o, "kept, handed to scope %u\n", (unsigned)e->parent);
+		} else {
+			rc_out_str(o, "kept, handed to the process\n");
+		}
+		for (size_t g = 0; g < e->ngroups; g++) {
+			rc_out_fmt(o, "  %lu blocks, %lu bytes, allocated at:\n",
+				   (unsigned long)e->groups[g].blocks, (unsigned long)e->groups[g].bytes);
+			text_frames(o, &r, e->groups[g].stack);
+		}
+	}
+	rc_sym_end(r.sym);
 }
 
 void

@@ -101,6 +101,21 @@ struct rc_report {
 
 void rc_report_emit_text(struct rc_out *o, struct rc_report *r);
 void rc_report_emit_json(struct rc_out *o, struct rc_report *r);
+/* The heap blocks a scope left (rc_report_scope_heap), appended to the
+ * report file. */
+struct rc_scope_heap_entry {
+	int32_t pid;
+	uint32_t scope, parent;
+	const char *name;
+	rcshim_priority prio;
+	bool freed;
+	uint64_t blocks, bytes;
+	const struct rc_heap_scope_group *groups;
+	size_t ngroups;
+};
+void rc_report_emit_scope_heap(struct rc_out *o, enum rc_report_format fmt,
+			       const struct rc_scope_heap_entry *e);
+
 /* One line for a live cleanup, appended to the report file. */
 void rc_report_emit_cleanup_line(struct rc_out *o, enum rc_report_format fmt, int32_t pid,
 				 const struct rc_cleanup_entry *c);

@@ -15,6 +15,7 @@
 #include "core/lock.h"
 #include "core/log.h"
 #include "core/registry.h"
+#include "core/scope.h"
 #include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
@@ -425,6 +426,49 @@ rc_report_cleanup(const struct rc_clean_req *req, const struct rcshim_result *re
 	if (fd >= 0) {
 		struct rc_out o = { 0 };
 		rc_report_emit_cleanup_line(&o, rc_cfg.report_format, rc_sys_getpid(), &c);
+		write_all(fd, o.p, o.len);
+		rc_out_free(&o);
+		if (close_it) {
+			rc_sys_close(fd);
+		}
+	}
+	rc_guard--;
+}
+
+void
+rc_report_scope_heap(uint32_t scope, uint32_t parent, rcshim_priority prio, bool freed,
+		     uint64_t blocks, uint64_t bytes, const struct rc_heap_scope_group *g,
+		     size_t ng)
+{
+	char name[RC_SCOPE_NAME_MAX];
+	rc_scope_name(scope, name, sizeof(name));
+	char fate[48];
+	if (freed) {
+		rc_fmt(fate, sizeof(fate), "freed");
+	} else if (parent) {
+		rc_fmt(fate, sizeof(fate), "kept, handed to scope %u", (unsigned)parent);
+	} else {
+		rc_fmt(fate, sizeof(fate), "kept, handed to the process");
+	}
+	rc_report_note("scope %u \"%s\" ended with %lu heap blocks (%lu bytes) allocated "
+		       "inside it still live: %s", (unsigned)scope, name, (unsigned long)blocks,
+		       (unsigned long)bytes, fate);
+	rc_info("scope %u \"%s\": %lu heap blocks (%lu bytes) allocated inside it still live "
+		"at its end: %s", (unsigned)scope, name, (unsigned long)blocks,
+		(unsigned long)bytes, fate);
+	if (prio < RCSHIM_HIGH) {
+		return;
+	}
+	bool close_it;
+	rc_guard++;
+	int fd = open_report(&close_it);
+	if (fd >= 0) {
+		struct rc_scope_heap_entry e = { rc_sys_getpid(), scope, parent, name, prio, freed,
+						 blocks, bytes, g, ng };
+		struct rc_out o = { 0 };
+		rc_spin_lock(&R.write_lock);
+		rc_report_emit_scope_heap(&o, rc_cfg.report_format, &e);
+		rc_spin_unlock(&R.write_lock);
 		write_all(fd, o.p, o.len);
 		rc_out_free(&o);
 		if (close_it) {

@@ -22,6 +22,17 @@ void rc_report_cleanup(const struct rc_clean_req *req, const struct rcshim_resul
  * the live trigger is lost"). */
 void rc_report_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* At the end of scope @scope (its name still known), the heap blocks
+ * allocated inside it and still live: @blocks, @bytes in total, @ng groups
+ * by call-site stack; @freed, or kept and handed to @parent (0: the
+ * process).  Always a note for the final report; at @prio HIGH and above
+ * also an entry with the symbolized stacks appended to RCSHIM_REPORT
+ * (DESIGN §3: "heap leak report with stacks" at HIGH). */
+struct rc_heap_scope_group;
+void rc_report_scope_heap(uint32_t scope, uint32_t parent, rcshim_priority prio, bool freed,
+			  uint64_t blocks, uint64_t bytes, const struct rc_heap_scope_group *g,
+			  size_t ng);
+
 /* At process end, before the final cleanup: remembers what every kind
  * holds, with its stacks, for the final report (the cleanup then takes
  * those records).  Without it the final report shows what is left after

@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/heap.h"
+#include "core/scope.h"
 #include "core/stack.h"
 #include "report/report.h"
 #include "report/symbol.h"
@@ -224,6 +225,74 @@ START_TEST(stacks_are_interned_once)
 }
 END_TEST
 
+/* Blocks allocated inside a scope: recorded (not as samples), handed to
+ * the enclosing scope when kept, freed by the end of a scope opened with
+ * RCSHIM_SCOPE_FREE_HEAP; blocks outside every scope are not recorded. */
+static void
+core_free(void *p)
+{
+	track_free(p);
+}
+
+START_TEST(scope_blocks_handed_over_and_freed)
+{
+	struct rcshim_result r;
+	uint64_t n, y;
+	int64_t b0, y0, b1, y1;
+	unsigned flags;
+
+	setup();
+	/* A huge interval: no statistical sample among these few blocks. */
+	rc_heap_configure(1ul << 40, 16, true);
+	rc_heap_block_free = core_free;
+	uint32_t outer = rc_scope_begin("outer", RCSHIM_SCOPE_FREE_HEAP);
+	ck_assert_uint_ne(outer, 0);
+	void *a = track_alloc(100);
+	ck_assert_uint_eq(rc_heap_size(a, malloc_usable_size(a), &flags), 100);
+	ck_assert(flags & RC_HEAP_SAMPLED);
+	uint32_t inner = rc_scope_begin("inner", 0);
+	void *blk[4];
+	for (int i = 0; i < 4; i++) {
+		blk[i] = track_alloc(1000);
+	}
+	track_free(blk[0]);
+	rc_heap_scope_totals(inner, &n, &y);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(y, 3000);
+	ck_assert_uint_eq(rc_heap_sample_count(), 0);
+
+	/* Kept at the inner end: counted as left alone, now the outer's. */
+	memset(&r, 0, sizeof(r));
+	rc_scope_end(inner, RCSHIM_LOW, &r);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_HEAP].skipped, 3);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_HEAP].cleaned, 0);
+	rc_heap_scope_totals(inner, &n, &y);
+	ck_assert_uint_eq(n, 0);
+	rc_heap_scope_totals(outer, &n, &y);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(y, 3100);
+
+	/* Freed at the outer end: the live counts drop by as much. */
+	rc_heap_totals(&b0, &y0);
+	memset(&r, 0, sizeof(r));
+	rc_scope_end(outer, RCSHIM_MEDIUM, &r);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_HEAP].cleaned, 4);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_HEAP].bytes, 3100);
+	rc_heap_totals(&b1, &y1);
+	ck_assert_int_eq(b0 - b1, 4);
+	ck_assert_int_eq(y0 - y1, 3100);
+	rc_heap_scope_totals(outer, &n, &y);
+	ck_assert_uint_eq(n, 0);
+
+	/* Outside every scope: the fast path again, nothing recorded. */
+	void *c = track_alloc(10);
+	rc_heap_size(c, malloc_usable_size(c), &flags);
+	ck_assert(!(flags & RC_HEAP_SAMPLED));
+	track_free(c);
+	rc_heap_block_free = NULL;
+}
+END_TEST
+
 START_TEST(report_json_parses)
 {
 	char *dir = t_scratch();
@@ -258,5 +327,6 @@ TEST_SUITE(report_core)
 	ADD_TEST(s, sampling_estimates_scale);
 	ADD_TEST(s, exited_threads_are_folded);
 	ADD_TEST(s, stacks_are_interned_once);
+	ADD_TEST(s, scope_blocks_handed_over_and_freed);
 	ADD_TEST(s, report_json_parses);
 }

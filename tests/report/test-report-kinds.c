@@ -65,6 +65,78 @@ START_TEST(kinds_name_acquiring_call_site)
 }
 END_TEST
 
+/* Heap blocks allocated inside a scope (DESIGN §7): the scope's result
+ * counts them, the report (at HIGH) names the line that allocated them,
+ * and only RCSHIM_SCOPE_FREE_HEAP frees them — the memory goes back. */
+static void
+run_scope_heap(struct rc_run *r, struct scratch *s, const char *report, const char *format,
+	       const char *how)
+{
+	char env_report[700], env_format[64];
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	snprintf(env_format, sizeof(env_format), "RCSHIM_REPORT_FORMAT=%s", format);
+	const char *env[] = { env_report, env_format, s->env_tmpdir, s->env_roots, NULL };
+	const char *argv[] = { t_victim("report/victim-acquire"), "scope-heap", how, NULL };
+	t_run(r, true, env, NULL, argv);
+}
+
+START_TEST(scope_heap_kept_and_reported)
+{
+	struct scratch s;
+	struct rc_run run;
+	char report[700], want[200];
+	int line = 0;
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.txt", s.dir);
+	run_scope_heap(&run, &s, report, "text", "keep");
+	ck_assert_msg(run.status == 0, "victim: %s", run.err);
+	ck_assert_msg(sscanf(run.out, "status 0 heap cleaned 0 skipped 3 bytes 0; mapped 3 MiB; "
+				      "line %d\n", &line) == 1, "%s", run.out);
+	char *text = t_read_file(report);
+	ck_assert_msg(text, "no report");
+	ck_assert_msg(strstr(text, "scope 1 \"parse\" ended (HIGH) with 3 heap blocks, 3145728 bytes "
+				   "allocated inside it and still live: kept, handed to the process\n"
+				   "  3 blocks, 3145728 bytes, allocated at:\n"), "%s", text);
+	snprintf(want, sizeof(want), " parse_records+0x");
+	ck_assert_msg(strstr(text, want), "%s", text);
+	snprintf(want, sizeof(want), "acquire.c:%d\n", line);
+	ck_assert_msg(strstr(text, want), "no %s in:\n%s", want, text);
+	/* And a note in the final report. */
+	ck_assert_msg(strstr(text, "  scope 1 \"parse\" ended with 3 heap blocks (3145728 bytes) "
+				   "allocated inside it still live: kept, handed to the process\n"),
+		      "%s", text);
+	free(text);
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
+START_TEST(scope_heap_freed_on_request)
+{
+	struct scratch s;
+	struct rc_run run;
+	char report[700];
+	int line = 0;
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.json", s.dir);
+	run_scope_heap(&run, &s, report, "json", "free");
+	ck_assert_msg(run.status == 0, "victim: %s", run.err);
+	/* The three blocks were freed: their mappings are gone. */
+	ck_assert_msg(sscanf(run.out, "status 0 heap cleaned 3 skipped 0 bytes 3145728; mapped 0 MiB; "
+				      "line %d\n", &line) == 1, "%s", run.out);
+	char expr[300], want[64];
+	const char *sh = "[e['scope_heap'] for e in events if 'scope_heap' in e][0]";
+	snprintf(expr, sizeof(expr), "(lambda e: (e['name'], e['freed'], e['count'], e['bytes'], "
+		 "e['groups'][0]['frames'][0]['function'], e['groups'][0]['frames'][0]['line']))(%s)", sh);
+	snprintf(want, sizeof(want), "('parse', True, 3, 3145728, 'parse_records', %d)", line);
+	rq_expect(report, expr, want);
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
 START_TEST(kinds_text_report)
 {
 	struct scratch s;
@@ -148,6 +220,11 @@ TEST_SUITE(report_kinds)
 {
 	ADD_TEST(s, kinds_name_acquiring_call_site);
 	ADD_TEST(s, kinds_text_report);
+	/* Heap tracking steps aside where ASan or valgrind own malloc. */
+	if (!under_asan() && !under_valgrind()) {
+		ADD_TEST(s, scope_heap_kept_and_reported);
+		ADD_TEST(s, scope_heap_freed_on_request);
+	}
 	ADD_TEST(s, snapshot_through_the_api);
 	ADD_TEST(s, report_path_per_process);
 }

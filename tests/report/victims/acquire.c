@@ -6,9 +6,15 @@
  * With "snapshot" as argument it also writes rcshim_report() as JSON to
  * stdout (found with dlsym: the program runs unchanged without the shim).
  * With "trim" it frees a large heap and asks for a live MEDIUM cleanup,
- * printing the heap bytes it reclaimed. */
+ * printing the heap bytes it reclaimed.
+ * With "scope-heap" ("scope-heap free") parse_records allocates five 1 MiB
+ * blocks inside a scope (opened with RCSHIM_SCOPE_FREE_HEAP), frees two,
+ * and the scope ends at HIGH: prints the heap counts of its result, the
+ * MiB of mmapped chunks still held, and the line of the malloc call. */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,9 +88,64 @@ trim(void)
 	return 0;
 }
 
+static int alloc_line;
+
+__attribute__((noinline, noclone)) static void
+parse_records(void **keep, int n, size_t size)
+{
+	for (int i = 0; i < n; i++) {
+		keep[i] = malloc(size); alloc_line = __LINE__;
+		memset(keep[i], 'x', size);
+	}
+}
+
+static int
+scope_heap(bool free_heap)
+{
+	__typeof__(rcshim_scope_begin_flags) *begin =
+		(__typeof__(rcshim_scope_begin_flags) *)dlsym(RTLD_DEFAULT, "rcshim_scope_begin_flags");
+	__typeof__(rcshim_scope_end) *end =
+		(__typeof__(rcshim_scope_end) *)dlsym(RTLD_DEFAULT, "rcshim_scope_end");
+	enum { N = 5, SIZE = 1 << 20 };
+	void *keep[N];
+	struct rcshim_result res;
+
+	if (!begin || !end) {
+		fprintf(stderr, "no rcshim\n");
+		return 1;
+	}
+	/* 1 MiB blocks are mmapped chunks: freeing one unmaps it. */
+	struct mallinfo2 before = mallinfo2();
+	rcshim_scope s = begin("parse", free_heap ? RCSHIM_SCOPE_FREE_HEAP : 0);
+	parse_records(keep, N, SIZE);
+	free(keep[0]);
+	free(keep[1]);
+	memset(&res, 0, sizeof(res));
+	rcshim_status st = end(s, RCSHIM_HIGH, &res);
+	struct mallinfo2 after = mallinfo2();
+	printf("status %d heap cleaned %llu skipped %llu bytes %llu; mapped %ld MiB; line %d\n",
+	       (int)st, (unsigned long long)res.kind[RCSHIM_KIND_HEAP].cleaned,
+	       (unsigned long long)res.kind[RCSHIM_KIND_HEAP].skipped,
+	       (unsigned long long)res.kind[RCSHIM_KIND_HEAP].bytes,
+	       ((long)after.hblkhd - (long)before.hblkhd + (SIZE / 2)) / SIZE, alloc_line);
+	if (!free_heap) {
+		/* Kept: the program's to use and free. */
+		for (int i = 2; i < N; i++) {
+			if (((char *)keep[i])[SIZE - 1] != 'x') {
+				return 3;
+			}
+			free(keep[i]);
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "scope-heap") == 0) {
+		return scope_heap(argc > 2 && strcmp(argv[2], "free") == 0);
+	}
 	if (argc > 1 && strcmp(argv[1], "trim") == 0) {
 		return trim();
 	}
