@@ -127,41 +127,6 @@ rec_less(const struct rc_record *a, const struct rc_record *b)
 	return a->kind != b->kind ? a->kind < b->kind : a->handle < b->handle;
 }
 
-static void
-rec_sift(struct rc_record *a, size_t i, size_t n)
-{
-	for (;;) {
-		size_t m = i, l = 2 * i + 1, r = l + 1;
-		if (l < n && rec_less(&a[m], &a[l])) {
-			m = l;
-		}
-		if (r < n && rec_less(&a[m], &a[r])) {
-			m = r;
-		}
-		if (m == i) {
-			return;
-		}
-		struct rc_record t = a[i];
-		a[i] = a[m];
-		a[m] = t;
-		i = m;
-	}
-}
-
-static void
-rec_sort(struct rc_record *a, size_t n)
-{
-	for (size_t i = n / 2; i-- > 0;) {
-		rec_sift(a, i, n);
-	}
-	for (size_t end = n; end-- > 1;) {
-		struct rc_record t = a[0];
-		a[0] = a[end];
-		a[end] = t;
-		rec_sift(a, 0, end);
-	}
-}
-
 /* The record of @it among @recs (sorted), or NULL. */
 static const struct rc_record *
 rec_find(const struct rc_record *recs, size_t n, const struct rc_custom_item *it)
@@ -223,7 +188,7 @@ snapshot(struct step *s)
 	 * just not have its record in it yet. */
 	uint64_t gen0 = rc_custom_generation();
 	size_t nrecs = rc_reg_collect(match_registered, NULL, false, &recs);
-	rec_sort(recs, nrecs);
+	rc_reg_sort(recs, nrecs, rec_less);
 	s->n = rc_custom_snapshot(&s->items);
 	size_t ndeps = 0;
 	for (size_t i = 0; i < s->n; i++) {

@@ -216,15 +216,18 @@ rc_reg_count(int kind)
 
 /* Min-heap on seq, so popping the minimum to the end leaves the array in
  * decreasing seq order: newest first. */
+/* Heapsort: no allocation, no recursion (it runs in cleanups and in
+ * signal handlers' callers). */
 static void
-sift_down(struct rc_record *a, size_t i, size_t n)
+sift_down(struct rc_record *a, size_t i, size_t n,
+	  bool (*less)(const struct rc_record *, const struct rc_record *))
 {
 	for (;;) {
 		size_t m = i, l = 2 * i + 1, r = l + 1;
-		if (l < n && a[l].seq < a[m].seq) {
+		if (l < n && less(&a[m], &a[l])) {
 			m = l;
 		}
-		if (r < n && a[r].seq < a[m].seq) {
+		if (r < n && less(&a[m], &a[r])) {
 			m = r;
 		}
 		if (m == i) {
@@ -237,18 +240,25 @@ sift_down(struct rc_record *a, size_t i, size_t n)
 	}
 }
 
-static void
-sort_newest_first(struct rc_record *a, size_t n)
+void
+rc_reg_sort(struct rc_record *a, size_t n,
+	    bool (*less)(const struct rc_record *, const struct rc_record *))
 {
 	for (size_t i = n / 2; i-- > 0;) {
-		sift_down(a, i, n);
+		sift_down(a, i, n, less);
 	}
 	for (size_t end = n; end-- > 1;) {
 		struct rc_record t = a[0];
 		a[0] = a[end];
 		a[end] = t;
-		sift_down(a, 0, end);
+		sift_down(a, 0, end, less);
 	}
+}
+
+static bool
+newer(const struct rc_record *a, const struct rc_record *b)
+{
+	return a->seq > b->seq;
 }
 
 size_t
@@ -299,7 +309,7 @@ rc_reg_collect(bool (*match)(const struct rc_record *r, void *ctx), void *ctx,
 		return 0;
 	}
 	/* Heapsort: in place and allocation-free (libc's qsort may malloc). */
-	sort_newest_first(list, n);
+	rc_reg_sort(list, n, newer); /* newest first */
 	*out = list;
 	return n;
 }

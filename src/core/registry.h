@@ -67,6 +67,11 @@ size_t rc_reg_count(int kind);
  * removing them from the table when @take is set.  The array and its path
  * strings belong to the caller: free with rc_reg_free_list.  Returns the
  * count (0 with *out NULL when none or out of memory). */
+/* Sorts @n records in place, ascending by @less (heapsort: no allocation,
+ * no recursion). */
+void rc_reg_sort(struct rc_record *a, size_t n,
+		 bool (*less)(const struct rc_record *, const struct rc_record *));
+
 size_t rc_reg_collect(bool (*match)(const struct rc_record *r, void *ctx), void *ctx,
 		      bool take, struct rc_record **out);
 void rc_reg_free_list(struct rc_record *list, size_t n);
