@@ -30,12 +30,14 @@ START_TEST(python_wal_writer_survives_sigusr1_checkpoints)
 {
 	struct scratch s;
 	struct rc_run shim;
-	char db[600];
+	char db[600], report[600], env_report[700], note[700];
 
 	scratch_init(&s);
 	snprintf(db, sizeof(db), "%s/live.db", s.dir);
+	snprintf(report, sizeof(report), "%s/report.txt", s.dir);
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
 	const char *env[] = { s.env_tmpdir, "RCSHIM_SIGNAL_PRIORITY=MEDIUM", "RCSHIM_LOG=debug",
-			      NULL };
+			      env_report, NULL };
 	const char *argv[] = { "python3", "-c", wal_live, db, NULL };
 	t_run(&shim, true, env, NULL, argv);
 	ck_assert_msg(shim.status == 0, "%s: %s", t_status_str(shim.status), shim.err);
@@ -44,6 +46,18 @@ START_TEST(python_wal_writer_survives_sigusr1_checkpoints)
 	ck_assert_msg(strstr(shim.err, "checkpointed"), "stderr: %s", shim.err);
 	ck_assert_msg(count_lines_with(shim.err, "live signal: reclaimed sqlite") >= 1,
 		      "stderr: %s", shim.err);
+	/* The report says so too: live cleanups by the signal, and a note
+	 * per connection naming the database, the cache released and the
+	 * frames checkpointed. */
+	char *text = t_read_file(report);
+	ck_assert_msg(text, "no report at %s", report);
+	ck_assert_msg(strstr(text, "  live_signal live MEDIUM: "), "%s", text);
+	snprintf(note, sizeof(note), "  sqlite %s: released ", db);
+	const char *n = strstr(text, note);
+	ck_assert_msg(n, "no \"%s\" in:\n%s", note, text);
+	ck_assert_msg(strstr(n, " bytes of cache, checkpointed ") &&
+			      strstr(n, " WAL frames\n"), "%s", text);
+	free(text);
 	/* The rows are all in the file. */
 	struct rc_run check;
 	const char *q[] = { "sqlite3", db, "SELECT count(*) FROM t;", NULL };
