@@ -1095,7 +1095,10 @@ rc_config_defaults(struct rc_config *cfg)
 	if (!cfg) {
 		return;
 	}
-	memset(cfg, 0, sizeof(*cfg));
+	/* Not roots_buf: only what tmp_roots points at is read there, and
+	 * zeroing all of it would touch pages start-up never needs. */
+	memset(cfg, 0, offsetof(struct rc_config, roots_buf));
+	cfg->roots_buf[0] = '\0';
 	for (size_t i = 0; i < N_VARS; i++) {
 		vars[i].reset(cfg, &vars[i], NULL);
 	}

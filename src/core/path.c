@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
 #include "core/config.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -14,11 +17,22 @@
 
 #define MAX_ROOTS (2 * RC_MAX_TMP_ROOTS)
 
+/* The roots, packed one after the other (NUL-terminated) in one pool: a
+ * few short paths take some bytes of a page start-up touches anyway, where
+ * a PATH_MAX slot per root took a page each, every one touched.  Roots
+ * beyond the inline pool move to a pool with PATH_MAX per root, as much as
+ * before, taken from the shim's arena then and kept. */
+#define INLINE_POOL 1024
+#define FULL_POOL (MAX_ROOTS * PATH_MAX)
+
 static struct {
 	struct rc_spinlock lock;
-	size_t n;
-	char buf[MAX_ROOTS][PATH_MAX];
-	size_t len[MAX_ROOTS];
+	size_t n, used, cap;
+	char *pool; /* inline_pool or big */
+	char *big;
+	uint32_t off[MAX_ROOTS];
+	uint32_t len[MAX_ROOTS];
+	char inline_pool[INLINE_POOL];
 } roots;
 
 void
@@ -112,6 +126,26 @@ rc_path_within(const char *abs, const char *dir)
 	return strncmp(abs, dir, n) == 0 && (abs[n] == '/' || abs[n] == '\0');
 }
 
+/* Room for @need more bytes in the pool. */
+static bool
+room_for(size_t need)
+{
+	if (need <= roots.cap - roots.used) {
+		return true;
+	}
+	if (roots.pool == roots.big) {
+		return false;
+	}
+	if (!roots.big && !(roots.big = rc_alloc(FULL_POOL))) {
+		rc_debug("out of memory for the temp roots");
+		return false;
+	}
+	memcpy(roots.big, roots.pool, roots.used);
+	roots.pool = roots.big;
+	roots.cap = FULL_POOL;
+	return need <= roots.cap - roots.used;
+}
+
 static void
 add_root(const char *r)
 {
@@ -120,13 +154,20 @@ add_root(const char *r)
 		return;
 	}
 	for (size_t i = 0; i < roots.n; i++) {
-		if (strcmp(roots.buf[i], r) == 0) {
+		if (strcmp(roots.pool + roots.off[i], r) == 0) {
 			return;
 		}
 	}
-	memcpy(roots.buf[roots.n], r, len + 1);
-	rc_path_normalize(roots.buf[roots.n]);
-	roots.len[roots.n] = strlen(roots.buf[roots.n]);
+	if (!room_for(len + 1)) {
+		return;
+	}
+	char *dst = roots.pool + roots.used;
+	memcpy(dst, r, len + 1);
+	rc_path_normalize(dst);
+	len = strlen(dst);
+	roots.off[roots.n] = (uint32_t)roots.used;
+	roots.len[roots.n] = (uint32_t)len;
+	roots.used += len + 1;
 	roots.n++;
 }
 
@@ -137,6 +178,11 @@ rc_tmp_roots_set(const char *const *list, size_t n)
 
 	rc_spin_lock(&roots.lock);
 	roots.n = 0;
+	roots.used = 0;
+	if (!roots.pool) {
+		roots.pool = roots.inline_pool;
+		roots.cap = sizeof(roots.inline_pool);
+	}
 	for (size_t i = 0; i < n; i++) {
 		add_root(list[i]);
 	}
@@ -154,7 +200,7 @@ rc_tmp_root_of(const char *abs)
 {
 	for (size_t i = 0; i < roots.n; i++) {
 		size_t n = roots.len[i];
-		if (strncmp(abs, roots.buf[i], n) == 0 && abs[n] == '/' && abs[n + 1]) {
+		if (strncmp(abs, roots.pool + roots.off[i], n) == 0 && abs[n] == '/' && abs[n + 1]) {
 			return 1;
 		}
 	}
