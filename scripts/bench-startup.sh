@@ -2,40 +2,41 @@
 # Start-up cost: `true` run N times under librcshim.so against bare, in one
 # run; prints the time added per start (DESIGN §9 target: <= 1 ms).
 #   scripts/bench-startup.sh [BUILDDIR] [COUNT] [ROUNDS]
+# Bare and shim runs alternate one by one, so both see the same load.  Two
+# figures: the best round's means (the figure of record), and the median
+# of every run's time minus the bare run's before it, which a busy moment
+# moves less.
 set -eu
 cd "$(dirname "$0")/.."
 dir=${1:-build}
 n=${2:-500}
 rounds=${3:-5}
 lib=$(realpath "$dir/src/librcshim.so")
-truebin=$(command -v true | grep / || echo /bin/true)
-[ -x "$truebin" ] || truebin=/bin/true
+truebin=/bin/true
+diffs=$(mktemp)
+trap 'rm -f "$diffs"' EXIT
 
-loop() { # PRELOAD
-	local i
-	if [ -n "$1" ]; then
-		for ((i = 0; i < n; i++)); do LD_PRELOAD=$1 /bin/true; done
-	else
-		for ((i = 0; i < n; i++)); do /bin/true; done
-	fi
-}
-
-elapsed() {
-	local t0=$EPOCHREALTIME
-	loop "$1"
-	local t1=$EPOCHREALTIME
-	echo "$t1 - $t0" | bc -l
-}
-
-best_bare=999999
-best_shim=999999
+best_bare=999999999
+best_shim=999999999
 for ((r = 0; r < rounds; r++)); do
-	b=$(elapsed "")
-	s=$(elapsed "$lib")
-	best_bare=$(echo "if ($b < $best_bare) $b else $best_bare" | bc -l)
-	best_shim=$(echo "if ($s < $best_shim) $s else $best_shim" | bc -l)
+	bare=0
+	shim=0
+	for ((i = 0; i < n; i++)); do
+		# Microseconds: EPOCHREALTIME has six decimals.
+		t0=${EPOCHREALTIME/./}
+		"$truebin"
+		t1=${EPOCHREALTIME/./}
+		LD_PRELOAD=$lib "$truebin"
+		t2=${EPOCHREALTIME/./}
+		bare=$((bare + t1 - t0))
+		shim=$((shim + t2 - t1))
+		echo $((t2 - t1 - (t1 - t0))) >>"$diffs"
+	done
+	if ((bare < best_bare)); then best_bare=$bare; fi
+	if ((shim < best_shim)); then best_shim=$shim; fi
 done
-added=$(echo "($best_shim - $best_bare) * 1000000 / $n" | bc -l)
-printf 'startup: /bin/true x %d, best of %d: bare %.1f us, shim %.1f us per start, added %.1f us (ratio %.2f)\n' \
-	"$n" "$rounds" "$(echo "$best_bare * 1000000 / $n" | bc -l)" \
-	"$(echo "$best_shim * 1000000 / $n" | bc -l)" "$added" "$(echo "$best_shim / $best_bare" | bc -l)"
+median=$(sort -n "$diffs" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+awk -v n="$n" -v r="$rounds" -v b="$best_bare" -v s="$best_shim" -v m="$median" 'BEGIN {
+	printf "startup: /bin/true x %d, best of %d: bare %.1f us, shim %.1f us per start, added %.1f us (ratio %.2f); median added per run %d us\n",
+		n, r, b / n, s / n, (s - b) / n, s / b, m
+}'

@@ -77,10 +77,14 @@ rc_preload_init(void)
 	 * never open libunwind itself (core/stack.h). */
 	rc_stack_malloc_hooked();
 	if (rc_state_init(environ)) {
-		/* Descendants join this session.  setenv allocates from the
-		 * program's heap, which is fine here: this is the program's
-		 * environment. */
-		setenv(RC_SESSION_ENV, rc_session.id, 1);
+		/* Descendants join this session.  putenv keeps this string
+		 * itself (the shim is never unloaded): none of setenv's copy
+		 * and search tree, whose first use costs start-up a page.
+		 * The array it grows comes from the program's heap, which is
+		 * fine here: this is the program's environment. */
+		static char entry[sizeof(RC_SESSION_ENV) + RC_SESSION_ID_MAX];
+		rc_fmt(entry, sizeof(entry), "%s=%s", RC_SESSION_ENV, rc_session.id);
+		putenv(entry);
 	}
 	rc_heap_preload_init();
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
