@@ -5,7 +5,7 @@
 # Bare and shim runs alternate one by one, so both see the same load.  Two
 # figures: the best round's means (the figure of record), and the median
 # of every run's time minus the bare run's before it, which a busy moment
-# moves less.
+# moves less.  Then the same with posix_spawn (below).
 set -eu
 cd "$(dirname "$0")/.."
 dir=${1:-build}
@@ -40,3 +40,35 @@ awk -v n="$n" -v r="$rounds" -v b="$best_bare" -v s="$best_shim" -v m="$median" 
 	printf "startup: /bin/true x %d, best of %d: bare %.1f us, shim %.1f us per start, added %.1f us (ratio %.2f); median added per run %d us\n",
 		n, r, b / n, s / n, (s - b) / n, s / b, m
 }'
+
+# The same, started with posix_spawn from python3 (no fork of a shell for
+# each start): bare, an empty preloaded library (what any LD_PRELOAD
+# costs), and the shim, alternating; medians and 10th percentiles.
+py=$(command -v python3 || true)
+if [ -n "$py" ] && command -v cc >/dev/null; then
+	empty_dir=$(mktemp -d)
+	trap 'rm -f "$diffs"; rm -rf "$empty_dir"' EXIT
+	echo 'int rcshim_bench_empty;' >"$empty_dir/empty.c"
+	cc -shared -fPIC -o "$empty_dir/empty.so" "$empty_dir/empty.c"
+	"$py" - "$((n * rounds))" "$truebin" "$empty_dir/empty.so" "$lib" <<'PY'
+import os, sys, time
+n, exe, libs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+base = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+envs = [base] + [dict(base, LD_PRELOAD=l) for l in libs]
+times = [[] for _ in envs]
+for _ in range(n):
+    for k, env in enumerate(envs):
+        t0 = time.perf_counter_ns()
+        pid = os.posix_spawn(exe, [exe], env)
+        os.waitpid(pid, 0)
+        times[k].append(time.perf_counter_ns() - t0)
+def q(t, f):
+    return sorted(t)[int(len(t) * f)] / 1000.0
+print("startup (posix_spawn): /bin/true x %d: bare median %.1f us, p10 %.1f us" %
+      (n, q(times[0], 0.5), q(times[0], 0.1)))
+for k, name in ((1, "empty preload"), (2, "shim")):
+    print("  %s: median %.1f us (added %.1f us), p10 %.1f us (added %.1f us)" %
+          (name, q(times[k], 0.5), q(times[k], 0.5) - q(times[0], 0.5),
+           q(times[k], 0.1), q(times[k], 0.1) - q(times[0], 0.1)))
+PY
+fi

@@ -4,6 +4,7 @@
 
 #include "core/arena.h"
 #include "core/fdtable.h"
+#include "core/state.h"
 
 /* An entry is a seqlock: its flags word is zeroed, then the other fields
  * written, then the flags published with release; a reader validates its
@@ -18,7 +19,7 @@
 #define CHUNK_SIZE (1 << CHUNK_BITS)
 #define NCHUNKS (RC_FD_MAX / CHUNK_SIZE)
 
-static struct rc_fd_entry *_Atomic chunks[NCHUNKS];
+static struct rc_fd_entry *_Atomic chunks[NCHUNKS] RC_COLD_BSS;
 static atomic_int high_water = -1;
 
 static struct rc_fd_entry *

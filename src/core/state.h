@@ -10,6 +10,16 @@
 
 #define RC_TLS __thread __attribute__((tls_model("initial-exec")))
 
+/* Large zero-initialised tables, placed after .bss (the linker puts .lbss,
+ * x86-64's large-data bss, at its end): between the shim's small
+ * variables they would spread those over more pages, and every page a
+ * process touches first costs start-up time.  Elsewhere, plain .bss. */
+#if defined(__x86_64__)
+#define RC_COLD_BSS __attribute__((section(".lbss")))
+#else
+#define RC_COLD_BSS
+#endif
+
 extern struct rc_config rc_cfg;
 
 /* 0 before rc_state_init, 1 while it runs, 2 after. */

@@ -62,7 +62,7 @@ static atomic_int mode;
 /* --- the bootstrap pool ------------------------------------------------------- */
 
 #define POOL_SIZE (256 * 1024)
-static _Alignas(4096) unsigned char pool[POOL_SIZE];
+static _Alignas(4096) unsigned char pool[POOL_SIZE] RC_COLD_BSS;
 static atomic_size_t pool_used;
 
 static inline bool

@@ -34,7 +34,7 @@ static struct {
 	size_t nsnap;
 	bool snap_taken;
 	atomic_bool final_written;
-} R;
+} R RC_COLD_BSS;
 
 static uint64_t
 now_ms(void)
