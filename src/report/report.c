@@ -510,5 +510,8 @@ rc_report_before_exit(void)
 void
 rc_report_at_exit(const struct rcshim_result *final)
 {
+	if (!rc_cfg.report[0]) {
+		return; /* no report wanted: R stays untouched (start-up's pages) */
+	}
 	final_report(RC_EVENT_EXIT, 0, final);
 }
