@@ -293,7 +293,7 @@ rc_heap_sample(void *p, size_t n)
 	}
 	int saved_errno = errno;
 	rc_guard++;
-	uint32_t stack = rc_stack_capture_alloc(G.depth);
+	uint32_t stack = rc_stack_capture(G.depth);
 	struct sample *s = rc_alloc(sizeof(*s));
 	unsigned flag = 0;
 	if (s) {
