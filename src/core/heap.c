@@ -276,6 +276,49 @@ grow(void)
 	return true;
 }
 
+/* Puts a record of block @p (@n bytes, @stack) in the table: a
+ * statistical sample when @stat, else a scope's record (rc_scope_cur).
+ * RC_HEAP_SAMPLED when recorded, 0 when memory ran out.  The caller holds
+ * rc_guard. */
+static unsigned
+record(void *p, size_t n, uint32_t stack, bool stat)
+{
+	struct sample *s = rc_alloc(sizeof(*s));
+	if (!s) {
+		return 0;
+	}
+	*s = (struct sample){ .p = (uintptr_t)p, .n = n, .stack = stack,
+			      .scope = rc_scope_cur, .stat = stat };
+	rc_spin_lock(&G.slock);
+	if (G.nrecords >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
+		rc_spin_unlock(&G.slock);
+		rc_free(s);
+		return 0;
+	}
+	size_t k = bucket_of(s->p, G.nbuckets);
+	s->next = G.buckets[k];
+	G.buckets[k] = s;
+	G.nrecords++;
+	if (stat) {
+		G.nsamples++;
+		G.sample_bytes += n;
+	}
+	rc_spin_unlock(&G.slock);
+	return RC_HEAP_SAMPLED;
+}
+
+/* Record @s was just taken out of its bucket: the counts follow.  Under
+ * G.slock. */
+static void
+unrecorded(const struct sample *s)
+{
+	G.nrecords--;
+	if (s->stat) {
+		G.nsamples--;
+		G.sample_bytes -= s->n;
+	}
+}
+
 unsigned
 rc_heap_sample(void *p, size_t n)
 {
@@ -293,31 +336,7 @@ rc_heap_sample(void *p, size_t n)
 	}
 	int saved_errno = errno;
 	rc_guard++;
-	uint32_t stack = rc_stack_capture(G.depth);
-	struct sample *s = rc_alloc(sizeof(*s));
-	unsigned flag = 0;
-	if (s) {
-		s->p = (uintptr_t)p;
-		s->n = n;
-		s->stack = stack;
-		s->scope = rc_scope_cur;
-		s->stat = true;
-		rc_spin_lock(&G.slock);
-		if (G.nrecords >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
-			rc_spin_unlock(&G.slock);
-			rc_free(s);
-			s = NULL;
-		} else {
-			size_t k = bucket_of(s->p, G.nbuckets);
-			s->next = G.buckets[k];
-			G.buckets[k] = s;
-			G.nrecords++;
-			G.nsamples++;
-			G.sample_bytes += n;
-			rc_spin_unlock(&G.slock);
-			flag = RC_HEAP_SAMPLED;
-		}
-	}
+	unsigned flag = record(p, n, rc_stack_capture(G.depth), true);
 	rc_guard--;
 	errno = saved_errno;
 	return flag;
@@ -335,11 +354,7 @@ rc_heap_unsample(void *p)
 			if ((*pp)->p == (uintptr_t)p) {
 				found = *pp;
 				*pp = found->next;
-				G.nrecords--;
-				if (found->stat) {
-					G.nsamples--;
-					G.sample_bytes -= found->n;
-				}
+				unrecorded(found);
 				break;
 			}
 		}
@@ -507,25 +522,7 @@ scope_record(void *p, size_t n, const void *site)
 	}
 	int saved_errno = errno;
 	rc_guard++;
-	uint32_t stack = rc_stack_site((uintptr_t)site, G.depth);
-	struct sample *s = rc_alloc(sizeof(*s));
-	unsigned flag = 0;
-	if (s) {
-		*s = (struct sample){ .p = (uintptr_t)p, .n = n, .stack = stack,
-				      .scope = rc_scope_cur, .stat = false };
-		rc_spin_lock(&G.slock);
-		if (G.nrecords >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
-			rc_spin_unlock(&G.slock);
-			rc_free(s);
-		} else {
-			size_t k = bucket_of(s->p, G.nbuckets);
-			s->next = G.buckets[k];
-			G.buckets[k] = s;
-			G.nrecords++;
-			rc_spin_unlock(&G.slock);
-			flag = RC_HEAP_SAMPLED;
-		}
-	}
+	unsigned flag = record(p, n, rc_stack_site((uintptr_t)site, G.depth), false);
 	rc_guard--;
 	errno = saved_errno;
 	return flag;
@@ -618,11 +615,7 @@ rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool fr
 				 * any scope's; its tag still says sampled,
 				 * and its free finds no record. */
 				*pp = s->next;
-				G.nrecords--;
-				if (s->stat) {
-					G.nsamples--;
-					G.sample_bytes -= s->n;
-				}
+				unrecorded(s);
 				s->next = gone;
 				gone = s;
 				continue;

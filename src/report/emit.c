@@ -666,16 +666,9 @@ rc_report_emit_scope_heap(struct rc_out *o, enum rc_report_format fmt,
 		rc_out_str(o, "]}}\n");
 	} else {
 		rc_out_fmt(o, "rcshim[%d]: scope %u \"%s\" ended (%s) with %lu heap blocks, %lu bytes "
-			   "allocated inside it and still live: ", (int)e->pid, (unsigned)e->scope,
+			   "allocated inside it and still live: %s\n", (int)e->pid, (unsigned)e->scope,
 			   e->name, rc_priority_name(e->prio), (unsigned long)e->blocks,
-			   (unsigned long)e->bytes);
-		if (e->freed) {
-			rc_out_str(o, "freed\n");
-		} else if (e->parent) {
-			rc_out_fmt(o, "kept, handed to scope %u\n", (unsigned)e->parent);
-		} else {
-			rc_out_str(o, "kept, handed to the process\n");
-		}
+			   (unsigned long)e->bytes, e->fate);
 		for (size_t g = 0; g < e->ngroups; g++) {
 			rc_out_fmt(o, "  %lu blocks, %lu bytes, allocated at:\n",
 				   (unsigned long)e->groups[g].blocks, (unsigned long)e->groups[g].bytes);

@@ -109,6 +109,7 @@ struct rc_scope_heap_entry {
 	const char *name;
 	rcshim_priority prio;
 	bool freed;
+	const char *fate;  /* "freed", "kept, handed to ..." */
 	uint64_t blocks, bytes;
 	const struct rc_heap_scope_group *groups;
 	size_t ngroups;

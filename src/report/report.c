@@ -464,7 +464,7 @@ rc_report_scope_heap(uint32_t scope, uint32_t parent, rcshim_priority prio, bool
 	int fd = open_report(&close_it);
 	if (fd >= 0) {
 		struct rc_scope_heap_entry e = { rc_sys_getpid(), scope, parent, name, prio, freed,
-						 blocks, bytes, g, ng };
+						 fate, blocks, bytes, g, ng };
 		struct rc_out o = { 0 };
 		rc_spin_lock(&R.write_lock);
 		rc_report_emit_scope_heap(&o, rc_cfg.report_format, &e);
