@@ -18,8 +18,26 @@
 #include "core/sys.h"
 #include "report/report.h"
 
-RC_TLS struct rc_heap_thread rc_heap_self;
 bool rc_heap_counting = true;
+/* Whether the fast paths may read the allocator's chunk headers. */
+static bool direct;
+
+/* Opens or closes the calling thread's fast paths after a change to its
+ * state, its scope, the configuration or the allocator. */
+static void
+refresh_gate(void)
+{
+	bool open = rc_self.heap.state == RC_HEAP_T_ACTIVE && direct;
+	rc_self.free_off = !open;
+	rc_self.alloc_off = !(open && rc_heap_counting && rc_scope_cur == 0);
+}
+
+void
+rc_heap_set_direct(bool on)
+{
+	direct = on;
+	refresh_gate();
+}
 
 struct sample {
 	struct sample *next;
@@ -149,7 +167,7 @@ rc_heap_thread_register(void)
 	}
 	t->countdown = G.sampling ? next_interval(t) : (int64_t)RC_DEFAULT_HEAP_SAMPLE;
 	t->state = RC_HEAP_T_ACTIVE;
-	t->fast = rc_heap_counting && rc_scope_cur == 0;
+	refresh_gate();
 	rc_spin_unlock(&G.tlock);
 	if (atomic_load(&G.key_state) == 2) {
 		pthread_setspecific(G.key, t);
@@ -186,7 +204,7 @@ rc_heap_thread_exit(void)
 	/* What this thread frees from now on (later destructors, its TLS
 	 * teardown) goes to the process totals. */
 	t->state = RC_HEAP_T_EXITED;
-	t->fast = 0;
+	refresh_gate();
 	rc_spin_unlock(&G.tlock);
 }
 
@@ -508,8 +526,7 @@ void (*rc_heap_block_free)(void *p);
 void
 rc_heap_scope_changed(void)
 {
-	struct rc_heap_thread *t = &rc_heap_self;
-	t->fast = t->state == RC_HEAP_T_ACTIVE && rc_heap_counting && rc_scope_cur == 0;
+	refresh_gate();
 }
 
 /* Records block @p, allocated at @site inside the calling thread's scope,
@@ -676,7 +693,7 @@ rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting)
 	G.depth = stack_depth;
 	rc_heap_counting = counting;
 	G.sampling = counting;
-	rc_heap_self.fast = counting && rc_heap_self.state == RC_HEAP_T_ACTIVE && rc_scope_cur == 0;
+	refresh_gate();
 	/* The calling thread (usually the only one yet) starts at the
 	 * configured interval at once. */
 	if (rc_heap_self.state == RC_HEAP_T_ACTIVE) {

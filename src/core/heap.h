@@ -32,27 +32,15 @@
 #define RC_HEAP_SLACK 0x3fu   /* usable - requested, 1..62 */
 #define RC_HEAP_WIDE 0x3fu    /* slack >= 63: the size is in the 8 bytes before the tag */
 
-enum rc_heap_thread_state {
-	RC_HEAP_T_NEW = 0,    /* not yet registered */
-	RC_HEAP_T_ACTIVE = 1, /* counting into its own counters */
-	RC_HEAP_T_EXITED = 2, /* folded: counts go to the process totals */
-};
-
-struct rc_heap_thread {
-	/* Written only by the owning thread; read by the reporter. */
-	_Atomic int64_t blocks;
-	_Atomic int64_t bytes;
-	int64_t countdown; /* bytes until the next sample */
-	uint64_t rng;
-	uint8_t state;
-	/* ACTIVE and counting: the one flag the allocation fast path reads. */
-	uint8_t fast;
-	struct rc_heap_thread *next; /* the thread list, under its lock */
-};
-
-extern RC_TLS struct rc_heap_thread rc_heap_self;
+/* The calling thread's counters. */
+#define rc_heap_self (rc_self.heap)
 /* False when RCSHIM_TRACK leaves the heap out: nothing new is counted. */
 extern bool rc_heap_counting;
+
+/* The allocator is glibc's and its chunk headers may be read directly:
+ * the fast paths of the calling thread and of every thread registered
+ * later open (rc_self.gate).  Set by the preload layer once it knows. */
+void rc_heap_set_direct(bool on);
 
 /* Slow paths (heap.c).  @site is the program's call site (the return
  * address into it), for blocks allocated inside a scope. */
@@ -83,7 +71,9 @@ static inline __attribute__((always_inline)) void
 rc_heap_add(struct rc_heap_thread *t, int64_t blocks, int64_t bytes)
 {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-	__asm__("addq %1, %0" : "+m"(*(int64_t *)&t->blocks) : "er"(blocks));
+	if (!__builtin_constant_p(blocks) || blocks != 0) {
+		__asm__("addq %1, %0" : "+m"(*(int64_t *)&t->blocks) : "er"(blocks));
+	}
 	__asm__("addq %1, %0" : "+m"(*(int64_t *)&t->bytes) : "er"(bytes));
 #else
 	atomic_store_explicit(&t->blocks,
@@ -107,7 +97,7 @@ rc_heap_on_alloc_at(void *p, size_t n, size_t usable, const void *site)
 	struct rc_heap_thread *t = &rc_heap_self;
 	unsigned flags;
 
-	if (__builtin_expect(t->fast && !rc_guard, 1)) {
+	if (__builtin_expect(rc_self.gate == 0, 1)) {
 		flags = RC_HEAP_COUNTED;
 		rc_heap_add(t, 1, (int64_t)n);
 		t->countdown -= (int64_t)n;

@@ -13,7 +13,9 @@
 struct rc_config rc_cfg;
 atomic_int rc_ready;
 atomic_bool rc_finished;
-RC_TLS int rc_guard;
+/* A new thread starts with its fast paths closed: the first allocation
+ * registers it (core/heap.c). */
+RC_TLS struct rc_thread rc_self = { .free_off = 1, .alloc_off = 1 };
 RC_TLS uint32_t rc_scope_cur;
 int32_t rc_pid_cached;
 

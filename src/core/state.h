@@ -27,9 +27,50 @@ extern atomic_int rc_ready;
 /* Set once the final cleanup at exit has run: nothing is tracked after. */
 extern atomic_bool rc_finished;
 
+enum rc_heap_thread_state {
+	RC_HEAP_T_NEW = 0,    /* not yet registered */
+	RC_HEAP_T_ACTIVE = 1, /* counting into its own counters */
+	RC_HEAP_T_EXITED = 2, /* folded: counts go to the process totals */
+};
+
+/* A thread's heap counters and sampling state (core/heap.c owns them). */
+struct rc_heap_thread {
+	/* Written only by the owning thread; read by the reporter. */
+	_Atomic int64_t blocks;
+	_Atomic int64_t bytes;
+	int64_t countdown; /* bytes until the next sample */
+	uint64_t rng;
+	uint8_t state;
+	struct rc_heap_thread *next; /* the thread list, under its lock */
+};
+
+/* What the malloc and free fast paths read of the calling thread, in one
+ * thread-local object: in a shared library every thread-local variable
+ * costs its own load of a TLS offset. */
+struct rc_thread {
+	union {
+		struct {
+			/* Non-zero: free takes the general path (the thread
+			 * is not counting into its own counters, or the
+			 * allocator's chunk header is not glibc's). */
+			uint8_t free_off;
+			/* Non-zero: allocations take the general path (as
+			 * free_off, or the heap is not tracked, or a scope is
+			 * open).  Never zero while free_off is not. */
+			uint8_t alloc_off;
+			/* rc_guard. */
+			uint16_t guard;
+		};
+		/* Zero: both fast paths are open. */
+		uint32_t gate;
+	};
+	struct rc_heap_thread heap;
+};
+extern RC_TLS struct rc_thread rc_self;
+
 /* Non-zero while the shim itself is working on this thread: its own calls
  * into libc must not be tracked. */
-extern RC_TLS int rc_guard;
+#define rc_guard (rc_self.guard)
 /* The innermost open scope of this thread (0 = none). */
 extern RC_TLS uint32_t rc_scope_cur;
 

@@ -71,7 +71,10 @@ in_pool(const void *p)
 	return (uintptr_t)p - (uintptr_t)pool < POOL_SIZE;
 }
 
-/* Bump allocation, never reused, so the memory is still zero (calloc). */
+/* Bump allocation, never reused, so the memory is still zero (calloc).
+ * The 16 bytes before a block hold its size and a word that reads as the
+ * header of an mmapped glibc chunk: free's fast path, which reads the
+ * header before anything else, turns away from it to the general path. */
 static void *
 pool_alloc(size_t n, size_t align)
 {
@@ -91,7 +94,9 @@ pool_alloc(size_t n, size_t align)
 			return NULL;
 		}
 		if (atomic_compare_exchange_weak(&pool_used, &off, end)) {
-			memcpy(pool + start - sizeof(size_t), &n, sizeof(n));
+			size_t mmapped = 2;
+			memcpy(pool + start - 16, &n, sizeof(n));
+			memcpy(pool + start - 8, &mmapped, sizeof(mmapped));
 			return pool + start;
 		}
 	}
@@ -101,7 +106,7 @@ static size_t
 pool_size(const void *p)
 {
 	size_t n;
-	memcpy(&n, (const unsigned char *)p - sizeof(n), sizeof(n));
+	memcpy(&n, (const unsigned char *)p - 16, sizeof(n));
 	return n;
 }
 
@@ -229,6 +234,7 @@ resolve(void)
 	m = decide();
 	if (m == M_TRACK && probe_glibc()) {
 		m = M_GLIBC;
+		rc_heap_set_direct(true);
 	}
 	rc_guard--;
 	errno = saved_errno;
@@ -256,26 +262,25 @@ counted(void *p, size_t n)
 	return p;
 }
 
-/* counted() when the mode is known to be M_GLIBC. */
-static inline __attribute__((always_inline)) void *
-counted_glibc(void *p, size_t n)
-{
-	if (__builtin_expect(p != NULL, 1)) {
-		rc_heap_on_alloc(p, n, glibc_usable(p));
-	}
-	return p;
-}
-
+/* malloc when its fast path is closed: before the allocator is known, on
+ * a thread not yet counting, inside a scope or the shim's own work.
+ * @site: the program's call site. */
 static __attribute__((noinline)) void *
-malloc_slow(size_t n)
+malloc_slow(size_t n, const void *site)
 {
+	void *p;
+
 	switch (resolved()) {
 	case M_TRACK:
 		if (TOO_BIG(n)) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		return counted(R.malloc(n + 1), n);
+		p = R.malloc(n + 1);
+		if (p) {
+			rc_heap_on_alloc_at(p, n, usable_of(p), site);
+		}
+		return p;
 	case M_FORWARD:
 		return R.malloc(n);
 	default:
@@ -284,55 +289,101 @@ malloc_slow(size_t n)
 }
 
 /* The rarer ends of malloc's fast path, as tail calls: the fast path
- * keeps nothing live across them. */
+ * keeps nothing live across them.  Each finds the block counted. */
 static __attribute__((noinline)) void *
-malloc_finish(void *p, size_t n, const void *site)
+malloc_failed(size_t n)
 {
-	rc_heap_on_alloc_at(p, n, glibc_usable(p), site);
-	return p;
+	rc_heap_add(&rc_heap_self, -1, -(int64_t)n);
+	return NULL;
 }
 
 static __attribute__((noinline)) void *
-malloc_sampled(void *p, size_t n)
+malloc_tag(void *p, size_t n)
 {
-	/* Counted already; the countdown ran out. */
+	rc_heap_tag(p, n, glibc_usable(p), RC_HEAP_COUNTED);
+	return p;
+}
+
+/* The countdown to the next sample ran out. */
+static __attribute__((noinline)) void *
+malloc_sampled(size_t n)
+{
+	void *p = R.malloc(n + 1);
+	if (__builtin_expect(!p, 0)) {
+		return malloc_failed(n);
+	}
 	unsigned flags = RC_HEAP_COUNTED | rc_heap_sample(p, n);
 	rc_heap_tag(p, n, glibc_usable(p), flags);
 	return p;
 }
 
+/* Takes @n off the thread's countdown to the next sample: true when it
+ * ran out.  On x86-64 one subtraction from memory and a jump on its
+ * flags. */
+static inline __attribute__((always_inline)) bool
+sample_due(struct rc_heap_thread *t, size_t n)
+{
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+	/* The Linux kernel's read-modify-write pattern: the operand
+	 * written is an input, with a memory clobber.  (Written as an
+	 * in-out operand, GCC 12.2 compiled the jump to the wrong label.) */
+	__asm__ goto("subq %1, %0\n\t"
+		     "jle %l[due]"
+		     :
+		     : "m"(t->countdown), "er"((int64_t)n)
+		     : "cc", "memory"
+		     : due);
+	return false;
+due:
+	return true;
+#else
+	return (t->countdown -= (int64_t)n) <= 0;
+#endif
+}
+
 RC_EXPORT void *
 malloc(size_t n)
 {
-	if (!FAST() || TOO_BIG(n)) {
-		return malloc_slow(n);
+	/* The gate is open only when the allocator is glibc's (M_GLIBC),
+	 * on a thread counting into its own counters, outside scopes and
+	 * the shim's own work.  n + 1 must not wrap (larger requests fail
+	 * in glibc as they would without the shim). */
+	if (__builtin_expect(rc_self.gate != 0 || n + 1 == 0, 0)) {
+		return malloc_slow(n, __builtin_return_address(0));
+	}
+	/* rc_heap_on_alloc, spelled out for the common case.  Counted
+	 * before the allocation (and uncounted if it fails), so that
+	 * nothing thread-local is needed after the call. */
+	struct rc_heap_thread *t = &rc_heap_self;
+	rc_heap_add(t, 1, (int64_t)n);
+	if (__builtin_expect(sample_due(t, n), 0)) {
+		return malloc_sampled(n);
 	}
 	void *p = R.malloc(n + 1);
 	if (__builtin_expect(!p, 0)) {
-		return p;
+		return malloc_failed(n);
 	}
-	/* rc_heap_on_alloc, spelled out for the common case: a counting
-	 * thread, no sample due, a slack that fits the tag. */
-	struct rc_heap_thread *t = &rc_heap_self;
-	if (__builtin_expect(!t->fast || rc_guard, 0)) {
-		return malloc_finish(p, n, __builtin_return_address(0));
+	/* A chunk from an arena (not mmapped) and a slack that fits the
+	 * tag.  With size the chunk size from its header, usable = size - 8
+	 * and the slack is d - 8. */
+	size_t h = ((const size_t *)p)[-1];
+	size_t size = h & ~(size_t)7;
+	size_t d = size - n;
+	if (__builtin_expect((h & 2) || d > RC_HEAP_WIDE + 7, 0)) {
+		return malloc_tag(p, n);
 	}
-	rc_heap_add(t, 1, (int64_t)n);
-	if (__builtin_expect((t->countdown -= (int64_t)n) <= 0, 0)) {
-		return malloc_sampled(p, n);
-	}
-	size_t usable = glibc_usable(p);
-	if (__builtin_expect(usable - n >= RC_HEAP_WIDE, 0)) {
-		rc_heap_tag(p, n, usable, RC_HEAP_COUNTED);
-		return p;
-	}
-	((unsigned char *)p)[usable - 1] = (unsigned char)((usable - n) | RC_HEAP_COUNTED);
+	((unsigned char *)p)[size - 9] = (unsigned char)(d - 8 + RC_HEAP_COUNTED);
 	return p;
 }
 
+/* free when its fast path is closed, for a block from the pool, an
+ * mmapped chunk, or a tag other than counted-and-not-sampled. */
 static __attribute__((noinline)) void
 free_slow(void *p)
 {
+	if (in_pool(p)) {
+		return;
+	}
 	switch (resolved()) {
 	case M_TRACK:
 		rc_heap_on_free(p, usable_of(p));
@@ -347,36 +398,32 @@ free_slow(void *p)
 	}
 }
 
-static __attribute__((noinline)) void
-free_finish(void *p, size_t usable)
-{
-	rc_heap_on_free(p, usable);
-	R.free(p);
-}
-
 RC_EXPORT void
 free(void *p)
 {
-	if (!p || in_pool(p)) {
-		return;
-	}
-	if (__builtin_expect(!FAST(), 0)) {
-		free_slow(p);
+	if (__builtin_expect(!p || rc_self.free_off, 0)) {
+		if (p) {
+			free_slow(p);
+		}
 		return;
 	}
 	/* Accounting before the real free: once it returns, another thread
-	 * may get the same address.  The common case spelled out: counted,
-	 * not sampled, a short slack, a counting thread. */
-	size_t usable = glibc_usable(p);
-	unsigned tag = ((const unsigned char *)p)[usable - 1];
-	struct rc_heap_thread *t = &rc_heap_self;
-	/* Counted, not sampled, slack 1..62: the tag is in 0x41..0x7e. */
-	if (__builtin_expect(tag - (RC_HEAP_COUNTED + 1) > RC_HEAP_WIDE - 2 ||
-			     t->state != RC_HEAP_T_ACTIVE, 0)) {
-		free_finish(p, usable);
+	 * may get the same address.  The common case spelled out: a chunk
+	 * from an arena (a pool block's header reads as mmapped), counted,
+	 * not sampled, slack 1..62, i.e. a tag in 0x41..0x7e. */
+	size_t h = ((const size_t *)p)[-1];
+	if (__builtin_expect(h & 2, 0)) {
+		free_slow(p);
 		return;
 	}
-	rc_heap_add(t, -1, -(int64_t)(usable + RC_HEAP_COUNTED - tag));
+	size_t size = h & ~(size_t)7;
+	unsigned tag = ((const unsigned char *)p)[size - 9];
+	if (__builtin_expect(tag - (RC_HEAP_COUNTED + 1) > RC_HEAP_WIDE - 2, 0)) {
+		free_slow(p);
+		return;
+	}
+	/* requested = usable - slack = (size - 8) - (tag - RC_HEAP_COUNTED) */
+	rc_heap_add(&rc_heap_self, -1, -(int64_t)(size - 8 + RC_HEAP_COUNTED - tag));
 	R.free(p);
 }
 
@@ -415,7 +462,7 @@ calloc(size_t nmemb, size_t size)
 }
 
 static inline __attribute__((always_inline)) void *
-tracked_realloc(void *p, size_t n)
+tracked_realloc(void *p, size_t n, const void *site)
 {
 	size_t usable = usable_of(p);
 
@@ -431,7 +478,7 @@ tracked_realloc(void *p, size_t n)
 		if (q) {
 			size_t u = usable_of(q);
 			if (u > 0) {
-				rc_heap_on_alloc(q, 0, u);
+				rc_heap_on_alloc_at(q, 0, u, site);
 			}
 		}
 		return q;
@@ -441,11 +488,11 @@ tracked_realloc(void *p, size_t n)
 	if (!q) {
 		/* The old block is still there: count it again. */
 		if (old != SIZE_MAX) {
-			rc_heap_on_alloc(p, old, usable);
+			rc_heap_on_alloc_at(p, old, usable, site);
 		}
 		return NULL;
 	}
-	rc_heap_on_alloc(q, n, usable_of(q));
+	rc_heap_on_alloc_at(q, n, usable_of(q), site);
 	return q;
 }
 
@@ -460,24 +507,69 @@ pool_realloc(void *p, size_t n)
 	return q; /* the pool block is never reused */
 }
 
-RC_EXPORT void *
-realloc(void *p, size_t n)
+/* realloc when its fast path does not apply.  @site: the program's call
+ * site. */
+static __attribute__((noinline)) void *
+realloc_slow(void *p, size_t n, const void *site)
 {
-	if (!p) {
-		return malloc(n);
-	}
 	if (in_pool(p)) {
 		return pool_realloc(p, n);
 	}
 	switch (MODE()) {
 	case M_TRACK:
-		return tracked_realloc(p, n);
+		return tracked_realloc(p, n, site);
 	case M_FORWARD:
 		return R.realloc(p, n);
 	default:
 		errno = ENOMEM;
 		return NULL;
 	}
+}
+
+/* The block @q of realloc's fast path, counted already, needs its sample
+ * or a tag of the general form. */
+static __attribute__((noinline)) void *
+realloc_finish(void *q, size_t n, bool due)
+{
+	unsigned flags = RC_HEAP_COUNTED | (due ? rc_heap_sample(q, n) : 0);
+	rc_heap_tag(q, n, glibc_usable(q), flags);
+	return q;
+}
+
+RC_EXPORT void *
+realloc(void *p, size_t n)
+{
+	if (!p) {
+		return malloc(n);
+	}
+	/* The fast path: malloc's conditions, an arena chunk (not mmapped,
+	 * not the pool) counted and not sampled, and 0 < n < SIZE_MAX
+	 * (realloc(p, 0) frees p). */
+	size_t h;
+	unsigned tag;
+	if (__builtin_expect(rc_self.gate != 0 || n + 1 < 2 ||
+				     ((h = ((const size_t *)p)[-1]) & 2) ||
+				     (tag = ((const unsigned char *)p)[(h & ~(size_t)7) - 9]) -
+						     (RC_HEAP_COUNTED + 1) > RC_HEAP_WIDE - 2,
+			     0)) {
+		return realloc_slow(p, n, __builtin_return_address(0));
+	}
+	size_t old = (h & ~(size_t)7) - 8 + RC_HEAP_COUNTED - tag;
+	void *q = R.realloc(p, n + 1);
+	if (__builtin_expect(!q, 0)) {
+		return q; /* p is as it was, tag included */
+	}
+	struct rc_heap_thread *t = &rc_heap_self;
+	rc_heap_add(t, 0, (int64_t)n - (int64_t)old);
+	bool due = sample_due(t, n);
+	h = ((const size_t *)q)[-1];
+	size_t size = h & ~(size_t)7;
+	size_t d = size - n;
+	if (__builtin_expect(due || (h & 2) || d > RC_HEAP_WIDE + 7, 0)) {
+		return realloc_finish(q, n, due);
+	}
+	((unsigned char *)q)[size - 9] = (unsigned char)(d - 8 + RC_HEAP_COUNTED);
+	return q;
 }
 
 RC_EXPORT void *

@@ -62,6 +62,16 @@ START_TEST(heap_leak_exact_and_named)
 			  "True");
 		ck_assert_int_gt(rq_long(report, "F[K['heap']['groups'][0]['stack']][0]['line']"), 0);
 	}
+	/* Default sampling: almost every block takes the fast paths, and
+	 * the figures are still exact. */
+	t_run_free(&shim);
+	run_victim(&shim, true, report, "524288", "json", "report/victim-heap-leak", NULL);
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	if (!stepped_aside_for_asan(report)) {
+		rq_expect(report, "(K['heap']['count'], K['heap']['bytes'])", "(100, 100000)");
+		rq_expect(report, "K['heap']['sample_interval']", "524288");
+	}
 	t_run_free(&bare);
 	t_run_free(&shim);
 	t_scratch_free(dir);

@@ -43,6 +43,23 @@ churn(void)
 	}
 	void *g = realloc(malloc(10), 0);
 	free(g);
+	/* Blocks glibc maps on their own (above its mmap threshold), and
+	 * reallocations into and out of them; every size near a chunk
+	 * boundary, where the slack is smallest and largest. */
+	for (int i = 0; i < 40; i++) {
+		char *m = malloc(200000 + (size_t)i * 4093);
+		m[0] = 1;
+		m = realloc(m, 50 + (size_t)i);
+		m = realloc(m, 300000 + (size_t)i);
+		m = realloc(m, (size_t)i + 1);
+		free(m);
+	}
+	for (size_t n = 1; n < 300; n++) {
+		char *m = malloc(n);
+		m = realloc(m, n + 1);
+		m = realloc(m, n);
+		free(m);
+	}
 }
 
 int
