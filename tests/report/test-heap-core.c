@@ -38,6 +38,9 @@ static void
 setup(void)
 {
 	rc_cfg.track = RC_TRACK_ALL;
+	/* As in the preloaded shim over glibc: the inline path of
+	 * rc_heap_on_alloc is open once the thread is registered. */
+	rc_heap_set_direct(true);
 	rc_heap_configure(524288, 16, true);
 	/* The thread registers on its first allocation (a slower path,
 	 * one frame deeper): done here, outside the tests' stacks. */
@@ -88,6 +91,60 @@ START_TEST(guarded_allocations_are_not_counted)
 	rc_heap_totals(&b, &y);
 	ck_assert_int_eq(b, b0);
 	ck_assert_int_eq(y, y0);
+}
+END_TEST
+
+static void *
+gate_of_new_thread(void *arg)
+{
+	uint32_t *out = arg;
+	out[0] = rc_self.gate; /* before any allocation: closed */
+	free(track_alloc(10));
+	out[1] = rc_self.gate; /* registered: open */
+	rc_heap_thread_exit();
+	out[2] = rc_self.free_off;
+	out[3] = rc_self.alloc_off;
+	return NULL;
+}
+
+/* The word the malloc/free fast paths read: zero only on a registered,
+ * counting thread outside scopes and outside the shim's own work. */
+START_TEST(fast_path_gate)
+{
+	setup();
+	ck_assert_uint_eq(rc_self.gate, 0);
+	rc_guard++;
+	ck_assert_uint_ne(rc_self.gate, 0);
+	rc_guard--;
+	ck_assert_uint_eq(rc_self.gate, 0);
+
+	/* A scope closes the allocation path only: blocks allocated
+	 * before it are still freed on the fast path. */
+	uint32_t saved = rc_scope_cur;
+	rc_scope_cur = 77;
+	rc_heap_scope_changed();
+	ck_assert_uint_ne(rc_self.alloc_off, 0);
+	ck_assert_uint_eq(rc_self.free_off, 0);
+	rc_scope_cur = saved;
+	rc_heap_scope_changed();
+	ck_assert_uint_eq(rc_self.gate, 0);
+
+	/* Heap not tracked: allocations leave the fast path. */
+	rc_heap_configure(524288, 16, false);
+	ck_assert_uint_ne(rc_self.alloc_off, 0);
+	rc_heap_configure(524288, 16, true);
+	ck_assert_uint_eq(rc_self.gate, 0);
+
+	/* A new thread starts closed, opens when it registers, and closes
+	 * both paths when it exits. */
+	uint32_t seen[4];
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, gate_of_new_thread, seen), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_uint_ne(seen[0], 0);
+	ck_assert_uint_eq(seen[1], 0);
+	ck_assert_uint_ne(seen[2], 0);
+	ck_assert_uint_ne(seen[3], 0);
 }
 END_TEST
 
@@ -323,6 +380,7 @@ TEST_SUITE(report_core)
 {
 	ADD_TEST(s, tags_give_back_every_size);
 	ADD_TEST(s, guarded_allocations_are_not_counted);
+	ADD_TEST(s, fast_path_gate);
 	ADD_TEST(s, every_allocation_sampled_with_its_stack);
 	ADD_TEST(s, sampling_estimates_scale);
 	ADD_TEST(s, exited_threads_are_folded);
