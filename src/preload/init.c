@@ -28,10 +28,13 @@ extern char **environ;
 /* The registry, the heap tables, the stack table and the arena are taken
  * across fork, in that order (each one's holders may take the next): the
  * child gets them consistent and unlocked.  No thread is left inside the
- * unwinder, which can hold the loader's locks. */
+ * unwinder, which can hold the loader's locks; a load of libunwind in
+ * progress is waited for first (bounded), while the loading thread can
+ * still take any lock its allocations need. */
 static void
 before_fork(void)
 {
+	rc_stack_fork_wait_load();
 	rc_reg_lock();
 	rc_heap_fork_prepare();
 	rc_stack_fork_prepare();
@@ -70,6 +73,9 @@ rc_preload_init(void)
 		return;
 	}
 	rc_guard++;
+	/* The heap sampler may run inside the loader from now on: it must
+	 * never open libunwind itself (core/stack.h). */
+	rc_stack_malloc_hooked();
 	if (rc_state_init(environ)) {
 		/* Descendants join this session.  putenv keeps this string
 		 * itself (the shim is never unloaded): none of setenv's copy
@@ -87,7 +93,17 @@ rc_preload_init(void)
 	/* The live signal's handler only wakes the worker: it must exist
 	 * before the first signal can arrive. */
 	if (periodic || rc_signal_held(rc_cfg.live_signal)) {
+		/* It opens libunwind first thing, off this thread (start-up
+		 * does not wait for it); captures meanwhile wait for it. */
+		if (rc_cfg.stack_depth) {
+			rc_stack_load_promise();
+		}
 		rc_worker_start_or_defer();
+	}
+	/* No worker now (no live trigger, or deferred under a sanitizer):
+	 * here, before the program runs, and not inside its malloc. */
+	if (rc_cfg.stack_depth && !rc_worker_running()) {
+		rc_stack_load();
 	}
 	rc_guard--;
 }
