@@ -59,11 +59,10 @@ static struct {
 	atomic_bool forking;
 	atomic_int unwinders;
 	int (*backtrace)(void **, int);
-	struct entry *_Atomic *_Atomic buckets;
-	/* ID_CHUNKS chunk pointers, each to ID_CHUNK entries. */
-	struct entry *_Atomic *_Atomic *_Atomic ids;
-	/* Call site -> stack id (rc_stack_site). */
-	_Atomic uint32_t *_Atomic sites;
+	/* Tables (see table()): NBUCKETS hash chains, struct entry *; the
+	 * ID_CHUNKS chunks of ID_CHUNK entries each, by id; call site ->
+	 * stack id for rc_stack_site, uint32_t. */
+	void *_Atomic buckets, *_Atomic ids, *_Atomic sites;
 	atomic_uint last_id;
 	atomic_size_t count, bytes;
 	uintptr_t self_lo, self_hi;
@@ -111,7 +110,7 @@ buckets(void)
 {
 	/* Large enough to be mapped on its own: untouched buckets cost no
 	 * resident memory. */
-	return table((void *_Atomic *)&S.buckets, NBUCKETS * sizeof(struct entry *));
+	return table(&S.buckets, NBUCKETS * sizeof(struct entry *));
 }
 
 static struct entry *
@@ -131,7 +130,7 @@ publish_id(struct entry *e)
 {
 	unsigned c = e->id >> ID_CHUNK_BITS;
 	struct entry *_Atomic *_Atomic *ids =
-		table((void *_Atomic *)&S.ids, ID_CHUNKS * sizeof(*ids));
+		table(&S.ids, ID_CHUNKS * sizeof(*ids));
 	if (c >= ID_CHUNKS || !ids) {
 		return false;
 	}
@@ -446,7 +445,7 @@ rc_stack_site(uintptr_t pc, unsigned depth)
 		return 0;
 	}
 	/* Out of memory for the table: every acquisition is unwound. */
-	_Atomic uint32_t *sites = table((void *_Atomic *)&S.sites, SITES * sizeof(*sites));
+	_Atomic uint32_t *sites = table(&S.sites, SITES * sizeof(*sites));
 	_Atomic uint32_t *slot = sites ? &sites[(pc * 0x9e3779b97f4a7c15ull) >> 52] : NULL;
 	uint32_t id = slot ? atomic_load_explicit(slot, memory_order_relaxed) : 0;
 	const uintptr_t *frames;
