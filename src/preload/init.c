@@ -62,12 +62,26 @@ after_fork_child(void)
 	rc_engine_after_fork_child();
 }
 
-void
-rc_preload_init(void)
+static void
+init(bool from_constructor)
 {
 	static atomic_int once;
 	int expected = 0;
 
+	/* A hook called before libc's own initialisation: by a function in
+	 * the executable's .preinit_array, which runs before every library's
+	 * initialiser (AddressSanitizer's __asan_init installs its signal
+	 * handlers through our sigaction there).  libc has not set environ
+	 * yet, so the settings and the session could not be read, putenv
+	 * would start a new environment holding only the session variable,
+	 * and a dlopen (of libunwind) would run libc's initialiser with that
+	 * one as the program's: the program would lose its environment.  The
+	 * constructor initialises, after libc's; until then hooks pass
+	 * through.  The constructor itself goes on whatever environ is (an
+	 * earlier library's constructor may have called clearenv). */
+	if (!from_constructor && !environ) {
+		return;
+	}
 	if (!atomic_compare_exchange_strong(&once, &expected, 1)) {
 		/* Another thread is initialising, or we are inside it. */
 		return;
@@ -108,10 +122,16 @@ rc_preload_init(void)
 	rc_guard--;
 }
 
+void
+rc_preload_init(void)
+{
+	init(false);
+}
+
 __attribute__((constructor)) static void
 rc_constructor(void)
 {
-	rc_preload_init();
+	init(true);
 }
 
 static void
