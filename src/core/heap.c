@@ -354,7 +354,7 @@ rc_heap_sample(void *p, size_t n)
 	}
 	int saved_errno = errno;
 	rc_guard++;
-	unsigned flag = record(p, n, rc_stack_capture(G.depth), true);
+	unsigned flag = record(p, n, rc_stack_capture_alloc(G.depth), true);
 	rc_guard--;
 	errno = saved_errno;
 	return flag;

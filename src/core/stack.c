@@ -1,14 +1,23 @@
-/* Capturing and interning stacks: the only file that knows libunwind. */
+/* Capturing and interning stacks: the only file that knows libunwind,
+ * which it opens with dlopen (see core/stack.h: not linked, for start-up's
+ * sake).  The header only gives the types and the exported names. */
 #include "build-config.h"
 
 #define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <errno.h>
 #include <libunwind.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/arena.h"
 #include "core/lock.h"
+#include "core/log.h"
 #include "core/stack.h"
+#include "core/state.h"
 
 #define NBUCKETS (1u << 14)
 #define ID_CHUNK_BITS 12
@@ -18,6 +27,21 @@
  * (interposer, tracking core, this file). */
 #define SELF_SLACK 8
 
+/* The library, as its ELF names: with UNW_LOCAL_ONLY the header maps the
+ * unw_ names to the local-only entry points (_ULx86_64_... here). */
+#define UNWIND_SONAME "libunwind.so.8"
+#define NAME_(x) #x
+#define NAME(x) NAME_(x)
+
+/* Where libunwind stands (the futex word captures wait on). */
+enum {
+	UNW_IDLE,    /* not loaded, nobody loading */
+	UNW_PENDING, /* a load was promised (the worker is starting) */
+	UNW_LOADING, /* a thread is inside dlopen */
+	UNW_READY,
+	UNW_FAILED,  /* absent or unusable: one-frame stacks for good */
+};
+
 struct entry {
 	struct entry *_Atomic next;
 	uint64_t hash;
@@ -26,17 +50,27 @@ struct entry {
 	uintptr_t pc[];
 };
 
+/* Small and zero-initialised: the tables are mapped when first needed, so
+ * that the shim's few variables start-up touches share their pages. */
 static struct {
 	struct rc_spinlock lock;
-	struct entry *_Atomic *_Atomic buckets;
-	struct entry *_Atomic *_Atomic ids[ID_CHUNKS];
-	atomic_uint next_id;
+	atomic_uint unw;
+	atomic_bool malloc_hooked;
+	atomic_bool forking;
+	atomic_int unwinders;
+	int (*backtrace)(void **, int);
+	/* Tables (see table()): NBUCKETS hash chains, struct entry *; the
+	 * ID_CHUNKS chunks of ID_CHUNK entries each, by id; call site ->
+	 * stack id for rc_stack_site, uint32_t. */
+	void *_Atomic buckets, *_Atomic ids, *_Atomic sites;
+	atomic_uint last_id;
 	atomic_size_t count, bytes;
 	uintptr_t self_lo, self_hi;
-	atomic_int unwinders;
-	atomic_bool forking;
-	atomic_bool policy_set;
-} S = { .next_id = 1 };
+} S;
+
+/* Set on a thread whose wait for the load ran out (it may hold the loader
+ * lock the load needs): it falls back at once from then on. */
+static RC_TLS bool gave_up;
 
 static uint64_t
 hash_pcs(const uintptr_t *pc, unsigned n)
@@ -49,26 +83,34 @@ hash_pcs(const uintptr_t *pc, unsigned n)
 	return h;
 }
 
-static struct entry *_Atomic *
-buckets(bool create)
+/* The table at *@slot, @size bytes, allocated (zeroed) by the first
+ * caller; NULL when out of memory. */
+static void *
+table(void *_Atomic *slot, size_t size)
 {
-	struct entry *_Atomic *b = atomic_load_explicit(&S.buckets, memory_order_acquire);
-	if (!b && create) {
-		/* Large enough to be mapped on its own: untouched buckets cost
-		 * no resident memory. */
-		struct entry *_Atomic *fresh = rc_alloc(NBUCKETS * sizeof(*fresh));
+	void *t = atomic_load_explicit(slot, memory_order_acquire);
+	if (!t) {
+		void *fresh = rc_alloc(size);
 		if (!fresh) {
 			return NULL;
 		}
-		struct entry *_Atomic *expected = NULL;
-		if (atomic_compare_exchange_strong(&S.buckets, &expected, fresh)) {
-			b = fresh;
+		void *expected = NULL;
+		if (atomic_compare_exchange_strong(slot, &expected, fresh)) {
+			t = fresh;
 		} else {
 			rc_free(fresh);
-			b = expected;
+			t = expected;
 		}
 	}
-	return b;
+	return t;
+}
+
+static struct entry *_Atomic *
+buckets(void)
+{
+	/* Large enough to be mapped on its own: untouched buckets cost no
+	 * resident memory. */
+	return table(&S.buckets, NBUCKETS * sizeof(struct entry *));
 }
 
 static struct entry *
@@ -87,16 +129,18 @@ static bool
 publish_id(struct entry *e)
 {
 	unsigned c = e->id >> ID_CHUNK_BITS;
-	if (c >= ID_CHUNKS) {
+	struct entry *_Atomic *_Atomic *ids =
+		table(&S.ids, ID_CHUNKS * sizeof(*ids));
+	if (c >= ID_CHUNKS || !ids) {
 		return false;
 	}
-	struct entry *_Atomic *chunk = atomic_load_explicit(&S.ids[c], memory_order_acquire);
+	struct entry *_Atomic *chunk = atomic_load_explicit(&ids[c], memory_order_acquire);
 	if (!chunk) {
 		chunk = rc_alloc(ID_CHUNK * sizeof(*chunk));
 		if (!chunk) {
 			return false;
 		}
-		atomic_store_explicit(&S.ids[c], chunk, memory_order_release);
+		atomic_store_explicit(&ids[c], chunk, memory_order_release);
 	}
 	atomic_store_explicit(&chunk[e->id & (ID_CHUNK - 1)], e, memory_order_release);
 	return true;
@@ -112,7 +156,7 @@ rc_stack_intern(const uintptr_t *pc, unsigned n)
 		n = RC_STACK_MAX_DEPTH;
 	}
 	uint64_t h = hash_pcs(pc, n);
-	struct entry *_Atomic *b = buckets(true);
+	struct entry *_Atomic *b = buckets();
 	if (!b) {
 		return 0;
 	}
@@ -132,7 +176,7 @@ rc_stack_intern(const uintptr_t *pc, unsigned n)
 		if (e) {
 			e->hash = h;
 			e->n = n;
-			e->id = atomic_load_explicit(&S.next_id, memory_order_relaxed);
+			e->id = atomic_load_explicit(&S.last_id, memory_order_relaxed) + 1;
 			memcpy(e->pc, pc, n * sizeof(*pc));
 			if (publish_id(e)) {
 				struct entry *_Atomic *slot = &b[h & (NBUCKETS - 1)];
@@ -140,7 +184,7 @@ rc_stack_intern(const uintptr_t *pc, unsigned n)
 						      atomic_load_explicit(slot, memory_order_relaxed),
 						      memory_order_relaxed);
 				atomic_store_explicit(slot, e, memory_order_release);
-				atomic_store_explicit(&S.next_id, e->id + 1, memory_order_relaxed);
+				atomic_store_explicit(&S.last_id, e->id, memory_order_relaxed);
 				atomic_fetch_add_explicit(&S.count, 1, memory_order_relaxed);
 				atomic_fetch_add_explicit(&S.bytes, size, memory_order_relaxed);
 				id = e->id;
@@ -157,10 +201,11 @@ unsigned
 rc_stack_frames(uint32_t id, const uintptr_t **pc)
 {
 	unsigned c = id >> ID_CHUNK_BITS;
-	if (id == 0 || c >= ID_CHUNKS) {
+	struct entry *_Atomic *_Atomic *ids = atomic_load_explicit(&S.ids, memory_order_acquire);
+	if (id == 0 || c >= ID_CHUNKS || !ids) {
 		return 0;
 	}
-	struct entry *_Atomic *chunk = atomic_load_explicit(&S.ids[c], memory_order_acquire);
+	struct entry *_Atomic *chunk = atomic_load_explicit(&ids[c], memory_order_acquire);
 	struct entry *e = chunk ? atomic_load_explicit(&chunk[id & (ID_CHUNK - 1)],
 						       memory_order_acquire) : NULL;
 	if (!e) {
@@ -170,35 +215,165 @@ rc_stack_frames(uint32_t id, const uintptr_t **pc)
 	return e->n;
 }
 
-uint32_t
-rc_stack_capture(unsigned depth)
+/* --- loading libunwind ------------------------------------------------------ */
+
+static void
+load(void)
+{
+	typedef int (*policy_fn)(unw_addr_space_t, unw_caching_policy_t);
+	int saved_errno = errno;
+
+	rc_guard++; /* the loader's allocations are not the program's */
+	void *h = dlopen(UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+	int (*bt)(void **, int) = NULL;
+	policy_fn policy = NULL;
+	unw_addr_space_t *as = NULL;
+	if (h) {
+		bt = (int (*)(void **, int))dlsym(h, NAME(unw_backtrace));
+		policy = (policy_fn)dlsym(h, NAME(unw_set_caching_policy));
+		as = (unw_addr_space_t *)dlsym(h, NAME(unw_local_addr_space));
+	}
+	unsigned state = UNW_FAILED;
+	if (bt && policy && as) {
+		/* Per-thread caches: no lock shared between unwinding
+		 * threads (heaptrack does the same). */
+		policy(*as, UNW_CACHE_PER_THREAD);
+		S.backtrace = bt;
+		state = UNW_READY;
+	} else {
+		const char *why = dlerror();
+		rc_debug("no allocation stacks beyond the call site: %s",
+			 why ? why : UNWIND_SONAME " lacks unw_backtrace");
+		if (h) {
+			dlclose(h);
+		}
+	}
+	rc_guard--;
+	atomic_store_explicit(&S.unw, state, memory_order_release);
+	rc_sys_futex(&S.unw, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	errno = saved_errno;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits while a load is promised (unless @loading_only) or in progress;
+ * the state it ends with.  A promised load is waited for longer: until it
+ * starts, nothing the waiting thread holds can stand in its way. */
+static unsigned
+wait_loaded(bool loading_only)
+{
+	unsigned st = atomic_load_explicit(&S.unw, memory_order_acquire);
+	if (gave_up || !(st == UNW_LOADING || (st == UNW_PENDING && !loading_only))) {
+		return st;
+	}
+	int saved_errno = errno;
+	unsigned seen = st;
+	uint64_t since = now_ns();
+	while (st == UNW_LOADING || (st == UNW_PENDING && !loading_only)) {
+		uint64_t t = now_ns();
+		if (st != seen) {
+			seen = st;
+			since = t;
+		}
+		uint64_t end = since + (st == UNW_PENDING ? RC_STACK_START_WAIT_MS
+							  : RC_STACK_LOAD_WAIT_MS) * 1000000ull;
+		if (t >= end) {
+			gave_up = true;
+			break;
+		}
+		struct timespec rel = { (time_t)((end - t) / 1000000000u),
+					(long)((end - t) % 1000000000u) };
+		rc_sys_futex(&S.unw, FUTEX_WAIT_PRIVATE, (int)st, &rel);
+		st = atomic_load_explicit(&S.unw, memory_order_acquire);
+	}
+	errno = saved_errno;
+	return st;
+}
+
+bool
+rc_stack_load(void)
+{
+	unsigned st = atomic_load_explicit(&S.unw, memory_order_acquire);
+	while (st == UNW_IDLE || st == UNW_PENDING) {
+		if (atomic_compare_exchange_weak(&S.unw, &st, UNW_LOADING)) {
+			load();
+			st = atomic_load_explicit(&S.unw, memory_order_acquire);
+		}
+	}
+	if (st == UNW_LOADING) {
+		st = wait_loaded(true);
+	}
+	return st == UNW_READY;
+}
+
+void
+rc_stack_load_promise(void)
+{
+	unsigned idle = UNW_IDLE;
+	atomic_compare_exchange_strong(&S.unw, &idle, UNW_PENDING);
+}
+
+void
+rc_stack_malloc_hooked(void)
+{
+	atomic_store(&S.malloc_hooked, true);
+}
+
+/* Whether stacks can be unwound now: waits for a load in progress, or
+ * loads here if @may_load and nobody has tried. */
+static inline bool
+unwinder(bool may_load)
+{
+	unsigned st = atomic_load_explicit(&S.unw, memory_order_acquire);
+	if (__builtin_expect(st == UNW_READY, 1)) {
+		return true;
+	}
+	if (st == UNW_IDLE) {
+		return may_load && rc_stack_load();
+	}
+	return wait_loaded(false) == UNW_READY;
+}
+
+/* --- capturing ---------------------------------------------------------------- */
+
+enum capture { CAPTURED, NOTHING, NO_UNWINDER };
+
+/* Inlined into each entry point: unw_backtrace's frame 0 is then the entry
+ * point itself, always skipped. */
+static inline __attribute__((always_inline)) enum capture
+capture(unsigned depth, bool may_load, uint32_t *id)
 {
 	void *buf[RC_STACK_MAX_DEPTH + SELF_SLACK + 1];
 
+	*id = 0;
 	if (depth == 0) {
-		return 0;
+		return NOTHING;
 	}
 	if (depth > RC_STACK_MAX_DEPTH) {
 		depth = RC_STACK_MAX_DEPTH;
 	}
 	if (atomic_load_explicit(&S.forking, memory_order_acquire)) {
-		return 0;
+		return NOTHING;
+	}
+	/* Before counting as an unwinder: a fork does not wait for this. */
+	if (!unwinder(may_load)) {
+		return NO_UNWINDER;
 	}
 	atomic_fetch_add(&S.unwinders, 1);
 	if (atomic_load(&S.forking)) {
 		atomic_fetch_sub(&S.unwinders, 1);
-		return 0;
+		return NOTHING;
 	}
-	if (!atomic_load_explicit(&S.policy_set, memory_order_relaxed)) {
-		/* Per-thread caches: no lock shared between unwinding
-		 * threads (heaptrack does the same). */
-		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-		atomic_store_explicit(&S.policy_set, true, memory_order_relaxed);
-	}
-	int n = unw_backtrace(buf, (int)(depth + SELF_SLACK + 1));
+	int n = S.backtrace(buf, (int)(depth + SELF_SLACK + 1));
 	atomic_fetch_sub(&S.unwinders, 1);
 
-	/* buf[0] is this function; then the shim's own frames, if known. */
+	/* buf[0] is the entry point; then the shim's own frames, if known. */
 	int skip = 1;
 	while (skip < n && S.self_hi && (uintptr_t)buf[skip] >= S.self_lo &&
 	       (uintptr_t)buf[skip] < S.self_hi) {
@@ -206,18 +381,62 @@ rc_stack_capture(unsigned depth)
 	}
 	n -= skip;
 	if (n <= 0) {
-		return 0;
+		return NOTHING;
 	}
 	if ((unsigned)n > depth) {
 		n = (int)depth;
 	}
-	return rc_stack_intern((const uintptr_t *)(buf + skip), (unsigned)n);
+	*id = rc_stack_intern((const uintptr_t *)(buf + skip), (unsigned)n);
+	return CAPTURED;
+}
+
+/* The first return address outside the shim, along the frame-pointer
+ * chain from @fp (a frame of the shim's): the shim is built with frame
+ * pointers, and between a tracking call and the program's call site there
+ * are only the shim's frames.  Each step must go up the stack, a little:
+ * a chain that does not is not followed.  Without the shim's bounds (the
+ * core linked directly), the caller of @fp's function. */
+__attribute__((no_sanitize("address"))) static uintptr_t
+program_pc(const uintptr_t *fp)
+{
+	uintptr_t pc = fp[1];
+	for (int i = 0; i < 64; i++) {
+		if (!S.self_hi || pc < S.self_lo || pc >= S.self_hi) {
+			return pc;
+		}
+		const uintptr_t *up = (const uintptr_t *)fp[0];
+		if (up <= fp || (uintptr_t)up - (uintptr_t)fp > (1u << 20) ||
+		    ((uintptr_t)up & (sizeof(void *) - 1))) {
+			break;
+		}
+		fp = up;
+		pc = fp[1];
+	}
+	return 0;
+}
+
+uint32_t
+rc_stack_capture(unsigned depth)
+{
+	uint32_t id;
+	if (capture(depth, true, &id) == NO_UNWINDER) {
+		uintptr_t pc = program_pc(__builtin_frame_address(0));
+		id = pc ? rc_stack_intern(&pc, 1) : 0;
+	}
+	return id;
+}
+
+uint32_t
+rc_stack_capture_alloc(unsigned depth)
+{
+	uint32_t id;
+	capture(depth, !atomic_load_explicit(&S.malloc_hooked, memory_order_relaxed), &id);
+	return id;
 }
 
 /* Call site -> stack id, direct-mapped; an entry is only a hint, checked
  * against the stack's own first frame, so racing writers need no lock. */
 #define SITES 4096
-static _Atomic uint32_t sites[SITES];
 
 uint32_t
 rc_stack_site(uintptr_t pc, unsigned depth)
@@ -225,18 +444,25 @@ rc_stack_site(uintptr_t pc, unsigned depth)
 	if (depth == 0 || pc == 0) {
 		return 0;
 	}
-	_Atomic uint32_t *slot = &sites[(pc * 0x9e3779b97f4a7c15ull) >> 52];
-	uint32_t id = atomic_load_explicit(slot, memory_order_relaxed);
+	/* Out of memory for the table: every acquisition is unwound. */
+	_Atomic uint32_t *sites = table(&S.sites, SITES * sizeof(*sites));
+	_Atomic uint32_t *slot = sites ? &sites[(pc * 0x9e3779b97f4a7c15ull) >> 52] : NULL;
+	uint32_t id = slot ? atomic_load_explicit(slot, memory_order_relaxed) : 0;
 	const uintptr_t *frames;
 	if (id && rc_stack_frames(id, &frames) && frames[0] == pc) {
 		return id;
 	}
-	id = rc_stack_capture(depth);
+	/* The heap sampler calls this too (blocks allocated in a scope). */
+	enum capture got = capture(depth, !atomic_load_explicit(&S.malloc_hooked, memory_order_relaxed),
+				   &id);
 	if (!id || !rc_stack_frames(id, &frames) || frames[0] != pc) {
 		/* Unwinding failed or disagrees: the call site alone. */
 		id = rc_stack_intern(&pc, 1);
 	}
-	atomic_store_explicit(slot, id, memory_order_relaxed);
+	/* Without libunwind the site is not settled: unwound once it is. */
+	if (slot && got != NO_UNWINDER) {
+		atomic_store_explicit(slot, id, memory_order_relaxed);
+	}
 	return id;
 }
 
@@ -261,6 +487,12 @@ rc_stack_set_self(uintptr_t lo, uintptr_t hi)
 }
 
 void
+rc_stack_fork_wait_load(void)
+{
+	wait_loaded(true);
+}
+
+void
 rc_stack_fork_prepare(void)
 {
 	atomic_store(&S.forking, true);
@@ -282,5 +514,12 @@ rc_stack_fork_child(void)
 {
 	rc_spin_reset(&S.lock);
 	atomic_store(&S.unwinders, 0);
+	/* A load promised or in progress in the parent is made by a thread
+	 * the child does not have: nobody would end it. */
+	unsigned st = atomic_load(&S.unw);
+	if (st == UNW_PENDING || st == UNW_LOADING) {
+		atomic_store(&S.unw, UNW_IDLE);
+	}
+	gave_up = false;
 	atomic_store(&S.forking, false);
 }

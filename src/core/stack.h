@@ -6,6 +6,12 @@
  * (entries are immutable once published); only a new stack takes the table
  * lock.  Stacks are never removed: their number is bounded by the
  * program's distinct call paths, not by how often it allocates.
+ *
+ * libunwind is not linked (it and liblzma would cost every program's
+ * start-up): rc_stack_load opens it with dlopen, from a context where
+ * entering the dynamic loader is safe, never from inside malloc.  Until it
+ * is loaded a capture waits for a load in progress (bounded), and else
+ * falls back to the program's call site alone (docs/design-notes.md).
  */
 #pragma once
 
@@ -15,11 +21,49 @@
 
 #define RC_STACK_MAX_DEPTH 128
 
+/* How long a capture waits for a load another thread is making: bounded,
+ * because the waiting thread may hold the loader lock that load needs (a
+ * capture from a library constructor run by dlopen).  A load promised but
+ * not started yet (the worker thread is starting) cannot be held up so,
+ * and is given longer.  A thread that waited out a bound falls back at
+ * once from then on. */
+#define RC_STACK_LOAD_WAIT_MS 100
+#define RC_STACK_START_WAIT_MS 1000
+
+/* Opens libunwind, once; true when stacks can be unwound.  Idempotent and
+ * thread-safe: a second caller waits for the first one's load (bounded).
+ * It enters the dynamic loader, so never call it from inside malloc or
+ * from anything the loader itself may call: the preload layer calls it
+ * first thing on the worker thread, or from the constructor when there is
+ * no worker.  If libunwind cannot be opened, says so once (debug) and
+ * captures keep their one-frame fallback. */
+bool rc_stack_load(void);
+
+/* For the constructor, before it starts the worker: a load is coming on
+ * another thread, so captures until it ends wait for it (bounded) instead
+ * of falling back at once.  A later rc_stack_load on any thread makes it. */
+void rc_stack_load_promise(void);
+
+/* For the preload layer, whose malloc interposer runs the heap sampler:
+ * from now on rc_stack_capture_alloc and rc_stack_site may run inside the
+ * loader (which allocates) and never load libunwind themselves.  Without
+ * this call (the core linked directly, as by the unit tests) they do. */
+void rc_stack_malloc_hooked(void);
+
 /* Captures the calling thread's stack, at most @depth frames, leading
  * frames of the shim itself skipped, and interns it.  Returns its id, or 0
  * when @depth is 0, unwinding failed, a fork is in progress, or memory ran
- * out.  The caller holds rc_guard (libunwind may allocate). */
+ * out.  Without libunwind (not loaded yet, or absent) the stack is one
+ * frame: the return address into the program, found along the shim's own
+ * frame pointers.  Loads libunwind itself if nobody has tried yet.  The
+ * caller holds rc_guard (libunwind may allocate). */
 uint32_t rc_stack_capture(unsigned depth);
+
+/* The same for the heap sampler, which runs inside malloc: it waits for a
+ * load in progress but loads nothing itself once rc_stack_malloc_hooked
+ * was called, and without libunwind it returns 0 (the malloc interposer
+ * keeps no frame pointers to find the program's call site by). */
+uint32_t rc_stack_capture_alloc(unsigned depth);
 
 /* A stack for an acquisition at call site @pc (the return address into
  * the program) without unwinding every time: the first acquisition at a
@@ -27,7 +71,10 @@ uint32_t rc_stack_capture(unsigned depth);
  * that stack.  Frame 0 is therefore always exact; the outer frames are
  * those of the first acquisition there.  For the fd hot path, where a full
  * unwind (about 1 100 instructions) would cost a tenth of an open+close
- * pair.  Lock-free on a hit. */
+ * pair.  Lock-free on a hit.  Without libunwind the stack is @pc alone,
+ * and the site is unwound again once libunwind is there.  Called from
+ * inside malloc too (scopes' blocks): like rc_stack_capture_alloc, it
+ * never loads libunwind itself once rc_stack_malloc_hooked was called. */
 uint32_t rc_stack_site(uintptr_t pc, unsigned depth);
 
 /* Interns @n program counters; returns the id (0 when out of memory or
@@ -46,8 +93,16 @@ size_t rc_stack_memory(void);
  * Set once by the preload layer; unit tests leave it unset. */
 void rc_stack_set_self(uintptr_t lo, uintptr_t hi);
 
+/* First thing before fork, before the shim takes any lock: waits for a
+ * load of libunwind in progress (bounded), so that the child inherits the
+ * loader whole and libunwind loaded. */
+void rc_stack_fork_wait_load(void);
+
 /* Around fork: no thread may be inside the unwinder (which can hold the
- * loader's locks) when the child is made. */
+ * loader's locks) when the child is made.  A load still promised or in
+ * progress is made by a thread the child lacks: the child starts again
+ * from "not loaded" (its captures fall back, or load where they may), and
+ * never waits for it. */
 void rc_stack_fork_prepare(void);
 void rc_stack_fork_parent(void);
 void rc_stack_fork_child(void);

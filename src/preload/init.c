@@ -28,10 +28,13 @@ extern char **environ;
 /* The registry, the heap tables, the stack table and the arena are taken
  * across fork, in that order (each one's holders may take the next): the
  * child gets them consistent and unlocked.  No thread is left inside the
- * unwinder, which can hold the loader's locks. */
+ * unwinder, which can hold the loader's locks; a load of libunwind in
+ * progress is waited for first (bounded), while the loading thread can
+ * still take any lock its allocations need. */
 static void
 before_fork(void)
 {
+	rc_stack_fork_wait_load();
 	rc_reg_lock();
 	rc_heap_fork_prepare();
 	rc_stack_fork_prepare();
@@ -59,17 +62,34 @@ after_fork_child(void)
 	rc_engine_after_fork_child();
 }
 
-void
-rc_preload_init(void)
+static void
+init(bool from_constructor)
 {
 	static atomic_int once;
 	int expected = 0;
 
+	/* A hook called before libc's own initialisation: by a function in
+	 * the executable's .preinit_array, which runs before every library's
+	 * initialiser (AddressSanitizer's __asan_init installs its signal
+	 * handlers through our sigaction there).  libc has not set environ
+	 * yet, so the settings and the session could not be read, putenv
+	 * would start a new environment holding only the session variable,
+	 * and a dlopen (of libunwind) would run libc's initialiser with that
+	 * one as the program's: the program would lose its environment.  The
+	 * constructor initialises, after libc's; until then hooks pass
+	 * through.  The constructor itself goes on whatever environ is (an
+	 * earlier library's constructor may have called clearenv). */
+	if (!from_constructor && !environ) {
+		return;
+	}
 	if (!atomic_compare_exchange_strong(&once, &expected, 1)) {
 		/* Another thread is initialising, or we are inside it. */
 		return;
 	}
 	rc_guard++;
+	/* The heap sampler may run inside the loader from now on: it must
+	 * never open libunwind itself (core/stack.h). */
+	rc_stack_malloc_hooked();
 	if (rc_state_init(environ)) {
 		/* Descendants join this session.  putenv keeps this string
 		 * itself (the shim is never unloaded): none of setenv's copy
@@ -87,15 +107,31 @@ rc_preload_init(void)
 	/* The live signal's handler only wakes the worker: it must exist
 	 * before the first signal can arrive. */
 	if (periodic || rc_signal_held(rc_cfg.live_signal)) {
+		/* It opens libunwind first thing, off this thread (start-up
+		 * does not wait for it); captures meanwhile wait for it. */
+		if (rc_cfg.stack_depth) {
+			rc_stack_load_promise();
+		}
 		rc_worker_start_or_defer();
 	}
+	/* No worker now (no live trigger, or deferred under a sanitizer):
+	 * here, before the program runs, and not inside its malloc. */
+	if (rc_cfg.stack_depth && !rc_worker_running()) {
+		rc_stack_load();
+	}
 	rc_guard--;
+}
+
+void
+rc_preload_init(void)
+{
+	init(false);
 }
 
 __attribute__((constructor)) static void
 rc_constructor(void)
 {
-	rc_preload_init();
+	init(true);
 }
 
 static void

@@ -39,7 +39,9 @@ void *rc_real_from_caller(const char *name, const void *caller);
 #define CALLER() (rc_track_caller = __builtin_return_address(0))
 
 /* The shim's initialisation, from the constructor or from the first hook
- * that needs it. */
+ * that needs it; not from a hook called before libc's own initialisation
+ * (from the program's .preinit_array): those pass through until the
+ * constructor runs. */
 void rc_preload_init(void);
 
 static inline void

@@ -47,6 +47,12 @@ is_managed(int sig, bool *crash)
 }
 
 bool
+rc_signals_installed(void)
+{
+	return real_sigaction != NULL;
+}
+
+bool
 rc_signal_held(int sig)
 {
 	return sig > 0 && sig < NSIG && atomic_load(&held[sig]);

@@ -20,6 +20,10 @@ void rc_signals_install(rc_sigaction_fn real);
  * see it without the shim.  Returns what sigaction returns. */
 int rc_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
+/* Whether rc_signals_install has run: before it the shim holds no signal
+ * and the interposer passes calls straight through. */
+bool rc_signals_installed(void);
+
 /* Whether the shim's handler is installed for @sig. */
 bool rc_signal_held(int sig);
 

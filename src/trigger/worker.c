@@ -12,6 +12,7 @@
 #include "clean/engine.h"
 #include "core/lock.h"
 #include "core/log.h"
+#include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
 #include "report/report.h"
@@ -86,6 +87,12 @@ worker_main(void *arg)
 
 	(void)arg;
 	rc_guard++; /* nothing this thread does is the program's */
+	/* Here, not inside the program's malloc: captures wait for it
+	 * (core/stack.h).  After final_seq was read: a request made
+	 * meanwhile is still seen as new. */
+	if (rc_cfg.stack_depth) {
+		rc_stack_load();
+	}
 	for (;;) {
 		unsigned wake = atomic_load_explicit(&W.wake, memory_order_acquire);
 

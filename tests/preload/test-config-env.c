@@ -103,6 +103,50 @@ START_TEST(log_quiet_silences_config_warnings)
 }
 END_TEST
 
+/* A function in the program's .preinit_array runs before libc's and the
+ * shim's initialisers, with environ still unset; AddressSanitizer's
+ * __asan_init, which installs its handlers through the shim's sigaction,
+ * is one.  The shim must not initialise from there: it would read no
+ * settings and export its session variable into a fresh, empty
+ * environment, which libc then kept when the shim's dlopen of libunwind
+ * ran libc's initialiser (a launcher built with ASan started its children
+ * with an empty environment).  The call itself must still work. */
+START_TEST(preinit_sigaction_keeps_environment_and_settings)
+{
+	struct scratch s;
+	struct rc_run bare, shim;
+	char d[512];
+	scratch_init(&s);
+	/* No live signal, so no worker: the constructor opens libunwind
+	 * itself (as in a sanitizer build, which defers the worker). */
+	const char *env[] = { s.env_tmpdir, "VICTIM_MARKER=kept", "RCSHIM_PRIORITY=bogus",
+			      "RCSHIM_SIGNAL=none", NULL };
+	const char *argv[] = { t_victim("victim-preinit"), NULL };
+	t_run(&bare, false, env, NULL, argv);
+	t_run(&shim, true, env, NULL, argv);
+	ck_assert_int_eq(bare.status, 0);
+	ck_assert_status_eq(shim.status, bare.status);
+	/* Where a sanitizer runtime is preloaded before the shim (the ASan
+	 * build), its interceptor answers that call, and fails it: it is not
+	 * initialised yet (the same without the shim). */
+	if (!strchr(t_preload(), ':')) {
+		ck_assert_str_eq(nth_line(shim.out, 0, d, sizeof(d)), "preinit sigaction: 0");
+		ck_assert_str_eq(nth_line(shim.out, 1, d, sizeof(d)), "handler kept: yes");
+	}
+	ck_assert_str_eq(nth_line(shim.out, 2, d, sizeof(d)), "marker: kept");
+	ck_assert_str_eq(nth_line(shim.out, 3, d, sizeof(d)), "session: set");
+	ck_assert_str_eq(nth_line(bare.out, 3, d, sizeof(d)), "session: unset");
+	/* The settings were read: the bad value is reported, once. */
+	ck_assert_msg(count_lines_with(shim.err, "RCSHIM_PRIORITY=bogus") == 1, "stderr:\n%s",
+		      shim.err);
+	/* And the shim tracks: the temp dir is gone at exit. */
+	ck_assert(!t_exists(nth_line(shim.out, 4, d, sizeof(d))));
+	t_run_free(&bare);
+	t_run_free(&shim);
+	scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(config_env)
 {
 	ADD_TEST(s, invalid_priority_one_line_and_default);
@@ -110,4 +154,5 @@ TEST_SUITE(config_env)
 	ADD_TEST(s, valid_and_unset_variables_are_silent);
 	ADD_TEST(s, track_without_temp_leaves_temps);
 	ADD_TEST(s, log_quiet_silences_config_warnings);
+	ADD_TEST(s, preinit_sigaction_keeps_environment_and_settings);
 }
