@@ -113,12 +113,18 @@ pool_size(const void *p)
 /* --- finding the next allocator -------------------------------------------- */
 
 /* glibc keeps the chunk size, with three flag bits, in the word before
- * the block; usable = size - 8, or size - 16 for an mmapped chunk. */
+ * the block; usable = size - 8 for a chunk from an arena.  An mmapped
+ * chunk (flag 2; at least 128 KiB, so rare) is asked about: the probe
+ * below cannot check that case without side effects (freeing an mmapped
+ * chunk raises glibc's mmap threshold for the rest of the process). */
 static inline size_t
 glibc_usable(const void *p)
 {
 	size_t h = ((const size_t *)p)[-1];
-	return (h & ~(size_t)7) - 8 - ((h & 2) << 2);
+	if (__builtin_expect(h & 2, 0)) {
+		return R.usable((void *)p);
+	}
+	return (h & ~(size_t)7) - 8;
 }
 
 static inline size_t
@@ -135,7 +141,9 @@ usable_of(void *p)
 static bool
 probe_glibc(void)
 {
-	static const size_t sizes[] = { 0, 1, 24, 25, 40, 100, 1000, 5000, 300000 };
+	/* Below glibc's smallest mmap threshold (128 KiB): a probe must not
+	 * change how the program's own blocks are placed. */
+	static const size_t sizes[] = { 0, 1, 24, 25, 40, 100, 1000, 5000, 60000 };
 	Dl_info info;
 	if (!dladdr((void *)R.malloc, &info) || !info.dli_fname ||
 	    !strstr(info.dli_fname, "/libc.so")) {

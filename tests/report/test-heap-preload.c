@@ -278,6 +278,20 @@ compare_runs(const char *const *argv, const char *input, const char *sample)
 	t_run_free(&shim);
 }
 
+/* glibc's mmap threshold is left where the program would find it. */
+START_TEST(mmap_threshold_unchanged)
+{
+	const char *argv[] = { t_victim("report/victim-mmap-threshold"), NULL };
+	compare_runs(argv, NULL, "524288");
+	if (!under_asan() && !under_valgrind()) {
+		struct rc_run bare;
+		t_run(&bare, false, NULL, NULL, argv);
+		ck_assert_str_eq(bare.out, "first block mapped: 1, second: 0\n");
+		t_run_free(&bare);
+	}
+}
+END_TEST
+
 START_TEST(python_imports_unchanged)
 {
 	const char *imports[] = { "python3", "-c", "import sqlite3, json, tempfile", NULL };
@@ -353,6 +367,7 @@ TEST_SUITE(report_heap)
 		ADD_TEST(s, heap_fork_while_threads_allocate);
 	}
 	ADD_TEST(s, own_malloc_steps_aside);
+	ADD_TEST(s, mmap_threshold_unchanged);
 	ADD_TEST(s, python_imports_unchanged);
 	ADD_TEST(s, sqlite3_shell_unchanged);
 	ADD_TEST(s, live_medium_trims_and_counts_bytes);
