@@ -282,13 +282,22 @@ compare_runs(const char *const *argv, const char *input, const char *sample)
 START_TEST(mmap_threshold_unchanged)
 {
 	const char *argv[] = { t_victim("report/victim-mmap-threshold"), NULL };
-	compare_runs(argv, NULL, "524288");
-	if (!under_asan() && !under_valgrind()) {
-		struct rc_run bare;
-		t_run(&bare, false, NULL, NULL, argv);
-		ck_assert_str_eq(bare.out, "first block mapped: 1, second: 0\n");
-		t_run_free(&bare);
+	if (under_asan() || under_valgrind()) {
+		/* The shim's run has ASan's or valgrind's allocator in
+		 * place of glibc's (the bare one may not), which mallinfo2
+		 * does not see: only that the program runs is comparable. */
+		struct rc_run shim;
+		t_run(&shim, true, NULL, NULL, argv);
+		ck_assert_status_eq(shim.status, 0);
+		ck_assert_ptr_nonnull(strstr(shim.out, "first block mapped: "));
+		t_run_free(&shim);
+		return;
 	}
+	compare_runs(argv, NULL, "524288");
+	struct rc_run bare;
+	t_run(&bare, false, NULL, NULL, argv);
+	ck_assert_str_eq(bare.out, "first block mapped: 1, second: 0\n");
+	t_run_free(&bare);
 }
 END_TEST
 
