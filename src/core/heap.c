@@ -223,8 +223,7 @@ rc_heap_alloc_slow(void *p, size_t n, const void *site)
 	}
 	if (t->state == RC_HEAP_T_ACTIVE) {
 		rc_heap_add(t, 1, (int64_t)n);
-		t->countdown -= (int64_t)n;
-		if (t->countdown <= 0) {
+		if (rc_heap_sample_due(t, n)) {
 			unsigned sampled = rc_heap_sample(p, n);
 			if (sampled || rc_scope_cur == 0) {
 				return RC_HEAP_COUNTED | sampled;

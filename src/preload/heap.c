@@ -305,10 +305,13 @@ malloc_failed(size_t n)
 	return NULL;
 }
 
+/* Block @p, counted already, needs a tag of the general form (an mmapped
+ * chunk, a long slack), and a sample when @due. */
 static __attribute__((noinline)) void *
-malloc_tag(void *p, size_t n)
+tag_counted(void *p, size_t n, bool due)
 {
-	rc_heap_tag(p, n, glibc_usable(p), RC_HEAP_COUNTED);
+	unsigned flags = RC_HEAP_COUNTED | (due ? rc_heap_sample(p, n) : 0);
+	rc_heap_tag(p, n, glibc_usable(p), flags);
 	return p;
 }
 
@@ -320,33 +323,47 @@ malloc_sampled(size_t n)
 	if (__builtin_expect(!p, 0)) {
 		return malloc_failed(n);
 	}
-	unsigned flags = RC_HEAP_COUNTED | rc_heap_sample(p, n);
-	rc_heap_tag(p, n, glibc_usable(p), flags);
-	return p;
+	return tag_counted(p, n, true);
 }
 
-/* Takes @n off the thread's countdown to the next sample: true when it
- * ran out.  On x86-64 one subtraction from memory and a jump on its
- * flags. */
+/* The fast paths' tag, read and written straight from glibc's chunk
+ * header: h & ~7 is the chunk size, usable = size - 8, and the tag is the
+ * last usable byte.  Only for a chunk from an arena (a mapped one, flag 2,
+ * and a pool block, whose header reads as mapped, take the general
+ * path). */
+
+/* Writes the tag of block @p (@n requested, counted, not sampled): false
+ * when it needs the general form. */
 static inline __attribute__((always_inline)) bool
-sample_due(struct rc_heap_thread *t, size_t n)
+fast_tag(void *p, size_t n)
 {
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-	/* The Linux kernel's read-modify-write pattern: the operand
-	 * written is an input, with a memory clobber.  (Written as an
-	 * in-out operand, GCC 12.2 compiled the jump to the wrong label.) */
-	__asm__ goto("subq %1, %0\n\t"
-		     "jle %l[due]"
-		     :
-		     : "m"(t->countdown), "er"((int64_t)n)
-		     : "cc", "memory"
-		     : due);
-	return false;
-due:
+	size_t h = ((const size_t *)p)[-1];
+	size_t size = h & ~(size_t)7;
+	size_t d = size - n; /* slack + 8 */
+	if (__builtin_expect((h & 2) || d > RC_HEAP_WIDE + 7, 0)) {
+		return false;
+	}
+	((unsigned char *)p)[size - 9] = (unsigned char)(d - 8 + RC_HEAP_COUNTED);
 	return true;
-#else
-	return (t->countdown -= (int64_t)n) <= 0;
-#endif
+}
+
+/* Reads into *@n the requested size of block @p when its tag says
+ * counted, not sampled, slack 1..62 (a tag in 0x41..0x7e): false
+ * otherwise. */
+static inline __attribute__((always_inline)) bool
+fast_size(const void *p, size_t *n)
+{
+	size_t h = ((const size_t *)p)[-1];
+	if (__builtin_expect(h & 2, 0)) {
+		return false;
+	}
+	size_t size = h & ~(size_t)7;
+	unsigned tag = ((const unsigned char *)p)[size - 9];
+	if (__builtin_expect(tag - (RC_HEAP_COUNTED + 1) > RC_HEAP_WIDE - 2, 0)) {
+		return false;
+	}
+	*n = size - 8 + RC_HEAP_COUNTED - tag; /* usable - slack */
+	return true;
 }
 
 RC_EXPORT void *
@@ -364,23 +381,16 @@ malloc(size_t n)
 	 * nothing thread-local is needed after the call. */
 	struct rc_heap_thread *t = &rc_heap_self;
 	rc_heap_add(t, 1, (int64_t)n);
-	if (__builtin_expect(sample_due(t, n), 0)) {
+	if (__builtin_expect(rc_heap_sample_due(t, n), 0)) {
 		return malloc_sampled(n);
 	}
 	void *p = R.malloc(n + 1);
 	if (__builtin_expect(!p, 0)) {
 		return malloc_failed(n);
 	}
-	/* A chunk from an arena (not mmapped) and a slack that fits the
-	 * tag.  With size the chunk size from its header, usable = size - 8
-	 * and the slack is d - 8. */
-	size_t h = ((const size_t *)p)[-1];
-	size_t size = h & ~(size_t)7;
-	size_t d = size - n;
-	if (__builtin_expect((h & 2) || d > RC_HEAP_WIDE + 7, 0)) {
-		return malloc_tag(p, n);
+	if (__builtin_expect(!fast_tag(p, n), 0)) {
+		return tag_counted(p, n, false);
 	}
-	((unsigned char *)p)[size - 9] = (unsigned char)(d - 8 + RC_HEAP_COUNTED);
 	return p;
 }
 
@@ -409,29 +419,17 @@ free_slow(void *p)
 RC_EXPORT void
 free(void *p)
 {
-	if (__builtin_expect(!p || rc_self.free_off, 0)) {
-		if (p) {
-			free_slow(p);
-		}
+	if (__builtin_expect(!p, 0)) {
 		return;
 	}
 	/* Accounting before the real free: once it returns, another thread
-	 * may get the same address.  The common case spelled out: a chunk
-	 * from an arena (a pool block's header reads as mmapped), counted,
-	 * not sampled, slack 1..62, i.e. a tag in 0x41..0x7e. */
-	size_t h = ((const size_t *)p)[-1];
-	if (__builtin_expect(h & 2, 0)) {
+	 * may get the same address. */
+	size_t n;
+	if (__builtin_expect(rc_self.free_off || !fast_size(p, &n), 0)) {
 		free_slow(p);
 		return;
 	}
-	size_t size = h & ~(size_t)7;
-	unsigned tag = ((const unsigned char *)p)[size - 9];
-	if (__builtin_expect(tag - (RC_HEAP_COUNTED + 1) > RC_HEAP_WIDE - 2, 0)) {
-		free_slow(p);
-		return;
-	}
-	/* requested = usable - slack = (size - 8) - (tag - RC_HEAP_COUNTED) */
-	rc_heap_add(&rc_heap_self, -1, -(int64_t)(size - 8 + RC_HEAP_COUNTED - tag));
+	rc_heap_add(&rc_heap_self, -1, -(int64_t)n);
 	R.free(p);
 }
 
@@ -534,16 +532,6 @@ realloc_slow(void *p, size_t n, const void *site)
 	}
 }
 
-/* The block @q of realloc's fast path, counted already, needs its sample
- * or a tag of the general form. */
-static __attribute__((noinline)) void *
-realloc_finish(void *q, size_t n, bool due)
-{
-	unsigned flags = RC_HEAP_COUNTED | (due ? rc_heap_sample(q, n) : 0);
-	rc_heap_tag(q, n, glibc_usable(q), flags);
-	return q;
-}
-
 RC_EXPORT void *
 realloc(void *p, size_t n)
 {
@@ -553,30 +541,21 @@ realloc(void *p, size_t n)
 	/* The fast path: malloc's conditions, an arena chunk (not mmapped,
 	 * not the pool) counted and not sampled, and 0 < n < SIZE_MAX
 	 * (realloc(p, 0) frees p). */
-	size_t h;
-	unsigned tag;
-	if (__builtin_expect(rc_self.gate != 0 || n + 1 < 2 ||
-				     ((h = ((const size_t *)p)[-1]) & 2) ||
-				     (tag = ((const unsigned char *)p)[(h & ~(size_t)7) - 9]) -
-						     (RC_HEAP_COUNTED + 1) > RC_HEAP_WIDE - 2,
+	size_t old;
+	if (__builtin_expect(rc_self.gate != 0 || n + 1 < 2 || !fast_size(p, &old),
 			     0)) {
 		return realloc_slow(p, n, __builtin_return_address(0));
 	}
-	size_t old = (h & ~(size_t)7) - 8 + RC_HEAP_COUNTED - tag;
 	void *q = R.realloc(p, n + 1);
 	if (__builtin_expect(!q, 0)) {
 		return q; /* p is as it was, tag included */
 	}
 	struct rc_heap_thread *t = &rc_heap_self;
 	rc_heap_add(t, 0, (int64_t)n - (int64_t)old);
-	bool due = sample_due(t, n);
-	h = ((const size_t *)q)[-1];
-	size_t size = h & ~(size_t)7;
-	size_t d = size - n;
-	if (__builtin_expect(due || (h & 2) || d > RC_HEAP_WIDE + 7, 0)) {
-		return realloc_finish(q, n, due);
+	bool due = rc_heap_sample_due(t, n);
+	if (__builtin_expect(due || !fast_tag(q, n), 0)) {
+		return tag_counted(q, n, due);
 	}
-	((unsigned char *)q)[size - 9] = (unsigned char)(d - 8 + RC_HEAP_COUNTED);
 	return q;
 }
 

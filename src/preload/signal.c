@@ -10,27 +10,18 @@
 #include "preload/real.h"
 #include "trigger/signals.h"
 
+REAL(int (*)(int, const struct sigaction *, struct sigaction *), sigaction);
+
 RC_EXPORT int
 sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	static int (*_Atomic real)(int, const struct sigaction *, struct sigaction *);
-
 	rc_ensure_init();
 	if (__builtin_expect(!rc_signals_installed(), 0)) {
 		/* Before the shim's initialisation (deferred when called this
 		 * early: see rc_preload_init), or while it runs: it holds no
 		 * signal yet, so there is nothing to hide. */
-		int (*next)(int, const struct sigaction *, struct sigaction *) = real;
-		if (!next) {
-			next = (int (*)(int, const struct sigaction *, struct sigaction *))
-				rc_real_next("sigaction");
-			if (!next) {
-				errno = ENOSYS;
-				return -1;
-			}
-			real = next;
-		}
-		return next(sig, act, old);
+		RESOLVE(sigaction, -1);
+		return real_sigaction(sig, act, old);
 	}
 	return rc_signals_sigaction(sig, act, old);
 }
