@@ -1143,6 +1143,26 @@ seen_before(char *const *envp, size_t i, const char *entry, size_t len)
 	return false;
 }
 
+unsigned
+rc_config_track_of(char *const *envp)
+{
+	static const char name[] = PREFIX "TRACK=";
+	struct rc_config cfg;
+	char why[128];
+
+	for (size_t i = 0; envp && envp[i]; i++) {
+		if (strncmp(envp[i], name, sizeof(name) - 1) == 0) {
+			const char *val = envp[i] + sizeof(name) - 1;
+			/* The first wins; empty or invalid: the default. */
+			if (*val && parse_track(&cfg, NULL, val, why, sizeof(why))) {
+				return cfg.track;
+			}
+			break;
+		}
+	}
+	return RC_TRACK_ALL;
+}
+
 int
 rc_config_load(struct rc_config *cfg, char *const *envp,
 	       rc_config_warn_fn warn, void *ctx)

@@ -56,6 +56,11 @@ typedef void (*rc_config_warn_fn)(void *ctx, const char *line);
 int rc_config_load(struct rc_config *cfg, char *const *envp,
 		   rc_config_warn_fn warn, void *ctx);
 
+/* RCSHIM_TRACK alone, as rc_config_load would set it, without a word on
+ * stderr: for what must decide before the configuration is loaded (the
+ * malloc family's first call may come before the constructor). */
+unsigned rc_config_track_of(char *const *envp);
+
 /* The defaults alone, as if the environment were empty. */
 void rc_config_defaults(struct rc_config *cfg);
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "core/heap.h"
 #include "core/log.h"
 #include "core/stack.h"
@@ -192,6 +193,11 @@ decide(void)
 		rc_heap_set_inactive("the C library's allocator was not found");
 		return M_FORWARD;
 	}
+	/* RCSHIM_TRACK leaves the heap out: every call is passed on as is,
+	 * with no extra byte and no tag to keep. */
+	if (!(rc_config_track_of(environ) & (1u << RCSHIM_KIND_HEAP))) {
+		return M_FORWARD;
+	}
 	/* Whoever comes first in the global scope gets the program's calls:
 	 * when that is not this library, the program (or a sanitizer
 	 * runtime preloaded first) replaces malloc, and tracking steps
@@ -270,11 +276,11 @@ counted(void *p, size_t n)
 	return p;
 }
 
-/* malloc when its fast path is closed: before the allocator is known, on
- * a thread not yet counting, inside a scope or the shim's own work.
- * @site: the program's call site. */
+/* malloc when its fast path is closed and calls are not simply passed on:
+ * before the allocator is known, on a thread not yet counting, inside a
+ * scope or the shim's own work.  @site: the program's call site. */
 static __attribute__((noinline)) void *
-malloc_slow(size_t n, const void *site)
+malloc_general(size_t n, const void *site)
 {
 	void *p;
 
@@ -294,6 +300,20 @@ malloc_slow(size_t n, const void *site)
 	default:
 		return pool_alloc(n, 16);
 	}
+}
+
+/* Passing calls on (M_FORWARD: the heap is not tracked, or not ours to
+ * track) costs a test here and a tail call. */
+#define FORWARDING() \
+	__builtin_expect(atomic_load_explicit(&mode, memory_order_acquire) == M_FORWARD, 1)
+
+static __attribute__((noinline)) void *
+malloc_slow(size_t n, const void *site)
+{
+	if (FORWARDING()) {
+		return R.malloc(n);
+	}
+	return malloc_general(n, site);
 }
 
 /* The rarer ends of malloc's fast path, as tail calls: the fast path
@@ -394,14 +414,11 @@ malloc(size_t n)
 	return p;
 }
 
-/* free when its fast path is closed, for a block from the pool, an
- * mmapped chunk, or a tag other than counted-and-not-sampled. */
+/* free of a block the fast path turned away (an mmapped chunk, a tag
+ * other than counted-and-not-sampled), or before the allocator is known. */
 static __attribute__((noinline)) void
-free_slow(void *p)
+free_general(void *p)
 {
-	if (in_pool(p)) {
-		return;
-	}
 	switch (resolved()) {
 	case M_TRACK:
 		rc_heap_on_free(p, usable_of(p));
@@ -414,6 +431,20 @@ free_slow(void *p)
 		/* Not from the pool, and nothing else was handed out yet. */
 		break;
 	}
+}
+
+/* free when its fast path is closed or turned the block away. */
+static __attribute__((noinline)) void
+free_slow(void *p)
+{
+	if (in_pool(p)) {
+		return;
+	}
+	if (FORWARDING()) {
+		R.free(p);
+		return;
+	}
+	free_general(p);
 }
 
 RC_EXPORT void
