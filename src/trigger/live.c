@@ -57,7 +57,8 @@ rc_live_init(void)
 				 L.files.meminfo[0] ? L.files.meminfo : "-");
 		}
 	}
-	uint64_t now = rc_now_ms();
+	/* The clock only for a schedule: its first read costs a page. */
+	uint64_t now = rc_cfg.interval_ms || L.pressure_on ? rc_now_ms() : 0;
 	L.next_interval_ms = rc_cfg.interval_ms ? now + rc_cfg.interval_ms : UINT64_MAX;
 	L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
 	/* A worker already asleep waits for the old schedule. */
