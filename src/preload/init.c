@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "clean/engine.h"
 #include "core/arena.h"
@@ -62,6 +63,38 @@ after_fork_child(void)
 	rc_engine_after_fork_child();
 }
 
+/* Puts @entry ("RCSHIM_SESSION=id", kept for good) in the environment, in
+ * place of an earlier value.  Like putenv, without its malloc: the new
+ * array comes from the shim's arena, so that start-up does not set up the
+ * program's heap (a brk and three pages) for one array.  glibc's setenv
+ * and putenv copy an array they did not make before changing it, and never
+ * free it; unsetenv edits it in place. */
+static void
+export_session(char *entry)
+{
+	size_t len = strlen(RC_SESSION_ENV) + 1; /* "NAME=" */
+	size_t n = 0, at = SIZE_MAX;
+	for (; environ && environ[n]; n++) {
+		if (at == SIZE_MAX && strncmp(environ[n], entry, len) == 0) {
+			at = n;
+		}
+	}
+	char **env = rc_alloc((n + 2) * sizeof(*env));
+	if (!env) {
+		putenv(entry);
+		return;
+	}
+	if (n) {
+		memcpy(env, environ, n * sizeof(*env));
+	}
+	if (at == SIZE_MAX) {
+		at = n++;
+	}
+	env[at] = entry;
+	env[n] = NULL;
+	environ = env;
+}
+
 static void
 init(bool from_constructor)
 {
@@ -91,14 +124,10 @@ init(bool from_constructor)
 	 * never open libunwind itself (core/stack.h). */
 	rc_stack_malloc_hooked();
 	if (rc_state_init(environ)) {
-		/* Descendants join this session.  putenv keeps this string
-		 * itself (the shim is never unloaded): none of setenv's copy
-		 * and search tree, whose first use costs start-up a page.
-		 * The array it grows comes from the program's heap, which is
-		 * fine here: this is the program's environment. */
+		/* Descendants join this session. */
 		static char entry[sizeof(RC_SESSION_ENV) + RC_SESSION_ID_MAX];
 		rc_fmt(entry, sizeof(entry), "%s=%s", RC_SESSION_ENV, rc_session.id);
-		putenv(entry);
+		export_session(entry);
 	}
 	rc_heap_preload_init();
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
