@@ -33,6 +33,12 @@ refresh_gate(void)
 }
 
 void
+rc_heap_refresh_gate(void)
+{
+	refresh_gate();
+}
+
+void
 rc_heap_set_direct(bool on)
 {
 	direct = on;

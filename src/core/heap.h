@@ -41,6 +41,9 @@ extern bool rc_heap_counting;
  * the fast paths of the calling thread and of every thread registered
  * later open (rc_self.gate).  Set by the preload layer once it knows. */
 void rc_heap_set_direct(bool on);
+/* Brings the calling thread's gate up to date, for a thread that started
+ * counting before rc_heap_set_direct. */
+void rc_heap_refresh_gate(void);
 
 /* Slow paths (heap.c).  @site is the program's call site (the return
  * address into it), for blocks allocated inside a scope. */

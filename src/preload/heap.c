@@ -50,6 +50,8 @@ static struct {
 	size_t (*usable)(void *);
 } R;
 static atomic_int mode;
+static atomic_int probe; /* enum below: the glibc header probe */
+enum { PROBE_NONE, PROBE_DUE, PROBE_RUNNING, PROBE_DONE };
 
 /* Larger requests fail as the real allocator would: the extra byte must
  * not wrap around. */
@@ -246,9 +248,8 @@ resolve(void)
 	R.pvalloc = (__typeof__(R.pvalloc))dlsym(RTLD_NEXT, "pvalloc");
 	R.usable = (__typeof__(R.usable))dlsym(RTLD_NEXT, "malloc_usable_size");
 	m = decide();
-	if (m == M_TRACK && probe_glibc()) {
-		m = M_GLIBC;
-		rc_heap_set_direct(true);
+	if (m == M_TRACK) {
+		atomic_store(&probe, PROBE_DUE);
 	}
 	rc_guard--;
 	errno = saved_errno;
@@ -256,11 +257,49 @@ resolve(void)
 	return m;
 }
 
+/* Whether glibc's header may be read (M_TRACK -> M_GLIBC) is decided at
+ * the first allocation the general path sees, not at start-up: the probe
+ * sets up glibc's heap (a brk and a few pages), which a program that never
+ * allocates does not pay for.  Blocks tagged meanwhile were tagged from
+ * malloc_usable_size, which the probe checks the header agrees with. */
+static void
+probe_once(void)
+{
+	int due = PROBE_DUE;
+	if (!atomic_compare_exchange_strong(&probe, &due, PROBE_RUNNING)) {
+		return;
+	}
+	int saved_errno = errno;
+	rc_guard++;
+	bool direct = probe_glibc();
+	rc_guard--;
+	errno = saved_errno;
+	if (direct) {
+		int track = M_TRACK;
+		atomic_compare_exchange_strong(&mode, &track, M_GLIBC);
+		rc_heap_set_direct(true);
+	}
+	atomic_store(&probe, PROBE_DONE);
+}
+
 static int
 resolved(void)
 {
 	int m = resolve();
-	return m == M_GLIBC ? M_TRACK : m;
+	if (__builtin_expect(m == M_TRACK, 0) &&
+	    atomic_load_explicit(&probe, memory_order_relaxed) == PROBE_DUE) {
+		probe_once();
+		m = atomic_load_explicit(&mode, memory_order_acquire);
+	}
+	if (m == M_GLIBC) {
+		/* A thread that started counting while the probe ran on
+		 * another one opens its fast paths here. */
+		if (__builtin_expect(rc_self.free_off, 0)) {
+			rc_heap_refresh_gate();
+		}
+		return M_TRACK;
+	}
+	return m;
 }
 
 /* --- the wrappers ----------------------------------------------------------- */
