@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "core/state.h"
 #include "core/sys.h"
 
 struct rc_session rc_session;
@@ -164,6 +165,15 @@ rc_session_dir_init(const char *xdg)
 	return r;
 }
 
+/* The process's pid as the shim knows it (kept up to date across fork):
+ * a journal line costs no getpid.  A program that never started the shim's
+ * state (the command-line tool) asks the kernel. */
+static int32_t
+my_pid(void)
+{
+	return rc_pid_cached ? rc_pid_cached : rc_sys_getpid();
+}
+
 const char *
 rc_journal_path(char *buf, size_t len)
 {
@@ -173,7 +183,7 @@ rc_journal_path(char *buf, size_t len)
 	}
 	if (rc_session.process_mode) {
 		rc_fmt(buf, len, "%s/%s.p%d.journal", rc_session.dir, rc_session.id,
-		       rc_sys_getpid());
+		       my_pid());
 	} else {
 		rc_fmt(buf, len, "%s/%s.journal", rc_session.dir, rc_session.id);
 	}
@@ -191,7 +201,7 @@ rc_journal_append(char op, bool dir, uint64_t dev, uint64_t ino, const char *pat
 		return -ENOENT;
 	}
 	n = rc_fmt(line, sizeof(line), "%c %c %lu %lu %d ", op, dir ? 'd' : 'f',
-		   (unsigned long)dev, (unsigned long)ino, rc_sys_getpid());
+		   (unsigned long)dev, (unsigned long)ino, my_pid());
 	for (const char *p = path; *p && n + 3 < sizeof(line); p++) {
 		if (*p == '\\' || *p == '\n') {
 			line[n++] = '\\';

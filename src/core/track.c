@@ -37,9 +37,10 @@ RC_TLS void *rc_track_caller;
 	} while (0)
 
 /* Records a temp artifact if @path lies under a temp root.  @fd >= 0 gives
- * the identity cheaply; else it is read from the path. */
+ * the identity cheaply (left in *@st for the fd's own record); else it is
+ * read from the path. */
 static bool
-temp_add(int dirfd, const char *path, bool dir, int fd)
+temp_add(int dirfd, const char *path, bool dir, int fd, struct stat *st_out)
 {
 	char abs[PATH_MAX];
 	struct stat st;
@@ -53,6 +54,9 @@ temp_add(int dirfd, const char *path, bool dir, int fd)
 		    : rc_sys_fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW);
 	if (r < 0) {
 		return false;
+	}
+	if (st_out) {
+		*st_out = st;
 	}
 	struct rc_record rec = {
 		.kind = RCSHIM_KIND_TEMP,
@@ -76,15 +80,16 @@ temp_add(int dirfd, const char *path, bool dir, int fd)
 	return true;
 }
 
+/* @known: the fd's identity when the caller has it already. */
 static void
-fd_add(int fd, uint32_t flags, bool need_ident, uint64_t aux)
+fd_add(int fd, uint32_t flags, bool need_ident, uint64_t aux, const struct stat *known)
 {
 	struct stat st;
-	const struct stat *pst = NULL;
+	const struct stat *pst = known;
 
 	/* The identity costs a system call: only where the shim may close
 	 * the fd itself later (see core/fdtable.h). */
-	if ((need_ident || rc_scope_cur) && rc_sys_fstat(fd, &st) == 0) {
+	if (!pst && (need_ident || rc_scope_cur) && rc_sys_fstat(fd, &st) == 0) {
 		pst = &st;
 	}
 	/* The call site's stack (see rc_stack_site): a full unwind per open
@@ -102,14 +107,15 @@ rc_track_open(int dirfd, const char *path, int flags, int fd)
 	}
 	ENTER(rc_tracking(RCSHIM_KIND_FD) || rc_tracking(RCSHIM_KIND_TEMP));
 	bool temp = false;
+	struct stat st;
 	if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL) &&
 	    (flags & O_TMPFILE) != O_TMPFILE && rc_tracking(RCSHIM_KIND_TEMP)) {
-		temp = temp_add(dirfd, path, false, fd);
+		temp = temp_add(dirfd, path, false, fd, &st);
 	}
 	if (rc_tracking(RCSHIM_KIND_FD)) {
 		uint32_t f = (temp ? RC_FD_TEMP : 0) |
 			     ((flags & O_ACCMODE) == O_RDONLY ? RC_FD_RDONLY : 0);
-		fd_add(fd, f, temp, 0);
+		fd_add(fd, f, temp, 0, temp ? &st : NULL);
 	}
 	LEAVE();
 }
@@ -129,13 +135,14 @@ rc_track_fopen(FILE *fp, const char *path, const char *mode)
 	ENTER(rc_tracking(RCSHIM_KIND_FD) || rc_tracking(RCSHIM_KIND_TEMP));
 	int fd = fileno(fp);
 	if (fd >= 0) {
+		struct stat st;
 		bool excl = mode && strchr(mode, 'x') && (strchr(mode, 'w') || strchr(mode, 'a'));
 		bool temp = excl && path && rc_tracking(RCSHIM_KIND_TEMP) &&
-			    temp_add(AT_FDCWD, path, false, fd);
+			    temp_add(AT_FDCWD, path, false, fd, &st);
 		if (rc_tracking(RCSHIM_KIND_FD)) {
 			uint32_t f = RC_FD_STDIO | (temp ? RC_FD_TEMP : 0) |
 				     (mode && mode[0] == 'r' && !strchr(mode, '+') ? RC_FD_RDONLY : 0);
-			fd_add(fd, f, temp, (uint64_t)(uintptr_t)fp);
+			fd_add(fd, f, temp, (uint64_t)(uintptr_t)fp, temp ? &st : NULL);
 		}
 	}
 	LEAVE();
@@ -161,7 +168,7 @@ rc_track_dup(int oldfd, int newfd)
 			    rc_pid_cached,
 			    (uint64_t)(uintptr_t)rc_track_caller, &st);
 	} else {
-		fd_add(newfd, RC_FD_DUP, false, 0);
+		fd_add(newfd, RC_FD_DUP, false, 0, NULL);
 	}
 	LEAVE();
 }
@@ -188,7 +195,7 @@ void
 rc_track_mkdir(int dirfd, const char *path)
 {
 	ENTER(rc_tracking(RCSHIM_KIND_TEMP));
-	temp_add(dirfd, path, true, -1);
+	temp_add(dirfd, path, true, -1, NULL);
 	LEAVE();
 }
 
