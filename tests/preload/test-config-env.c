@@ -73,6 +73,48 @@ START_TEST(valid_and_unset_variables_are_silent)
 }
 END_TEST
 
+/* The session root exports its id to its descendants once, in place of a
+ * value that is not a session id, and leaves every other variable. */
+START_TEST(session_variable_exported_once)
+{
+	const char *argv[] = { "/bin/sh", "-c",
+			       "env | grep -c '^RCSHIM_SESSION='; env | grep '^MARK_'; env | wc -l",
+			       NULL };
+	const char *fresh[] = { "MARK_A=1", "MARK_B=two words", NULL };
+	const char *bogus[] = { "MARK_A=1", "RCSHIM_SESSION=bogus", "MARK_B=two words", NULL };
+	struct rc_run bare, shim;
+	char line[64];
+
+	t_run(&bare, false, fresh, NULL, argv);
+	t_run(&shim, true, fresh, NULL, argv);
+	ck_assert_str_eq(nth_line(shim.out, 0, line, sizeof(line)), "1");
+	ck_assert_str_eq(nth_line(shim.out, 1, line, sizeof(line)), "MARK_A=1");
+	ck_assert_str_eq(nth_line(shim.out, 2, line, sizeof(line)), "MARK_B=two words");
+	/* Every variable the bare run had, plus LD_PRELOAD and the id
+	 * (memcheck, which runs the shell in the valgrind setup, adds its
+	 * own). */
+	bool exact = !getenv("RCSHIM_TEST_VALGRIND");
+	long n_bare = strtol(nth_line(bare.out, 3, line, sizeof(line)), NULL, 10);
+	long n_shim = strtol(nth_line(shim.out, 3, line, sizeof(line)), NULL, 10);
+	if (exact) {
+		ck_assert_int_eq(n_shim, n_bare + 2);
+	}
+	ck_assert_str_eq(shim.err, "");
+	t_run_free(&shim);
+
+	t_run(&shim, true, bogus, NULL, argv);
+	ck_assert_str_eq(nth_line(shim.out, 0, line, sizeof(line)), "1");
+	ck_assert_int_eq(count_lines_with(shim.out, "bogus"), 0);
+	if (exact) {
+		ck_assert_int_eq(strtol(nth_line(shim.out, 3, line, sizeof(line)), NULL, 10),
+				 n_bare + 2);
+	}
+	ck_assert_int_eq(count_lines_with(shim.err, "RCSHIM_SESSION=bogus"), 1);
+	t_run_free(&bare);
+	t_run_free(&shim);
+}
+END_TEST
+
 START_TEST(track_without_temp_leaves_temps)
 {
 	struct scratch s;
@@ -152,6 +194,7 @@ TEST_SUITE(config_env)
 	ADD_TEST(s, invalid_priority_one_line_and_default);
 	ADD_TEST(s, several_invalid_values_one_line_each);
 	ADD_TEST(s, valid_and_unset_variables_are_silent);
+	ADD_TEST(s, session_variable_exported_once);
 	ADD_TEST(s, track_without_temp_leaves_temps);
 	ADD_TEST(s, log_quiet_silences_config_warnings);
 	ADD_TEST(s, preinit_sigaction_keeps_environment_and_settings);
