@@ -137,21 +137,17 @@ usable_of(void *p)
 }
 
 /* Reading glibc's header saves a call on every malloc and free.  Only
- * when the next allocator is glibc's own (not another allocator in its
- * place, which answers malloc_usable_size(malloc(25)) with something else
- * than glibc's 40), and only if the header agrees with malloc_usable_size
- * on a range of blocks. */
+ * when the next allocator is glibc's own (libc.so's, checked by resolve,
+ * and not another allocator in its place, which answers
+ * malloc_usable_size(malloc(25)) with something else than glibc's 40),
+ * and only if the header agrees with malloc_usable_size on a range of
+ * blocks. */
 static bool
 probe_glibc(void)
 {
 	/* Below glibc's smallest mmap threshold (128 KiB): a probe must not
 	 * change how the program's own blocks are placed. */
 	static const size_t sizes[] = { 0, 1, 24, 25, 40, 100, 1000, 5000, 60000 };
-	Dl_info info;
-	if (!dladdr((void *)R.malloc, &info) || !info.dli_fname ||
-	    !strstr(info.dli_fname, "/libc.so")) {
-		return false;
-	}
 	void *p = R.malloc(25);
 	bool ok = p && R.usable(p) == 40;
 	R.free(p);
@@ -248,7 +244,11 @@ resolve(void)
 	R.pvalloc = (__typeof__(R.pvalloc))dlsym(RTLD_NEXT, "pvalloc");
 	R.usable = (__typeof__(R.usable))dlsym(RTLD_NEXT, "malloc_usable_size");
 	m = decide();
-	if (m == M_TRACK) {
+	/* Whose malloc it is is asked here (dladdr takes the loader's lock),
+	 * not in the probe, which may run anywhere the program allocates. */
+	Dl_info info;
+	if (m == M_TRACK && dladdr((void *)R.malloc, &info) && info.dli_fname &&
+	    strstr(info.dli_fname, "/libc.so")) {
 		atomic_store(&probe, PROBE_DUE);
 	}
 	rc_guard--;
