@@ -1,6 +1,7 @@
 #!/bin/bash
 # Real programs bare and under librcshim.so with everything tracked
-# (DESIGN §9: <= 1.03x), in one run, best of ROUNDS alternating runs,
+# (DESIGN §9: <= 1.03x), in one run, best of ROUNDS alternating runs
+# (each round's pair in the other order than the round before),
 # measured in CPU time (user + system):
 #  - the sqlite3 shell inserting 200 000 rows in one transaction;
 #  - a Python script that creates temp files and a SQLite database;
@@ -37,16 +38,26 @@ compare() { # NAME PREPARE-FN CMD...
 	shift 2
 	local best_bare=1000000000 best_shim=1000000000 b s ratios=""
 	for ((r = 0; r < rounds; r++)); do
-		$prep
-		b=$(cpu env -u LD_PRELOAD "$@")
+		# The order alternates (bare first, then shim first): on the
+		# 2-core VM of 2026-12-04 the run that came second was
+		# systematically faster (bare always first put the sqlite3
+		# shell at 0.956x).
+		if ((r % 2 == 0)); then
+			$prep
+			b=$(cpu env -u LD_PRELOAD "$@")
+		fi
 		$prep
 		s=$(cpu env LD_PRELOAD="$shim_lib" ${shim_env[@]+"${shim_env[@]}"} "$@")
+		if ((r % 2 == 1)); then
+			$prep
+			b=$(cpu env -u LD_PRELOAD "$@")
+		fi
 		best_bare=$(min "$b" "$best_bare")
 		best_shim=$(min "$s" "$best_shim")
 		ratios="$ratios $(echo "$s / $b" | bc -l)"
 	done
-	# Also the median of each round's ratio (shim run / the bare run just
-	# before it): a slow minute on a shared machine moves both runs of a
+	# Also the median of each round's ratio (shim run / the bare run of
+	# the same round): a slow minute on a shared machine moves both runs of a
 	# pair, so this moves less than the best times do.
 	local median
 	median=$(printf '%s\n' $ratios | sort -g | awk '{ v[NR] = $1 } END {

@@ -1,0 +1,63 @@
+#!/bin/bash
+# Instructions executed by the real programs of bench-real.sh, bare and
+# under librcshim.so with everything tracked, counted by valgrind's
+# callgrind (which does not replace malloc, so the shim's heap tracking
+# runs as it does outside valgrind).  Unlike CPU time, the count does not
+# move with the load of a shared machine; it does not see what costs
+# cycles without costing instructions (cache misses, atomic operations,
+# page faults, system calls), which bench-real.sh measures.
+#   scripts/bench-insns.sh [BUILDDIR] [ROWS]
+# ROWS: rows the sqlite3 shell inserts (default 50 000; 200 000 takes
+# about two minutes per run under callgrind).
+set -eu
+cd "$(dirname "$0")/.."
+dir=${1:-build}
+rows=${2:-50000}
+lib=$(realpath "$dir/src/librcshim.so")
+command -v valgrind >/dev/null || { echo "bench-insns: valgrind is not installed" >&2; exit 1; }
+tmp=$(mktemp -d /tmp/rcshim-bench-insns.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+insns() { # PRELOAD CMD... -> instructions (stdin passed through)
+	local pre=$1 out
+	shift
+	out=$(env -u LD_PRELOAD ${pre:+LD_PRELOAD="$pre"} valgrind --tool=callgrind \
+		--callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null) || true
+	echo "$out" | awk '/Collected :/ { print $NF; exit }'
+}
+
+compare() { # NAME STDIN CMD...
+	local name=$1 in=$2 b s
+	shift 2
+	rm -f "$tmp/bench.db"
+	b=$(insns "" "$@" <"$in")
+	rm -f "$tmp/bench.db"
+	s=$(insns "$lib" "$@" <"$in")
+	if [ -z "$b" ] || [ -z "$s" ]; then
+		echo "$name: callgrind gave no count" >&2
+		return 1
+	fi
+	awk -v n="$name" -v b="$b" -v s="$s" 'BEGIN {
+		printf "%s: bare %.1f M, shim %.1f M instructions, ratio %.4f\n", n, b / 1e6, s / 1e6, s / b }'
+}
+
+if command -v sqlite3 >/dev/null; then
+	{
+		echo "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, value REAL);"
+		echo "BEGIN;"
+		awk -v n="$rows" 'BEGIN { for (i = 1; i <= n; i++)
+			printf "INSERT INTO t (name, value) VALUES (%cname-%d%c, %d.5);\n", 39, i, 39, i }'
+		echo "COMMIT;"
+		echo "SELECT count(*), sum(value) FROM t;"
+	} >"$tmp/insert.sql"
+	compare "sqlite3 shell, $rows-row insert in one transaction" "$tmp/insert.sql" \
+		sqlite3 "$tmp/bench.db"
+fi
+
+if command -v python3 >/dev/null; then
+	# The script of bench-real.sh.
+	sed -n '/^	cat >"$tmp\/work.py" <<.PY.$/,/^PY$/p' scripts/bench-real.sh | sed '1d;$d' >"$tmp/work.py"
+	[ -s "$tmp/work.py" ] || { echo "bench-insns: no script found in bench-real.sh" >&2; exit 1; }
+	py=$(python3 -c 'import sys; print(sys.executable)')
+	compare "python tempfile+sqlite script" /dev/null "$py" "$tmp/work.py"
+fi
