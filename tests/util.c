@@ -119,9 +119,14 @@ t_run(struct rc_run *r, bool preload, const char *const *env, const char *input,
 			static char supp[4200];
 			const char *sf = getenv("RCSHIM_TEST_VALGRIND_SUPP");
 			snprintf(supp, sizeof(supp), "--suppressions=%s", sf ? sf : "/dev/null");
+			/* --fair-sched: valgrind runs one thread at a time, and
+			 * by default a thread spinning on malloc can keep the
+			 * others from ever getting their turn (a parent's
+			 * waitpid returned and never ran again). */
 			const char *vg[64] = { "valgrind", "-q", "--error-exitcode=99",
-					       "--trace-children=no", supp, NULL };
-			size_t k = 5;
+					       "--fair-sched=yes", "--trace-children=no", supp,
+					       NULL };
+			size_t k = 6;
 			vg[k++] = argv0;
 			for (size_t i = 1; argv[i] && k < 63; i++) {
 				vg[k++] = argv[i];

@@ -17,7 +17,7 @@ trap 'rm -f "$out"' EXIT
 set --
 if [ -n "${RCSHIM_TEST_VALGRIND:-}" ]; then
 	set -- valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-		--trace-children=no "--suppressions=${RCSHIM_TEST_VALGRIND_SUPP:-/dev/null}"
+		--trace-children=no --fair-sched=yes "--suppressions=${RCSHIM_TEST_VALGRIND_SUPP:-/dev/null}"
 fi
 # A clean environment for the shim: no settings from the caller (nor the
 # test harness's own variables, which it would warn about).

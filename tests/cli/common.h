@@ -98,7 +98,7 @@ cli_argv(const char *const *args)
 		snprintf(supp, sizeof(supp), "--suppressions=%s", sf ? sf : "/dev/null");
 		const char *vg[] = { "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
 				     "--errors-for-leak-kinds=definite", "--trace-children=no",
-				     supp };
+				     "--fair-sched=yes", supp };
 		for (size_t i = 0; i < sizeof(vg) / sizeof(vg[0]); i++) {
 			v[k++] = vg[i];
 		}
