@@ -42,22 +42,12 @@ compare() { # NAME STDIN CMD...
 }
 
 if command -v sqlite3 >/dev/null; then
-	{
-		echo "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, value REAL);"
-		echo "BEGIN;"
-		awk -v n="$rows" 'BEGIN { for (i = 1; i <= n; i++)
-			printf "INSERT INTO t (name, value) VALUES (%cname-%d%c, %d.5);\n", 39, i, 39, i }'
-		echo "COMMIT;"
-		echo "SELECT count(*), sum(value) FROM t;"
-	} >"$tmp/insert.sql"
+	scripts/bench/insert-sql.sh "$rows" >"$tmp/insert.sql"
 	compare "sqlite3 shell, $rows-row insert in one transaction" "$tmp/insert.sql" \
 		sqlite3 "$tmp/bench.db"
 fi
 
 if command -v python3 >/dev/null; then
-	# The script of bench-real.sh.
-	sed -n '/^	cat >"$tmp\/work.py" <<.PY.$/,/^PY$/p' scripts/bench-real.sh | sed '1d;$d' >"$tmp/work.py"
-	[ -s "$tmp/work.py" ] || { echo "bench-insns: no script found in bench-real.sh" >&2; exit 1; }
 	py=$(python3 -c 'import sys; print(sys.executable)')
-	compare "python tempfile+sqlite script" /dev/null "$py" "$tmp/work.py"
+	compare "python tempfile+sqlite script" /dev/null "$py" scripts/bench/work.py
 fi

@@ -68,43 +68,16 @@ compare() { # NAME PREPARE-FN CMD...
 }
 
 if command -v sqlite3 >/dev/null; then
-	{
-		echo "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, value REAL);"
-		echo "BEGIN;"
-		awk 'BEGIN { for (i = 1; i <= 200000; i++)
-			printf "INSERT INTO t (name, value) VALUES (%cname-%d%c, %d.5);\n", 39, i, 39, i }'
-		echo "COMMIT;"
-		echo "SELECT count(*), sum(value) FROM t;"
-	} >"$tmp/insert.sql"
+	scripts/bench/insert-sql.sh 200000 >"$tmp/insert.sql"
 	fresh_db() { rm -f "$tmp/bench.db"; }
 	compare "sqlite3 shell, 200000-row insert in one transaction" fresh_db \
 		sh -c "sqlite3 '$tmp/bench.db' < '$tmp/insert.sql'"
 fi
 
 if command -v python3 >/dev/null; then
-	cat >"$tmp/work.py" <<'PY'
-import os, sqlite3, tempfile
-with tempfile.TemporaryDirectory() as d:
-    for i in range(300):
-        with tempfile.NamedTemporaryFile("w+", dir=d, delete=False) as f:
-            f.write("line %d\n" % i * 200)
-            f.seek(0)
-            f.read()
-    db = sqlite3.connect(os.path.join(d, "work.db"))
-    db.execute("CREATE TABLE t (k INTEGER, v TEXT)")
-    # One transaction: 20 commits would make fsync (the disk) the
-    # measure, not the program.
-    for chunk in range(20):
-        db.executemany("INSERT INTO t VALUES (?, ?)",
-                       [(i, "v%d" % i) for i in range(chunk * 5000, (chunk + 1) * 5000)])
-    db.commit()
-    db.execute("CREATE INDEX ti ON t (v)")
-    print(db.execute("SELECT count(*), max(v) FROM t").fetchone())
-    db.close()
-PY
 	nothing() { :; }
 	py=$(python3 -c 'import sys; print(sys.executable)')
-	compare "python tempfile+sqlite script" nothing "$py" "$tmp/work.py"
+	compare "python tempfile+sqlite script" nothing "$py" scripts/bench/work.py
 	if [ "$parts" = parts ] && command -v cc >/dev/null; then
 		cat >"$tmp/thread.c" <<'C'
 #include <pthread.h>
@@ -114,11 +87,11 @@ __attribute__((constructor)) static void start(void) { pthread_t t; pthread_crea
 C
 		cc -shared -fPIC -o "$tmp/thread.so" "$tmp/thread.c" -lpthread
 		shim_lib=$tmp/thread.so
-		compare "  the same, bare + an idle thread (no shim)" nothing "$py" "$tmp/work.py"
+		compare "  the same, bare + an idle thread (no shim)" nothing "$py" scripts/bench/work.py
 		shim_lib=$lib
 		for setting in RCSHIM_STACK_DEPTH=0 RCSHIM_TRACK=heap RCSHIM_TRACK=none; do
 			shim_env=("$setting")
-			compare "  the same, shim with $setting" nothing "$py" "$tmp/work.py"
+			compare "  the same, shim with $setting" nothing "$py" scripts/bench/work.py
 		done
 		shim_env=()
 	fi
