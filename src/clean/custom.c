@@ -10,13 +10,16 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clean/custom.h"
 #include "clean/sqlite.h"
 #include "core/arena.h"
 #include "core/fdtable.h"
 #include "core/lock.h"
+#include "core/journal.h"
 #include "core/path.h"
+#include "core/roots.h"
 #include "core/registry.h"
 #include "core/session.h"
 #include "core/state.h"
@@ -258,7 +261,7 @@ add_resource(struct item *it)
 uint64_t
 rc_custom_register_temp_dir(const char *path, const char *name)
 {
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], canon[PATH_MAX], key[PATH_MAX];
 	struct stat st;
 	struct rc_record rec;
 	int r;
@@ -267,21 +270,30 @@ rc_custom_register_temp_dir(const char *path, const char *name)
 		errno = EINVAL;
 		return 0;
 	}
+	/* By its canonical name, found without following another user's
+	 * symlink: removal later follows none (DESIGN §5). */
 	if ((r = rc_path_abs(AT_FDCWD, path, abs, sizeof(abs))) < 0 ||
-	    (r = rc_sys_fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW)) < 0) {
+	    (r = rc_chase_dir(abs, (long)geteuid(), canon, sizeof(canon))) < 0) {
+		errno = r == -EPERM ? EPERM : -r;
+		return 0;
+	}
+	int dfd = r;
+	r = rc_sys_fstat(dfd, &st);
+	rc_sys_close(dfd);
+	if (r < 0) {
 		errno = -r;
 		return 0;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return 0;
-	}
-	if (strcmp(abs, "/") == 0) {
+	if (strcmp(canon, "/") == 0) {
 		errno = EINVAL;
 		return 0;
 	}
-	struct item *it = item_new(RCSHIM_KIND_TEMP, rc_path_hash(abs), name);
-	if (!it || !(it->path = rc_strdup(abs))) {
+	/* Directly inside a temp root it is a temp artifact like any, and the
+	 * session removes it should this process die; elsewhere only this
+	 * process knows it, by its path. */
+	int root = rc_tmp_key(canon, key, sizeof(key));
+	struct item *it = item_new(RCSHIM_KIND_TEMP, rc_path_hash(canon), name);
+	if (!it || !(it->path = rc_strdup(canon))) {
 		item_free(it);
 		errno = ENOMEM;
 		return 0;
@@ -290,14 +302,15 @@ rc_custom_register_temp_dir(const char *path, const char *name)
 	it->ino = st.st_ino;
 
 	rc_guard++;
-	if (rc_reg_take_path(abs, &rec)) {
+	if (rc_reg_take_path(canon, &rec)) {
 		if (rec.dev != (uint32_t)st.st_dev || rec.ino != (uint64_t)st.st_ino) {
 			/* The tracked one was replaced behind our back: the
 			 * directory there now is the one meant. */
 			rec.dev = (uint32_t)st.st_dev;
 			rec.ino = st.st_ino;
 			rec.flags &= (uint8_t)~RC_REC_JOURNALED;
-			if (rc_journal_append('+', true, rec.dev, rec.ino, abs) == 0) {
+			if (root >= 0 && rc_journal_append('+', true, rec.dev, rec.ino, (unsigned)root,
+							   canon) == 0) {
 				rec.flags |= RC_REC_JOURNALED;
 			}
 		}
@@ -306,17 +319,17 @@ rc_custom_register_temp_dir(const char *path, const char *name)
 		rc_reg_put_back(&rec);
 		rc_free(rec.path);
 	} else {
-		/* Journaled like every temp artifact: the session still
-		 * removes it if this process dies without cleaning up. */
 		memset(&rec, 0, sizeof(rec));
 		rec.kind = RCSHIM_KIND_TEMP;
 		rec.flags = RC_REC_DIR | RC_REC_REGISTERED;
+		rec.sub = root >= 0 ? (uint16_t)root : RC_ROOT_NONE;
 		rec.dev = (uint32_t)st.st_dev;
 		rec.ino = st.st_ino;
 		rec.pid = rc_pid_cached;
 		rec.scope = rc_scope_cur;
-		rec.path = abs;
-		if (rc_journal_append('+', true, rec.dev, rec.ino, abs) == 0) {
+		rec.path = canon;
+		if (root >= 0 &&
+		    rc_journal_append('+', true, rec.dev, rec.ino, (unsigned)root, canon) == 0) {
 			rec.flags |= RC_REC_JOURNALED;
 		}
 		if (!rc_reg_add(&rec)) {
@@ -621,7 +634,7 @@ unflag(const struct item *it)
 		if (it->made_record) {
 			if (it->kind == RCSHIM_KIND_TEMP && (rec.flags & RC_REC_JOURNALED)) {
 				/* Kept: the session must not remove it either. */
-				rc_journal_append('-', true, rec.dev, rec.ino, rec.path);
+				rc_journal_append('-', true, rec.dev, rec.ino, rec.sub, rec.path);
 			}
 		} else {
 			rec.flags &= (uint8_t)~RC_REC_REGISTERED;

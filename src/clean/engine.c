@@ -197,7 +197,6 @@ rc_clean(const struct rc_clean_req *req, struct rcshim_result *res)
 void
 rc_clean_crash(rcshim_priority prio, bool close_fds, int signo, struct rcshim_result *res)
 {
-	char jpath[512];
 	int32_t me = rc_sys_getpid();
 
 	if (close_fds && prio >= RCSHIM_MEDIUM) {
@@ -205,8 +204,8 @@ rc_clean_crash(rcshim_priority prio, bool close_fds, int signo, struct rcshim_re
 		 * identity is closed too, the kernel would close it anyway. */
 		rc_close_owned_fds(me, 0, false, res);
 	}
-	if (rc_session_owner() && rc_journal_path(jpath, sizeof(jpath))[0]) {
-		rc_journal_replay(jpath, res, true);
+	if (rc_session_owner()) {
+		rc_journal_replay_own(res, true);
 	}
 	rc_result_finish(res);
 	rc_result_log(close_fds ? RC_REASON_CRASH : RC_REASON_SIGNAL, signo, res);

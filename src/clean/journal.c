@@ -2,209 +2,252 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "clean/engine.h"
 #include "clean/journal.h"
 #include "clean/rmtree.h"
+#include "core/journal.h"
 #include "core/log.h"
+#include "core/path.h"
+#include "core/roots.h"
+#include "core/session.h"
 #include "core/sys.h"
 
-#define MAX_JOURNAL (256u << 20)
+#define MAX_ROOTS 64
 
-struct entry {
-	char *path;
+struct root {
+	const char *path; /* the R line's, canonical */
+	size_t len;
 	uint64_t dev, ino;
-	char op, type;
+	int fd;
 };
 
-static void *
-map_anon(size_t len)
+struct replay {
+	struct rcshim_result *res;
+	rc_replay_note note;
+	void *ctx;
+	struct root roots[MAX_ROOTS];
+	size_t nroots;
+	char *canon; /* PATH_MAX scratch */
+	unsigned refused_said;
+};
+
+static void
+tell(struct replay *p, enum rc_replay_what what, int err, const char *path, const char *why)
 {
-	return rc_sys_mmap(NULL, len, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	switch (what) {
+	case RC_REPLAY_REMOVED:
+		rc_result_add(p->res, RCSHIM_KIND_TEMP, 1, 0, 0, 0);
+		break;
+	case RC_REPLAY_GONE:
+		break;
+	case RC_REPLAY_CHANGED:
+		rc_result_add(p->res, RCSHIM_KIND_TEMP, 0, 0, 1, 0);
+		break;
+	case RC_REPLAY_FAILED:
+		rc_result_add(p->res, RCSHIM_KIND_TEMP, 0, 1, 0, 0);
+		break;
+	case RC_REPLAY_REFUSED:
+		rc_result_add(p->res, RCSHIM_KIND_TEMP, 0, 0, 1, 0);
+		break;
+	}
+	if (p->note) {
+		p->note(p->ctx, what, err, path, why);
+		return;
+	}
+	/* Escaped: a path may hold any byte (the report module's rule). */
+	char esc[600];
+	rc_path_escape(path ? path : "", esc, sizeof(esc));
+	switch (what) {
+	case RC_REPLAY_CHANGED:
+		rc_info("left alone: %s now names something else", esc);
+		break;
+	case RC_REPLAY_FAILED:
+		rc_info("could not remove %s (error %d)", esc, err);
+		break;
+	case RC_REPLAY_REFUSED:
+		/* A journal only rcshim writes: a refused line is worth
+		 * a warning, but a flood of them is not. */
+		if (p->refused_said++ < 8) {
+			rc_warn("journal line refused (%s): %s", why, esc);
+		}
+		break;
+	default:
+		break;
+	}
 }
 
-static const char *
-parse_u64(const char *p, const char *end, uint64_t *v)
+static void
+accept_root(struct replay *p, const struct rc_jline *l)
 {
-	const char *start = p;
-	*v = 0;
-	while (p < end && *p >= '0' && *p <= '9') {
-		*v = *v * 10 + (uint64_t)(*p++ - '0');
-	}
-	if (p == start || p >= end || *p != ' ') {
-		return NULL;
-	}
-	return p + 1;
-}
+	struct stat st;
+	const char *why;
 
-/* Parses one line in place (the path is unescaped into the buffer).
- * Returns false for a malformed line, which is skipped: a torn write can
- * only come from a process killed mid-write, and must not stop the rest. */
-static bool
-parse_line(char *p, char *end, struct entry *e)
-{
-	uint64_t pid;
-
-	if (end - p < 8 || (p[0] != '+' && p[0] != '-') || p[1] != ' ' ||
-	    (p[2] != 'd' && p[2] != 'f') || p[3] != ' ') {
-		return false;
-	}
-	e->op = p[0];
-	e->type = p[2];
-	const char *q = p + 4;
-	if (!(q = parse_u64(q, end, &e->dev)) || !(q = parse_u64(q, end, &e->ino)) ||
-	    !(q = parse_u64(q, end, &pid))) {
-		return false;
-	}
-	if (q >= end || *q != '/') {
-		return false;
-	}
-	char *w = (char *)q;
-	e->path = w;
-	for (const char *r = q; r < end; r++) {
-		if (*r == '\\' && r + 1 < end) {
-			r++;
-			*w++ = *r == 'n' ? '\n' : *r;
-		} else {
-			*w++ = *r;
+	for (size_t i = 0; i < p->nroots; i++) {
+		if (p->roots[i].dev == l->dev && p->roots[i].ino == l->ino &&
+		    !strcmp(p->roots[i].path, l->path)) {
+			return; /* the same root again */
 		}
 	}
-	*w = '\0';
-	return true;
+	if (p->nroots >= MAX_ROOTS) {
+		tell(p, RC_REPLAY_REFUSED, 0, l->path, "too many temp roots");
+		return;
+	}
+	int r = rc_root_check(l->path, rc_tmp_home(), p->canon, PATH_MAX, &st, &why);
+	if (r == 0 && strcmp(p->canon, l->path) != 0) {
+		r = -EINVAL;
+		why = "it is not the canonical path of the root";
+	}
+	if (r == 0 && ((uint64_t)st.st_dev != l->dev || (uint64_t)st.st_ino != l->ino)) {
+		r = -ESTALE;
+		why = "the root is another directory now";
+	}
+	int fd = r == 0 ? rc_root_open(l->path, l->dev, l->ino) : -1;
+	if (r == 0 && fd < 0) {
+		r = fd;
+		why = "the root could not be opened";
+	}
+	if (r < 0) {
+		tell(p, RC_REPLAY_REFUSED, -r, l->path, why);
+		return;
+	}
+	p->roots[p->nroots++] = (struct root){ l->path, strlen(l->path), l->dev, l->ino, fd };
 }
 
-/* Open-addressing table: (dev, ino) of released records -> the highest
- * index at which each was released. */
-struct released {
-	uint64_t dev, ino;
-	uint32_t index_plus1;
-};
-
-static size_t
-slot_of(uint64_t dev, uint64_t ino, size_t mask)
+static void
+replay_line(struct replay *p, const struct rc_jline *l)
 {
-	uint64_t h = (ino * 0x9e3779b97f4a7c15ULL) ^ (dev + 0x632be59bd9b4e019ULL);
-	return (size_t)(h ^ (h >> 31)) & mask;
+	const char *slash = strrchr(l->path, '/');
+	const char *name = slash ? slash + 1 : "";
+	size_t plen = slash ? (size_t)(slash - l->path) : 0;
+	const struct root *root = NULL;
+
+	for (size_t i = 0; i < p->nroots && !root; i++) {
+		if (p->roots[i].len == plen && !memcmp(p->roots[i].path, l->path, plen)) {
+			root = &p->roots[i];
+		}
+	}
+	if (!root) {
+		tell(p, RC_REPLAY_REFUSED, 0, l->path, "not directly inside an accepted temp root");
+		return;
+	}
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		tell(p, RC_REPLAY_REFUSED, 0, l->path, "not a single name");
+		return;
+	}
+	int rc;
+	if (l->type == 'd') {
+		struct rc_rm_stats rs = { 0 };
+		rc = rc_rmtree_at(root->fd, name, l->dev, l->ino, &rs);
+	} else {
+		rc = rc_unlink_at(root->fd, name, l->dev, l->ino);
+		if (rc == -EISDIR) {
+			rc = -ESTALE; /* recorded as a file: a directory is something else */
+		}
+	}
+	if (rc == 0) {
+		tell(p, RC_REPLAY_REMOVED, 0, l->path, NULL);
+	} else if (rc == -ENOENT) {
+		tell(p, RC_REPLAY_GONE, 0, l->path, NULL);
+	} else if (rc == -ESTALE) {
+		tell(p, RC_REPLAY_CHANGED, 0, l->path, NULL);
+	} else {
+		tell(p, RC_REPLAY_FAILED, -rc, l->path, NULL);
+	}
 }
 
 int
-rc_journal_replay(const char *path, struct rcshim_result *res, bool remove)
+rc_journal_replay(int dirfd, const char *name, struct rcshim_result *res, bool remove,
+		  rc_replay_note note, void *ctx)
 {
-	struct stat st = { 0 };
-	int fd = rc_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+	struct stat st;
+	struct rc_jview v;
+	int fd = rc_sys_openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0) {
-		return fd;
+		return fd == -ELOOP ? -EPERM : fd;
 	}
 	int r = rc_sys_fstat(fd, &st);
-	if (r < 0 || st.st_size <= 0 || (uint64_t)st.st_size > MAX_JOURNAL) {
-		rc_sys_close(fd);
-		if (r < 0) {
-			return r;
-		}
-		if (st.st_size == 0 && remove) {
-			rc_sys_unlinkat(AT_FDCWD, path, 0);
-		}
-		return st.st_size == 0 ? 0 : -EFBIG;
+	if (r == 0 && (!S_ISREG(st.st_mode) ||
+		       st.st_uid != (uid_t)rc_sys(SYS_geteuid, 0, 0, 0, 0, 0, 0))) {
+		r = -EPERM; /* not a journal this user wrote */
 	}
-	size_t size = (size_t)st.st_size;
-	char *buf = map_anon(size + 1);
-	if (buf == (void *)-1) {
-		rc_sys_close(fd);
-		return -ENOMEM;
-	}
-	size_t got = 0;
-	while (got < size) {
-		ssize_t n = rc_sys_read(fd, buf + got, size - got);
-		if (n == -EINTR) {
-			continue;
-		}
-		if (n <= 0) {
+	/* Exclusively: no member appends or compacts meanwhile; one that
+	 * appends after finds the journal unlinked.  Bounded: the holder may
+	 * be the very thread a signal handler replaying now interrupted. */
+	for (int i = 0; r == 0 && i < 100; i++) {
+		int l = (int)rc_sys(SYS_flock, fd, LOCK_EX | LOCK_NB, 0, 0, 0, 0);
+		if (l == 0 || l != -EWOULDBLOCK) {
 			break;
 		}
-		got += (size_t)n;
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		rc_sys(SYS_nanosleep, &ts, NULL, 0, 0, 0, 0);
 	}
-	rc_sys_close(fd);
-
-	size_t nlines = 0;
-	for (size_t i = 0; i < got; i++) {
-		nlines += buf[i] == '\n';
+	if (r == 0) {
+		r = rc_jview_load(fd, &v);
 	}
-	size_t ent_len = (nlines + 1) * sizeof(struct entry);
-	struct entry *ents = map_anon(ent_len);
-	size_t cap = 16;
-	while (cap < nlines * 2) {
-		cap <<= 1;
+	if (r < 0) {
+		rc_sys_close(fd);
+		return r;
 	}
-	size_t rel_len = cap * sizeof(struct released);
-	struct released *rel = map_anon(rel_len);
-	if (ents == (void *)-1 || rel == (void *)-1) {
-		if (ents != (void *)-1) {
-			rc_sys_munmap(ents, ent_len);
-		}
-		rc_sys_munmap(buf, size + 1);
+	struct replay *p = rc_sys_mmap(NULL, sizeof(*p) + PATH_MAX, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == (void *)-1) {
+		rc_jview_free(&v);
+		rc_sys_close(fd);
 		return -ENOMEM;
 	}
+	p->res = res;
+	p->note = note;
+	p->ctx = ctx;
+	p->canon = (char *)(p + 1);
 
-	size_t n = 0;
-	char *line = buf;
-	for (size_t i = 0; i < got; i++) {
-		if (buf[i] != '\n') {
-			continue;
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.lines[i].op == 'R') {
+			accept_root(p, &v.lines[i]);
 		}
-		buf[i] = '\0';
-		if (parse_line(line, buf + i, &ents[n])) {
-			if (ents[n].op == '-') {
-				size_t s = slot_of(ents[n].dev, ents[n].ino, cap - 1);
-				while (rel[s].index_plus1 &&
-				       (rel[s].dev != ents[n].dev || rel[s].ino != ents[n].ino)) {
-					s = (s + 1) & (cap - 1);
-				}
-				rel[s].dev = ents[n].dev;
-				rel[s].ino = ents[n].ino;
-				rel[s].index_plus1 = (uint32_t)n + 1;
-			}
-			n++;
-		}
-		line = buf + i + 1;
 	}
-
-	/* Newest first: what was made inside a directory goes before it. */
-	for (size_t i = n; i-- > 0;) {
-		struct entry *e = &ents[i];
-		if (e->op != '+') {
-			continue;
-		}
-		size_t s = slot_of(e->dev, e->ino, cap - 1);
-		bool released = false;
-		while (rel[s].index_plus1) {
-			if (rel[s].dev == e->dev && rel[s].ino == e->ino) {
-				released = rel[s].index_plus1 - 1 > i;
-				break;
-			}
-			s = (s + 1) & (cap - 1);
-		}
-		if (released) {
-			continue;
-		}
-		int rc;
-		if (e->type == 'd') {
-			struct rc_rm_stats rs = { 0 };
-			rc = rc_rmtree(e->path, e->dev, e->ino, &rs);
-		} else {
-			rc = rc_unlink_checked(e->path, e->dev, e->ino);
-		}
-		rc_result_count_temp(res, rc, e->path);
+	if (v.bad) {
+		char what[64];
+		rc_fmt(what, sizeof(what), "%zu lines that are not journal records", v.bad);
+		tell(p, RC_REPLAY_REFUSED, 0, "", what);
 	}
-
-	rc_sys_munmap(rel, rel_len);
-	rc_sys_munmap(ents, ent_len);
-	rc_sys_munmap(buf, size + 1);
+	/* Newest first: what was made later may lie inside what was made
+	 * earlier (a move into an owned directory). */
+	for (size_t i = v.n; i-- > 0;) {
+		if (v.lines[i].op == '+' && v.lines[i].live) {
+			replay_line(p, &v.lines[i]);
+		}
+	}
+	for (size_t i = 0; i < p->nroots; i++) {
+		rc_sys_close(p->roots[i].fd);
+	}
+	rc_sys_munmap(p, sizeof(*p) + PATH_MAX);
+	rc_jview_free(&v);
 	if (remove) {
-		rc_sys_unlinkat(AT_FDCWD, path, 0);
+		rc_sys_unlinkat(dirfd, name, 0);
 	}
+	rc_sys_close(fd);
 	return 0;
+}
+
+int
+rc_journal_replay_own(struct rcshim_result *res, bool remove)
+{
+	char name[128];
+	if (!rc_journal_name(name, sizeof(name))[0]) {
+		return -ENOENT;
+	}
+	int dfd = rc_session_dir_open();
+	if (dfd < 0) {
+		return dfd;
+	}
+	int r = rc_journal_replay(dfd, name, res, remove, NULL, NULL);
+	rc_sys_close(dfd);
+	return r;
 }

@@ -449,6 +449,51 @@ rm_walk(struct rm_walk *w)
 	}
 }
 
+/* Opens the directory @path (relative to @dirfd) one component at a time,
+ * never following a symbolic link (DESIGN §5: no path is resolved through
+ * a symlink at any depth).  A link on the way means the recorded object is
+ * not where it was: -ESTALE.  @path is modified and restored. */
+static int
+rm_open_parent(int dirfd, char *path)
+{
+	char *p = path;
+	int fd;
+
+	if (*p == '/') {
+		fd = rc_sys_openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	} else {
+		fd = rc_sys_openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	}
+	while (fd >= 0) {
+		while (*p == '/') {
+			p++;
+		}
+		if (!*p) {
+			return fd;
+		}
+		char *seg = p;
+		while (*p && *p != '/') {
+			p++;
+		}
+		char save = *p;
+		*p = '\0';
+		int next = rc_sys_openat(fd, seg, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (next == -ENOTDIR) {
+			/* A symlink (O_PATH|O_NOFOLLOW|O_DIRECTORY fails on one)
+			 * or a file. */
+			struct stat sb;
+			if (rc_sys_fstatat(fd, seg, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(sb.st_mode)) {
+				next = -ESTALE;
+			}
+		}
+		*p = save;
+		rc_sys_close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
 /* Splits @path into the directory that holds its last component (@pfd,
  * @dirfd itself for a bare name; @own says whether it must be closed) and
  * that component (@base, a suffix of @path).  A last component that is not
@@ -502,9 +547,7 @@ rm_split(int dirfd, const char *path, int *pfd, const char **base, bool *own)
 	}
 	memcpy(copy, path, plen);
 	copy[plen] = '\0';
-	/* O_PATH follows symlinks in the parent's path like any open would;
-	 * the identity check on the entry itself is what keeps us safe. */
-	fd = rc_sys_openat(dirfd, copy, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+	fd = rm_open_parent(dirfd, copy);
 	if (map_len) {
 		rc_sys_munmap(copy, map_len);
 	}
@@ -618,6 +661,29 @@ rc_unlink_checked(const char *path, uint64_t dev, uint64_t ino)
 	}
 	if (own) {
 		rc_sys_close(pfd);
+	}
+	return r;
+}
+
+int
+rc_unlink_at(int dirfd, const char *name, uint64_t dev, uint64_t ino)
+{
+	struct stat sb;
+	int r;
+
+	if (!name || !*name || strchr(name, '/') || rm_is_dot(name)) {
+		return -EINVAL;
+	}
+	/* A symlink is its own inode: it matches only its own record. */
+	r = rc_sys_fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW);
+	if (r == 0 && ((uint64_t)sb.st_dev != dev || (uint64_t)sb.st_ino != ino)) {
+		r = -ESTALE;
+	}
+	if (r == 0 && S_ISDIR(sb.st_mode)) {
+		r = -EISDIR;
+	}
+	if (r == 0) {
+		r = rc_sys_unlinkat(dirfd, name, 0);
 	}
 	return r;
 }

@@ -33,5 +33,10 @@ int rc_rmtree(const char *path, uint64_t dev, uint64_t ino, struct rc_rm_stats *
 int rc_rmtree_at(int dirfd, const char *name, uint64_t dev, uint64_t ino,
 		 struct rc_rm_stats *st);
 
-/* Removes the non-directory at @path if it still has (@dev, @ino). */
+/* Removes the non-directory at @path if it still has (@dev, @ino).  No
+ * component of @path is followed if it is a symlink (-ESTALE). */
 int rc_unlink_checked(const char *path, uint64_t dev, uint64_t ino);
+
+/* Removes the non-directory @name (a single component) in the directory
+ * open at @dirfd if it still has (@dev, @ino). */
+int rc_unlink_at(int dirfd, const char *name, uint64_t dev, uint64_t ino);

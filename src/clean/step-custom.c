@@ -31,6 +31,7 @@
 #include "core/fdtable.h"
 #include "core/log.h"
 #include "core/registry.h"
+#include "core/journal.h"
 #include "core/session.h"
 #include "core/sys.h"
 #include "report/report.h"
@@ -480,11 +481,11 @@ release_temp(struct step *s, struct run *r)
 		r->forget = true;
 		return;
 	}
-	int rc = rc_rmtree(rec.path, rec.dev, rec.ino, NULL);
+	int rc = rc_temp_remove(&rec);
 	rc_result_count_temp(s->ctx->res, rc, rec.path);
 	if (rc == 0 || rc == -ENOENT || rc == -ESTALE) {
 		if (rc == 0 && (rec.flags & RC_REC_JOURNALED)) {
-			rc_journal_append('-', true, rec.dev, rec.ino, rec.path);
+			rc_journal_append('-', true, rec.dev, rec.ino, rec.sub, rec.path);
 		}
 		r->forget = true;
 	} else {

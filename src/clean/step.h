@@ -36,6 +36,12 @@ void rc_step_heap(const struct rc_step_ctx *ctx);
 void rc_close_owned_fds(int32_t pid, uint32_t scope, bool verified_only,
 			struct rcshim_result *res);
 
+/* Removes the temp artifact of record @r (from its root's fd by its single
+ * name, or, registered through the API, by its path without following a
+ * symlink), if it still has the recorded identity.  rc_rmtree's codes.
+ * Async-signal-safe. */
+int rc_temp_remove(const struct rc_record *r);
+
 /* Whether the step's kind is tracked at all. */
 bool rc_step_tracked(int kind);
 

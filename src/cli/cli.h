@@ -140,7 +140,7 @@ void cli_json_string(FILE *f, const char *s);
 /* ---- session.c, gather.c: after the program has ended ---- */
 
 struct cli_session {
-	const char *id;  /* "<pid>.<start time>" */
+	const char *id;  /* the session id (32 hex digits) */
 	const char *dir; /* journal directory, "" if none */
 	/* The default report pattern this launcher set ("" if the user chose
 	 * one): "<dir>/<id>.%p.report", merged at the end. */
@@ -151,8 +151,18 @@ struct cli_session {
 	time_t started;          /* when the launcher started */
 };
 
+/* Paths the replay reports, in the order it met them. */
+struct cli_paths {
+	char **v;
+	size_t n;
+};
+#define CLI_LIST_MAX 10 /* paths named in the summary, then a count */
+
 struct cli_outcome {
 	struct rcshim_result replay; /* what the journal replay reclaimed */
+	struct cli_paths removed;    /* the temp artifacts it removed */
+	struct cli_paths kept;       /* left alone: they name something else now */
+	struct cli_paths refused;    /* journal lines refused, with the reason */
 	int journals;                /* journal files replayed */
 	int journal_errors;          /* journal files that could not be read */
 	int reports;                 /* process reports found */
@@ -175,8 +185,12 @@ const char *cli_digits(const char *p);
 const char *cli_things(uint64_t n);
 
 /* Replays and deletes every journal of the session: "<id>.journal" and
- * "<id>.p<pid>.journal". */
+ * "<id>.p<pid>.journal", with the checks of DESIGN §2 (clean/journal.h). */
 void cli_session_replay(const struct cli_session *s, struct cli_outcome *o);
+void cli_outcome_free(struct cli_outcome *o);
+/* @s for a message: control characters and backslash escaped.  Returns a
+ * malloc'd string. */
+char *cli_escape(const char *s);
 
 /* Merges the processes' reports into one file (the default), or finds the
  * user's report files.  @status: the program's wait status. */

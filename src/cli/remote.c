@@ -303,9 +303,14 @@ cli_report(int argc, char **argv)
 	if (find_target(pid, &t) < 0) {
 		return FAILED;
 	}
-	/* The process writes into its own journal directory, found from its
-	 * environment as it found it. */
-	rc_session_dir_init(environ_get(t.environ, t.environ_len, "XDG_RUNTIME_DIR"));
+	/* The process writes into its session's directory: named in its
+	 * environment when it joined a session, else (it started one) the
+	 * usual one, found as it found it. */
+	if (!rc_session_parse(environ_get(t.environ, t.environ_len, RC_SESSION_ENV),
+			      &rc_session)) {
+		rc_session_usual_dir(environ_get(t.environ, t.environ_len, "XDG_RUNTIME_DIR"),
+				     rc_session.dir);
+	}
 	free(t.environ);
 	char path[512];
 	if (!rc_live_report_path(pid, path, sizeof(path))[0]) {

@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/roots.h"
 #include "core/session.h"
 
 extern char **environ;
@@ -199,8 +200,7 @@ cli_run(int argc, char **argv)
 	const char *name = strrchr(cmd[0], '/') ? strrchr(cmd[0], '/') + 1 : cmd[0];
 
 	/* The session: ours, by our own pid and start time. */
-	rc_session_init(NULL, false);
-	rc_session_dir_init(getenv("XDG_RUNTIME_DIR"));
+	rc_session_init(NULL, false, getenv("XDG_RUNTIME_DIR"));
 
 	struct envb env = { 0 };
 	for (char **e = environ; *e; e++) {
@@ -212,7 +212,7 @@ cli_run(int argc, char **argv)
 		}
 	}
 	const char *user_report = cli_env_get(env.v, "RCSHIM_REPORT");
-	char report_default[sizeof(rc_session.dir) + RC_SESSION_ID_MAX + 16] = "";
+	char report_default[sizeof(rc_session.dir) + RC_SESSION_ID_LEN + 16] = "";
 	if (!user_report && rc_session.dir[0]) {
 		snprintf(report_default, sizeof(report_default), "%s/%s.%%p.report",
 			 rc_session.dir, rc_session.id);
@@ -229,7 +229,7 @@ cli_run(int argc, char **argv)
 	char *preload = cli_ld_preload(getenv("LD_PRELOAD"), lib);
 	env_set(&env, "LD_PRELOAD", preload);
 	free(preload);
-	env_set(&env, RC_SESSION_ENV, rc_session.id);
+	env_set(&env, RC_SESSION_ENV, rc_session.var + sizeof(RC_SESSION_ENV));
 
 	/* The settings as the shim will read them: bad values are reported
 	 * here, once (the program's processes are all members, which stay
@@ -244,13 +244,22 @@ cli_run(int argc, char **argv)
 	rc_log_threshold = (enum rc_log_level)cfg->log_level;
 	bool talk = rc_log_threshold > RC_LOG_QUIET;
 	bool json = cfg->report_format == RC_REPORT_JSON;
+	/* The temp roots the members will use: a dropped one said here, once
+	 * (the members stay quiet). */
+	rc_tmp_roots_set(cfg->tmp_roots, cfg->n_tmp_roots, cli_env_get(env.v, "HOME"), talk);
+	for (size_t i = 0; i < cfg->n_tmp_roots; i++) {
+		rc_tmp_root((unsigned)i);
+	}
+	bool process_mode = cfg->tmp_owner == RC_TMP_OWNER_PROCESS;
 	free(cfg);
 
 	if (!rc_session.dir[0] && talk) {
 		cli_msg("warning: no private directory for the session journal "
-			"($XDG_RUNTIME_DIR/rcshim or /tmp/rcshim-%u): each process removes its own "
-			"temp artifacts, and none can be removed after a SIGKILL",
-			(unsigned)geteuid());
+			"($XDG_RUNTIME_DIR/rcshim or /tmp/rcshim-%u): temp artifacts %s",
+			(unsigned)geteuid(),
+			process_mode ? "are removed by the process that made them, and none after "
+				       "a SIGKILL"
+				     : "made by the program's processes are left behind");
 	}
 	char *path = cli_which(cmd[0], getenv("PATH"));
 	char why[1024];
@@ -333,6 +342,7 @@ cli_run(int argc, char **argv)
 	cli_session_replay(&s, &out);
 	if (exec_errno) {
 		cli_msg("cannot run %s: %s", cmd[0], strerror(exec_errno));
+		cli_outcome_free(&out);
 		env_free(&env);
 		return exec_errno == ENOENT ? CLI_EXIT_NOTFOUND : CLI_EXIT_NOEXEC;
 	}
@@ -340,6 +350,7 @@ cli_run(int argc, char **argv)
 	if (talk && !o.quiet) {
 		cli_session_summary(&s, status, &out);
 	}
+	cli_outcome_free(&out);
 	env_free(&env);
 	cli_exit_like(status);
 }

@@ -4,12 +4,18 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "clean/engine.h"
 #include "clean/journal.h"
+#include "core/log.h"
+#include "core/path.h"
+#include "core/session.h"
 #include "cli/cli.h"
 
 static void
@@ -77,6 +83,78 @@ cli_things(uint64_t n)
 	return n == 1 ? "file or directory" : "files and directories";
 }
 
+char *
+cli_escape(const char *s)
+{
+	size_t len = strlen(s) * 4 + 8;
+	char *out = malloc(len);
+	if (!out) {
+		abort();
+	}
+	rc_path_escape(s, out, len);
+	return out;
+}
+
+static void
+paths_add(struct cli_paths *l, const char *s)
+{
+	l->v = realloc(l->v, (l->n + 1) * sizeof(*l->v));
+	if (!l->v || !(l->v[l->n] = strdup(s))) {
+		abort();
+	}
+	l->n++;
+}
+
+static void
+paths_free(struct cli_paths *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i]);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void
+cli_outcome_free(struct cli_outcome *o)
+{
+	paths_free(&o->removed);
+	paths_free(&o->kept);
+	paths_free(&o->refused);
+}
+
+static void
+note(void *ctx, enum rc_replay_what what, int err, const char *path, const char *why)
+{
+	struct cli_outcome *o = ctx;
+	char *esc = cli_escape(path ? path : "");
+	switch (what) {
+	case RC_REPLAY_REMOVED:
+		paths_add(&o->removed, path);
+		break;
+	case RC_REPLAY_CHANGED:
+		paths_add(&o->kept, path);
+		rc_info("left alone: %s now names something else", esc);
+		break;
+	case RC_REPLAY_FAILED:
+		rc_info("could not remove %s: %s", esc, strerror(err));
+		break;
+	case RC_REPLAY_REFUSED: {
+		char *line;
+		if (asprintf(&line, "%s%s(%s)", path ? path : "", path && *path ? " " : "",
+			     why ? why : "refused") < 0) {
+			abort();
+		}
+		paths_add(&o->refused, line);
+		free(line);
+		break;
+	}
+	default:
+		break;
+	}
+	free(esc);
+}
+
 void
 cli_session_replay(const struct cli_session *s, struct cli_outcome *o)
 {
@@ -86,19 +164,30 @@ cli_session_replay(const struct cli_session *s, struct cli_outcome *o)
 	if (!s->dir[0]) {
 		return;
 	}
+	/* The directory is checked as every member checks it: the
+	 * launcher's own, private, not a symlink. */
+	int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || rc_private_dir_check(dfd) < 0) {
+		cli_msg("the journal directory %s is not private to this user: no journal is "
+			"replayed", s->dir);
+		o->journal_errors++;
+		if (dfd >= 0) {
+			close(dfd);
+		}
+		return;
+	}
 	cli_session_files(s->dir, s->id, is_journal, &l);
 	for (size_t i = 0; i < l.n; i++) {
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s", s->dir, l.v[i]);
-		int r = rc_journal_replay(path, &o->replay, true);
+		int r = rc_journal_replay(dfd, l.v[i], &o->replay, true, note, o);
 		if (r == 0) {
 			o->journals++;
 		} else if (r != -ENOENT) {
 			o->journal_errors++;
-			cli_msg("could not replay the journal %s: %s; it is left there", path,
-				strerror(-r));
+			cli_msg("could not replay the journal %s/%s: %s; it is left there", s->dir,
+				l.v[i], strerror(-r));
 		}
 	}
+	close(dfd);
 	rc_result_finish(&o->replay);
 	cli_names_free(&l);
 }
@@ -137,6 +226,21 @@ human_bytes(uint64_t b, char *buf, size_t len)
 	return buf;
 }
 
+/* The first CLI_LIST_MAX paths of @l, one a line, then a count. */
+static void
+list_paths(const struct cli_paths *l, const char *indent)
+{
+	for (size_t i = 0; i < l->n && i < CLI_LIST_MAX; i++) {
+		char *esc = cli_escape(l->v[i]);
+		cli_msg("%s%s", indent, esc);
+		free(esc);
+	}
+	if (l->n > CLI_LIST_MAX) {
+		cli_msg("%s... and %zu more (the report lists them all)", indent,
+			l->n - CLI_LIST_MAX);
+	}
+}
+
 void
 cli_session_summary(const struct cli_session *s, int status, const struct cli_outcome *o)
 {
@@ -150,16 +254,12 @@ cli_session_summary(const struct cli_session *s, int status, const struct cli_ou
 	} else {
 		size_t n = 0;
 		if (t->cleaned) {
-			n += (size_t)snprintf(line, sizeof(line), "removed %llu temp %s left behind",
-					      (unsigned long long)t->cleaned, cli_things(t->cleaned));
+			n += (size_t)snprintf(line, sizeof(line), "removed %llu temp %s left behind%s",
+					      (unsigned long long)t->cleaned, cli_things(t->cleaned),
+					      o->removed.n ? ":" : "");
 		} else {
 			n += (size_t)snprintf(line, sizeof(line), "no temp files or directories "
 								  "were left behind");
-		}
-		if (t->skipped) {
-			n += (size_t)snprintf(line + n, sizeof(line) - n,
-					      "; %llu left alone (the path now names something "
-					      "else)", (unsigned long long)t->skipped);
 		}
 		if (t->failed && n < sizeof(line)) {
 			n += (size_t)snprintf(line + n, sizeof(line) - n,
@@ -171,6 +271,17 @@ cli_session_summary(const struct cli_session *s, int status, const struct cli_ou
 				 o->journal_errors);
 		}
 		cli_msg("after it ended: %s", line);
+		/* What went, by name: a user sees at once that nothing of
+		 * theirs did. */
+		list_paths(&o->removed, "  ");
+		if (o->kept.n) {
+			cli_msg("left alone, the name now names something else:");
+			list_paths(&o->kept, "  ");
+		}
+		if (o->refused.n) {
+			cli_msg("journal lines refused (nothing removed for them):");
+			list_paths(&o->refused, "  ");
+		}
 	}
 	char held[512] = "";
 	size_t hn = 0;

@@ -15,26 +15,6 @@
 #include "core/path.h"
 #include "core/sys.h"
 
-#define MAX_ROOTS (2 * RC_MAX_TMP_ROOTS)
-
-/* The roots, packed one after the other (NUL-terminated) in one pool: a
- * few short paths take some bytes of a page start-up touches anyway, where
- * a PATH_MAX slot per root took a page each, every one touched.  Roots
- * beyond the inline pool move to a pool with PATH_MAX per root, as much as
- * before, taken from the shim's arena then and kept. */
-#define INLINE_POOL 1024
-#define FULL_POOL (MAX_ROOTS * PATH_MAX)
-
-static struct {
-	struct rc_spinlock lock;
-	size_t n, used, cap;
-	char *pool; /* inline_pool or big */
-	char *big;
-	uint32_t off[MAX_ROOTS];
-	uint32_t len[MAX_ROOTS];
-	char inline_pool[INLINE_POOL];
-} roots;
-
 void
 rc_path_normalize(char *path)
 {
@@ -126,83 +106,44 @@ rc_path_within(const char *abs, const char *dir)
 	return strncmp(abs, dir, n) == 0 && (abs[n] == '/' || abs[n] == '\0');
 }
 
-/* Room for @need more bytes in the pool. */
-static bool
-room_for(size_t need)
+size_t
+rc_path_escape(const char *in, char *out, size_t len)
 {
-	if (need <= roots.cap - roots.used) {
-		return true;
+	size_t n = 0;
+	if (!len) {
+		return 0;
 	}
-	if (roots.pool == roots.big) {
-		return false;
-	}
-	if (!roots.big && !(roots.big = rc_alloc(FULL_POOL))) {
-		rc_debug("out of memory for the temp roots");
-		return false;
-	}
-	memcpy(roots.big, roots.pool, roots.used);
-	roots.pool = roots.big;
-	roots.cap = FULL_POOL;
-	return need <= roots.cap - roots.used;
-}
-
-static void
-add_root(const char *r)
-{
-	size_t len = strlen(r);
-	if (roots.n >= MAX_ROOTS || len == 0 || len >= PATH_MAX) {
-		return;
-	}
-	for (size_t i = 0; i < roots.n; i++) {
-		if (strcmp(roots.pool + roots.off[i], r) == 0) {
-			return;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		char tmp[5];
+		size_t k = 0;
+		if (*p == '\\') {
+			tmp[k++] = '\\';
+			tmp[k++] = '\\';
+		} else if (*p == '\n') {
+			tmp[k++] = '\\';
+			tmp[k++] = 'n';
+		} else if (*p == '\t') {
+			tmp[k++] = '\\';
+			tmp[k++] = 't';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			tmp[k++] = '\\';
+			tmp[k++] = 'x';
+			tmp[k++] = "0123456789abcdef"[*p >> 4];
+			tmp[k++] = "0123456789abcdef"[*p & 15];
+		} else {
+			tmp[k++] = (char)*p;
 		}
-	}
-	if (!room_for(len + 1)) {
-		return;
-	}
-	char *dst = roots.pool + roots.used;
-	memcpy(dst, r, len + 1);
-	rc_path_normalize(dst);
-	len = strlen(dst);
-	roots.off[roots.n] = (uint32_t)roots.used;
-	roots.len[roots.n] = (uint32_t)len;
-	roots.used += len + 1;
-	roots.n++;
-}
-
-void
-rc_tmp_roots_set(const char *const *list, size_t n)
-{
-	char canon[PATH_MAX];
-
-	rc_spin_lock(&roots.lock);
-	roots.n = 0;
-	roots.used = 0;
-	if (!roots.pool) {
-		roots.pool = roots.inline_pool;
-		roots.cap = sizeof(roots.inline_pool);
-	}
-	for (size_t i = 0; i < n; i++) {
-		add_root(list[i]);
-	}
-	for (size_t i = 0; i < n; i++) {
-		/* realpath with a caller buffer does not allocate the result. */
-		if (realpath(list[i], canon)) {
-			add_root(canon);
+		if (n + k + 4 > len) {
+			/* Cut, and said so. */
+			if (n + 3 < len) {
+				memcpy(out + n, "...", 3);
+				n += 3;
+			}
+			break;
 		}
+		memcpy(out + n, tmp, k);
+		n += k;
 	}
-	rc_spin_unlock(&roots.lock);
-}
-
-int
-rc_tmp_root_of(const char *abs)
-{
-	for (size_t i = 0; i < roots.n; i++) {
-		size_t n = roots.len[i];
-		if (strncmp(abs, roots.pool + roots.off[i], n) == 0 && abs[n] == '/' && abs[n + 1]) {
-			return 1;
-		}
-	}
-	return 0;
+	out[n] = '\0';
+	return n;
 }

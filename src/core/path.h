@@ -12,12 +12,10 @@ int rc_path_abs(int dirfd, const char *path, char *out, size_t outlen);
 /* Folds "//", "." and ".." of an absolute path in place. */
 void rc_path_normalize(char *path);
 
-/* Sets the temp roots (absolute paths); each one's canonical form
- * (symlinks resolved) is matched too.  Copies the strings. */
-void rc_tmp_roots_set(const char *const *roots, size_t n);
-
-/* True if the absolute normalised @abs lies strictly inside a temp root. */
-int rc_tmp_root_of(const char *abs);
-
 /* True if @abs equals @dir or lies inside it. */
 int rc_path_within(const char *abs, const char *dir);
+
+/* Writes @in with backslash, newline, tab and the other control characters
+ * escaped ("\\", "\n", "\t", "\xNN") into @out, cut with "..." if it does
+ * not fit.  Returns the length.  Async-signal-safe. */
+size_t rc_path_escape(const char *in, char *out, size_t len);

@@ -5,7 +5,8 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/path.h"
+#include "core/journal.h"
+#include "core/roots.h"
 #include "core/session.h"
 #include "core/state.h"
 #include "core/sys.h"
@@ -62,9 +63,12 @@ rc_state_init(char *const *envp)
 	rc_config_load(&rc_cfg, envp, warn_line, &quiet);
 	rc_log_threshold = (enum rc_log_level)rc_cfg.log_level;
 
-	rc_tmp_roots_set(rc_cfg.tmp_roots, rc_cfg.n_tmp_roots);
-	bool created = rc_session_init(sid, rc_cfg.tmp_owner == RC_TMP_OWNER_PROCESS);
-	rc_session_dir_init(env_get(envp, "XDG_RUNTIME_DIR"));
+	bool created = rc_session_init(sid, rc_cfg.tmp_owner == RC_TMP_OWNER_PROCESS,
+				       env_get(envp, "XDG_RUNTIME_DIR"));
+	/* Checked when first needed; a dropped root is said by the process
+	 * that started the session (the launcher says it for its members). */
+	rc_tmp_roots_set(rc_cfg.tmp_roots, rc_cfg.n_tmp_roots, env_get(envp, "HOME"),
+			 created && !quiet);
 
 	rc_guard--;
 	atomic_store_explicit(&rc_ready, 2, memory_order_release);
@@ -75,4 +79,5 @@ void
 rc_state_after_fork_child(void)
 {
 	rc_pid_cached = rc_sys_getpid();
+	rc_journal_after_fork_child();
 }

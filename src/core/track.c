@@ -10,7 +10,9 @@
 #include "core/fdtable.h"
 #include "core/gpu.h"
 #include "core/log.h"
+#include "core/journal.h"
 #include "core/path.h"
+#include "core/roots.h"
 #include "core/registry.h"
 #include "core/session.h"
 #include "core/stack.h"
@@ -36,24 +38,32 @@ RC_TLS void *rc_track_caller;
 		errno = saved_errno_;                                    \
 	} while (0)
 
-/* Records a temp artifact if @path lies under a temp root.  @fd >= 0 gives
- * the identity cheaply (left in *@st for the fd's own record); else it is
- * read from the path. */
+/* Records a temp artifact if @path names an object directly inside an
+ * accepted temp root (DESIGN §2): its parent, as the kernel sees it, must
+ * be the root itself, so the identity is read again through the root's
+ * canonical name.  @fd >= 0: the object is open there, and the two must
+ * agree (left in *@st_out for the fd's own record). */
 static bool
 temp_add(int dirfd, const char *path, bool dir, int fd, struct stat *st_out)
 {
-	char abs[PATH_MAX];
-	struct stat st;
-	int r;
+	char abs[PATH_MAX], key[PATH_MAX];
+	struct stat st, at;
+	int root;
 
 	if (!path || rc_path_abs(dirfd, path, abs, sizeof(abs)) < 0 ||
-	    !rc_tmp_root_of(abs)) {
+	    (root = rc_tmp_key(abs, key, sizeof(key))) < 0) {
 		return false;
 	}
-	r = fd >= 0 ? rc_sys_fstat(fd, &st)
-		    : rc_sys_fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW);
-	if (r < 0) {
+	if (rc_sys_fstatat(AT_FDCWD, key, &at, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (dir && !S_ISDIR(at.st_mode))) {
 		return false;
+	}
+	if (fd >= 0) {
+		if (rc_sys_fstat(fd, &st) < 0 || st.st_dev != at.st_dev || st.st_ino != at.st_ino) {
+			return false; /* reached through a link: not in the root */
+		}
+	} else {
+		st = at;
 	}
 	if (st_out) {
 		*st_out = st;
@@ -61,23 +71,39 @@ temp_add(int dirfd, const char *path, bool dir, int fd, struct stat *st_out)
 	struct rc_record rec = {
 		.kind = RCSHIM_KIND_TEMP,
 		.flags = dir ? RC_REC_DIR : 0,
+		.sub = (uint16_t)root,
 		.dev = (uint32_t)st.st_dev,
 		.ino = (uint64_t)st.st_ino,
 		.size = dir ? 0 : (uint64_t)st.st_size,
 		.pid = rc_pid_cached,
 		.scope = rc_scope_cur,
 		.stack = rc_stack_capture(rc_cfg.stack_depth),
-		.path = abs,
+		.path = key,
 	};
 	/* Journal first: if the process dies between the two steps, the
 	 * session still knows about it. */
-	if (rc_journal_append('+', dir, rec.dev, rec.ino, abs) == 0) {
+	if (rc_journal_append('+', dir, rec.dev, rec.ino, (unsigned)root, key) == 0) {
 		rec.flags |= RC_REC_JOURNALED;
 	}
 	if (!rc_reg_add(&rec)) {
-		rc_debug("out of memory tracking %s", abs);
+		rc_debug("out of memory tracking a temp artifact");
 	}
 	return true;
+}
+
+/* Forgets the record of the temp artifact whose key is @key, if any: it
+ * was removed, renamed away, or replaced. */
+static void
+temp_release(const char *key)
+{
+	struct rc_record rec;
+	if (rc_reg_take_path(key, &rec)) {
+		if (rec.flags & RC_REC_JOURNALED) {
+			rc_journal_append('-', rec.flags & RC_REC_DIR, rec.dev, rec.ino, rec.sub,
+					  rec.path);
+		}
+		rc_free(rec.path);
+	}
 }
 
 /* @known: the fd's identity when the caller has it already. */
@@ -206,18 +232,20 @@ rc_track_unlink(int dirfd, const char *path)
 		return;
 	}
 	ENTER(true);
-	char abs[PATH_MAX];
-	struct rc_record rec;
+	char abs[PATH_MAX], key[PATH_MAX];
 	if (rc_path_abs(dirfd, path, abs, sizeof(abs)) >= 0 &&
-	    rc_reg_take_path(abs, &rec)) {
-		if (rec.flags & RC_REC_JOURNALED) {
-			rc_journal_append('-', rec.flags & RC_REC_DIR, rec.dev, rec.ino, rec.path);
-		}
-		rc_free(rec.path);
+	    rc_tmp_key(abs, key, sizeof(key)) >= 0) {
+		temp_release(key);
 	}
 	LEAVE();
 }
 
+/* A rename releases (DESIGN §2): an owned artifact renamed or moved to any
+ * name is the program's output from then on (a move into an owned temp
+ * directory is covered by that directory's tree), and whatever was owned
+ * at the destination has been replaced.  The atomic-write idiom (mkstemp +
+ * rename over an existing file: sed -i, git's refs, editors) therefore
+ * never loses the file it wrote. */
 void
 rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
@@ -225,8 +253,7 @@ rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *new
 		return;
 	}
 	ENTER(true);
-	char from[PATH_MAX], to[PATH_MAX];
-	struct rc_record rec, gone;
+	char from[PATH_MAX], to[PATH_MAX], key[PATH_MAX];
 	struct stat st;
 	if (rc_path_abs(olddirfd, oldpath, from, sizeof(from)) < 0 ||
 	    rc_path_abs(newdirfd, newpath, to, sizeof(to)) < 0 ||
@@ -237,35 +264,11 @@ rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *new
 		LEAVE();
 		return;
 	}
-	/* Whatever was tracked at the destination was replaced. */
-	if (rc_reg_take_path(to, &gone)) {
-		if (gone.flags & RC_REC_JOURNALED) {
-			rc_journal_append('-', gone.flags & RC_REC_DIR, gone.dev, gone.ino, gone.path);
-		}
-		rc_free(gone.path);
+	if (rc_tmp_key(to, key, sizeof(key)) >= 0) {
+		temp_release(key);
 	}
-	if (rc_reg_take_path(from, &rec)) {
-		bool dir = rec.flags & RC_REC_DIR;
-		if (rec.flags & RC_REC_JOURNALED) {
-			rc_journal_append('-', dir, rec.dev, rec.ino, rec.path);
-		}
-		/* Renamed within the temp roots it stays ours; renamed away
-		 * the program has kept it (DESIGN §1). */
-		if (rc_tmp_root_of(to)) {
-			rc_free(rec.path);
-			rec.path = to;
-			rec.flags &= (uint8_t)~RC_REC_JOURNALED;
-			if (rc_journal_append('+', dir, rec.dev, rec.ino, to) == 0) {
-				rec.flags |= RC_REC_JOURNALED;
-			}
-			uint32_t seq = rec.seq;
-			struct rc_record *r = rc_reg_add(&rec);
-			if (r) {
-				r->seq = seq;
-			}
-		} else {
-			rc_free(rec.path);
-		}
+	if (rc_tmp_key(from, key, sizeof(key)) >= 0) {
+		temp_release(key);
 	}
 	LEAVE();
 }

@@ -125,9 +125,7 @@ init(bool from_constructor)
 	rc_stack_malloc_hooked();
 	if (rc_state_init(environ)) {
 		/* Descendants join this session. */
-		static char entry[sizeof(RC_SESSION_ENV) + RC_SESSION_ID_MAX];
-		rc_fmt(entry, sizeof(entry), "%s=%s", RC_SESSION_ENV, rc_session.id);
-		export_session(entry);
+		export_session(rc_session.var);
 	}
 	rc_heap_preload_init();
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);

@@ -68,7 +68,7 @@ job(const char *base, int i, char *dir, size_t len)
 	sqlite3 *db;
 	unsigned long long dptr = 0;
 
-	snprintf(dir, len, "%s/job%04d-XXXXXX", base, i);
+	snprintf(dir, len, "%s-job%04d-XXXXXX", base, i);
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
 	snprintf(path, sizeof(path), "%s/job.db", dir);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK, "sqlite3_open");
@@ -171,7 +171,7 @@ main(void)
 		char d[600], f[700];
 		sqlite3 *db;
 		s = rcshim_scope_begin("round");
-		snprintf(d, sizeof(d), "%s/frames-XXXXXX", base);
+		snprintf(d, sizeof(d), "%s-frames-XXXXXX", base);
 		CHECK(mkdtemp(d) != NULL, "mkdtemp");
 		rcshim_register_temp_dir(d, "frames");
 		snprintf(f, sizeof(f), "%s/frame", d);

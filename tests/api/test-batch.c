@@ -28,7 +28,7 @@ job(int i, char *dir, size_t len)
 	char path[256];
 	sqlite3 *db;
 
-	snprintf(dir, len, "%s/job%04d-XXXXXX", t_base(), i);
+	snprintf(dir, len, "%s-job%04d-XXXXXX", t_base(), i);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/job.db", dir);
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);

@@ -32,7 +32,9 @@ leak_all(struct leak *l, const char *tag)
 {
 	char p[256];
 
-	snprintf(l->dir, sizeof(l->dir), "%s/%s-XXXXXX", t_base(), tag);
+	/* Directly inside the temp root (a sibling of the base): only that is
+	 * a temp artifact (DESIGN §2). */
+	snprintf(l->dir, sizeof(l->dir), "%s-%s-XXXXXX", t_base(), tag);
 	ck_assert_ptr_nonnull(mkdtemp(l->dir));
 	snprintf(p, sizeof(p), "%s/wal.db", l->dir);
 	ck_assert_int_eq(sqlite3_open(p, &l->db), SQLITE_OK);
@@ -198,7 +200,7 @@ static int
 job_with_early_return(int fail, struct rcshim_result *r)
 {
 	RCSHIM_SCOPE_EX("early", RCSHIM_MEDIUM, 0, r);
-	snprintf(leaked_dir, sizeof(leaked_dir), "%s/early-XXXXXX", t_base());
+	snprintf(leaked_dir, sizeof(leaked_dir), "%s-early-XXXXXX", t_base());
 	mkdtemp(leaked_dir);
 	leaked_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fail) {

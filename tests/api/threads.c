@@ -76,7 +76,7 @@ one_job(int id, int i)
 	CHECK(outer != 0, "scope_begin: %s", strerror(errno));
 	atomic_store(&published[id], outer);
 
-	snprintf(dir, sizeof(dir), "%s/t%d-%d-XXXXXX", base, id, i);
+	snprintf(dir, sizeof(dir), "%s-t%d-%d-XXXXXX", base, id, i);
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/jobs.db", dir);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK, "sqlite3_open %s", path);
@@ -169,16 +169,20 @@ main(void)
 	CHECK(after == before, "%d fds open before, %d after", before, after);
 	long runs = atomic_load(&cleaner_runs);
 	CHECK(runs >= (long)NTHREADS * iterations, "cleaners ran %ld times", runs);
-	DIR *d = opendir(base);
+	/* The jobs' directories are siblings of base in the temp root
+	 * ("<base>-t<id>-<i>-XXXXXX"): none may be left. */
+	const char *bname = strrchr(base, '/') + 1;
+	size_t blen = strlen(bname);
+	DIR *d = opendir("/tmp");
 	int left = 0;
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
-		left += e->d_name[0] != '.';
+		left += !strncmp(e->d_name, bname, blen) && e->d_name[blen] == '-';
 	}
 	if (d) {
 		closedir(d);
 	}
-	CHECK(left == 0, "%d entries left in %s", left, base);
+	CHECK(left == 0, "%d job directories left beside %s", left, base);
 	rmdir(base);
 
 	int n = atomic_load(&failures);

@@ -52,7 +52,11 @@ START_TEST(sigkill_temp_dir_is_removed)
 	ck_assert_msg(cli_contains(r.err, "rcshim: sh was killed by signal 9 (SIGKILL)\n"),
 		      "stderr: %s", r.err);
 	ck_assert_msg(cli_contains(r.err, "rcshim: after it ended: removed 1 temp file or "
-					  "directory left behind\n"), "stderr: %s", r.err);
+					  "directory left behind:\n"), "stderr: %s", r.err);
+	/* ...and names it: a user sees at once that nothing of theirs went. */
+	char named[1024];
+	snprintf(named, sizeof(named), "rcshim:   %s\n", d);
+	ck_assert_msg(cli_contains(r.err, named), "stderr: %s", r.err);
 	/* No journal is left behind. */
 	char *left = cli_leftovers(&s);
 	ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
@@ -216,8 +220,10 @@ START_TEST(swapped_for_a_symlink_is_left_alone)
 	char *d = cli_first_line(f);
 	struct stat st;
 	ck_assert_msg(lstat(d, &st) == 0 && S_ISLNK(st.st_mode), "the symlink %s is gone", d);
-	ck_assert_msg(cli_contains(r.err, "1 left alone (the path now names something else)"),
-		      "stderr: %s", r.err);
+	char named[1024];
+	snprintf(named, sizeof(named),
+		 "rcshim: left alone, the name now names something else:\nrcshim:   %s\n", d);
+	ck_assert_msg(cli_contains(r.err, named), "stderr: %s", r.err);
 	unlink(d);
 	free(d);
 	t_run_free(&r);
@@ -280,12 +286,15 @@ START_TEST(child_environment)
 	snprintf(expect, sizeof(expect), "%s:%s", pre + 11, cli_lib());
 	sscanf(r.out, "%8191[^\n]", line);
 	ck_assert_str_eq(line, expect);
-	/* "<pid of the launcher>.<its start time>" */
-	char sid[128] = "", ppid[32] = "";
-	sscanf(r.out, "%*[^\n]\n%127[^\n]\n%31[^\n]", sid, ppid);
-	size_t n = strlen(ppid);
-	ck_assert_msg(n && !strncmp(sid, ppid, n) && sid[n] == '.' && sid[n + 1],
+	/* "<32 hex digits>.<pid of the launcher>.<its start time>:<dir>" */
+	char sid[1024] = "", ppid[32] = "", want[128];
+	sscanf(r.out, "%*[^\n]\n%1023[^\n]\n%31[^\n]", sid, ppid);
+	snprintf(want, sizeof(want), ".%s.", ppid);
+	ck_assert_msg(strlen(ppid) && strspn(sid, "0123456789abcdef") == 32 &&
+			      !strncmp(sid + 32, want, strlen(want)) && strchr(sid, ':'),
 		      "session '%s', launcher %s", sid, ppid);
+	ck_assert_msg(!strcmp(strchr(sid, ':') + 1, s.jdir), "session '%s', journals in %s", sid,
+		      s.jdir);
 	ck_assert_str_eq(r.err, "");
 	t_run_free(&r);
 

@@ -13,7 +13,9 @@
 #include <check.h>
 
 #include "core/fdtable.h"
+#include "core/journal.h"
 #include "core/log.h"
+#include "core/roots.h"
 #include "core/registry.h"
 #include "core/session.h"
 #include "core/state.h"
@@ -69,8 +71,11 @@ scratch_setup(void)
 	scratch_make();
 	rc_log_threshold = RC_LOG_QUIET;
 	memset(&rc_session, 0, sizeof(rc_session));
-	ck_assert(rc_session_init(NULL, false));
-	ck_assert_int_eq(rc_session_dir_init(S.xdg), 0);
+	rc_pid_cached = getpid();
+	rc_journal_after_fork_child(); /* forget a journal fd of the last test */
+	ck_assert(rc_session_init(NULL, false, S.xdg));
+	const char *roots[] = { S.root };
+	rc_tmp_roots_set(roots, 1, NULL, false);
 	rc_journal_path(S.jpath, sizeof(S.jpath));
 	ck_assert_str_ne(S.jpath, "");
 }
@@ -90,6 +95,17 @@ state_setup(const char *extra)
 	scratch_make();
 	snprintf(xdg_env, sizeof(xdg_env), "XDG_RUNTIME_DIR=%s", S.xdg);
 	snprintf(roots_env, sizeof(roots_env), "RCSHIM_TMP_ROOTS=%s", S.root);
+	static char member_env[PATH_MAX + 128];
+	if (extra && !strcmp(extra, FIXTURE_MEMBER)) {
+		/* A member of a session whose root is pid 1, journaling
+		 * where this test looks. */
+		char d[PATH_MAX];
+		path_in(d, sizeof(d), S.xdg, "rcshim");
+		make_dir(d);
+		snprintf(member_env, sizeof(member_env),
+			 "RCSHIM_SESSION=0123456789abcdef0123456789abcdef.1.1:%s", d);
+		extra = member_env;
+	}
 	char *envp[] = { xdg_env, roots_env, (char *)"RCSHIM_LOG=quiet",
 			 (char *)extra, NULL };
 
@@ -102,6 +118,7 @@ state_setup(const char *extra)
 	rc_reg_reset();
 	rc_fd_reset();
 	memset(&rc_session, 0, sizeof(rc_session));
+	rc_journal_after_fork_child();
 	rc_state_init(envp);
 	ck_assert_int_eq(atomic_load(&rc_ready), 2);
 	ck_assert_int_eq(rc_pid_cached, getpid());

@@ -34,6 +34,9 @@ void scratch_teardown(void);
  * would, for a process whose environment is @extra (may be NULL) plus
  * XDG_RUNTIME_DIR=<S.xdg>, RCSHIM_TMP_ROOTS=<S.root> and RCSHIM_LOG=quiet. */
 void state_setup(const char *extra);
+/* As @extra of state_setup: a member of a session rooted elsewhere
+ * (journaling into <S.xdg>/rcshim). */
+#define FIXTURE_MEMBER "member"
 /* Also forgets every record and fd and clears the thread's guard and scope. */
 void state_teardown(void);
 

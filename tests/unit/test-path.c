@@ -12,7 +12,9 @@
 
 #include <check.h>
 
+#include "core/log.h"
 #include "core/path.h"
+#include "core/roots.h"
 #include "test.h"
 
 static int
@@ -228,104 +230,220 @@ START_TEST(abs_too_long)
 }
 END_TEST
 
-START_TEST(tmp_roots_strictly_inside)
+/* A key for @abs, or "" when it is not directly inside a root. */
+static const char *
+key_of(const char *abs)
 {
-	const char *roots[] = { "/tmp" };
-
-	rc_tmp_roots_set(roots, 1);
-	ck_assert_int_eq(rc_tmp_root_of("/tmp/x"), 1);
-	ck_assert_int_eq(rc_tmp_root_of("/tmp/x/y/z"), 1);
-	ck_assert_int_eq(rc_tmp_root_of("/tmp/.hidden"), 1);
-	/* The root itself is not inside it. */
-	ck_assert_int_eq(rc_tmp_root_of("/tmp"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/tmp/"), 0);
-	/* Prefix traps. */
-	ck_assert_int_eq(rc_tmp_root_of("/tmpfoo"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/tmpfoo/x"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/tm"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/var/tmp/x"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/home/tmp/x"), 0);
-	ck_assert_int_eq(rc_tmp_root_of(""), 0);
+	static char key[PATH_MAX];
+	if (rc_tmp_key(abs, key, sizeof(key)) < 0) {
+		key[0] = '\0';
+	}
+	return key;
 }
-END_TEST
 
-START_TEST(tmp_roots_several_and_replaced)
+START_TEST(tmp_key_direct_children_only)
 {
-	const char *roots[] = { "/var/tmp/", "/dev//shm", "/scratch/a/./b", "/tmp" };
+	char dir[PATH_MAX], root[PATH_MAX + 8], p[PATH_MAX * 2];
 
-	/* Roots are normalised: trailing and repeated slashes, ".". */
-	rc_tmp_roots_set(roots, 4);
-	ck_assert_int_eq(rc_tmp_root_of("/var/tmp/x"), 1);
-	ck_assert_int_eq(rc_tmp_root_of("/dev/shm/x"), 1);
-	ck_assert_int_eq(rc_tmp_root_of("/scratch/a/b/x"), 1);
-	ck_assert_int_eq(rc_tmp_root_of("/scratch/a/x"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/tmp/x"), 1);
-	ck_assert_int_eq(rc_tmp_root_of("/var/tmpx"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/var/tmp"), 0);
+	scratch_make(dir, sizeof(dir));
+	snprintf(root, sizeof(root), "%s/root", dir);
+	ck_assert_int_eq(mkdir(root, 0700), 0);
+	const char *roots[] = { root };
+	rc_tmp_roots_set(roots, 1, "/nonexistent-home", false);
 
-	/* A new list replaces the old one entirely. */
-	const char *other[] = { "/srv/scratch" };
-	rc_tmp_roots_set(other, 1);
-	ck_assert_int_eq(rc_tmp_root_of("/srv/scratch/x"), 1);
-	ck_assert_int_eq(rc_tmp_root_of("/tmp/x"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/var/tmp/x"), 0);
+	snprintf(p, sizeof(p), "%s/x", root);
+	ck_assert_str_eq(key_of(p), p);
+	snprintf(p, sizeof(p), "%s/.hidden", root);
+	ck_assert_str_eq(key_of(p), p);
+	/* Deeper is never a temp artifact: git's objects, sed's temp file
+	 * next to a file in a subdirectory. */
+	snprintf(p, sizeof(p), "%s/x/y", root);
+	ck_assert_str_eq(key_of(p), "");
+	snprintf(p, sizeof(p), "%s/x/.git/objects/ab", root);
+	ck_assert_str_eq(key_of(p), "");
+	/* The root itself, and prefix traps. */
+	ck_assert_str_eq(key_of(root), "");
+	snprintf(p, sizeof(p), "%sfoo/x", root);
+	ck_assert_str_eq(key_of(p), "");
+	snprintf(p, sizeof(p), "%s/x", dir);
+	ck_assert_str_eq(key_of(p), "");
+	ck_assert_str_eq(key_of("/"), "");
+	ck_assert_str_eq(key_of(""), "");
+	ck_assert_str_eq(key_of("/x"), "");
 
 	/* No roots: nothing is temporary. */
-	rc_tmp_roots_set(NULL, 0);
-	ck_assert_int_eq(rc_tmp_root_of("/srv/scratch/x"), 0);
-	ck_assert_int_eq(rc_tmp_root_of("/tmp/x"), 0);
+	rc_tmp_roots_set(NULL, 0, NULL, false);
+	snprintf(p, sizeof(p), "%s/x", root);
+	ck_assert_str_eq(key_of(p), "");
+	scratch_remove(dir);
 }
 END_TEST
 
-START_TEST(tmp_roots_symlink)
+START_TEST(tmp_key_symlinked_root)
 {
-	char dir[PATH_MAX], real[PATH_MAX + 16], link[PATH_MAX + 16], p[PATH_MAX * 2];
+	char dir[PATH_MAX], real[PATH_MAX + 16], link[PATH_MAX + 16], p[PATH_MAX * 2],
+		want[PATH_MAX * 2];
 
 	scratch_make(dir, sizeof(dir));
 	snprintf(real, sizeof(real), "%s/real", dir);
 	snprintf(link, sizeof(link), "%s/link", dir);
 	ck_assert_int_eq(mkdir(real, 0700), 0);
-	ck_assert_int_eq(symlink(real, link), 0);
+	ck_assert_int_eq(symlink("real", link), 0);
 
+	/* A root reached through our own symlink: by either name, and the
+	 * key is always the canonical one. */
 	const char *roots[] = { link };
-	rc_tmp_roots_set(roots, 1);
-
-	/* By the name it was given... */
+	rc_tmp_roots_set(roots, 1, "/nonexistent-home", false);
+	snprintf(want, sizeof(want), "%s/f", real);
 	snprintf(p, sizeof(p), "%s/f", link);
-	ck_assert_int_eq(rc_tmp_root_of(p), 1);
-	/* ...and by its canonical one. */
-	snprintf(p, sizeof(p), "%s/f", real);
-	ck_assert_int_eq(rc_tmp_root_of(p), 1);
+	ck_assert_str_eq(key_of(p), want);
+	ck_assert_str_eq(key_of(want), want);
+	ck_assert(rc_tmp_root(0) != NULL);
+	ck_assert_str_eq(rc_tmp_root(0)->path, real);
+	ck_assert_str_eq(rc_tmp_root(0)->alias, link);
 	snprintf(p, sizeof(p), "%s/sub/f", real);
-	ck_assert_int_eq(rc_tmp_root_of(p), 1);
-	ck_assert_int_eq(rc_tmp_root_of(real), 0);
-	ck_assert_int_eq(rc_tmp_root_of(link), 0);
-	snprintf(p, sizeof(p), "%sx/f", real);
-	ck_assert_int_eq(rc_tmp_root_of(p), 0);
-	snprintf(p, sizeof(p), "%s/f", dir);
-	ck_assert_int_eq(rc_tmp_root_of(p), 0);
+	ck_assert_str_eq(key_of(p), "");
 
-	/* The same through a relative symlink. */
-	char rel[PATH_MAX + 16];
-	snprintf(rel, sizeof(rel), "%s/rel", dir);
-	ck_assert_int_eq(symlink("real", rel), 0);
-	const char *roots2[] = { rel };
-	rc_tmp_roots_set(roots2, 1);
-	snprintf(p, sizeof(p), "%s/f", real);
-	ck_assert_int_eq(rc_tmp_root_of(p), 1);
-	snprintf(p, sizeof(p), "%s/f", rel);
-	ck_assert_int_eq(rc_tmp_root_of(p), 1);
-	snprintf(p, sizeof(p), "%s/f", link);
-	ck_assert_int_eq(rc_tmp_root_of(p), 0);
-
-	/* A root that does not exist (yet) still matches by its name. */
-	const char *roots3[] = { "/nonexistent-rcshim-root" };
-	rc_tmp_roots_set(roots3, 1);
-	ck_assert_int_eq(rc_tmp_root_of("/nonexistent-rcshim-root/x"), 1);
-
-	rc_tmp_roots_set(NULL, 0);
+	/* A root that does not exist is no root. */
+	const char *none[] = { "/nonexistent-rcshim-root" };
+	rc_tmp_roots_set(none, 1, NULL, false);
+	ck_assert_str_eq(key_of("/nonexistent-rcshim-root/x"), "");
+	ck_assert_ptr_null(rc_tmp_root(0));
 	scratch_remove(dir);
+}
+END_TEST
+
+static int
+check(const char *path, const char *home, const char **why)
+{
+	char canon[PATH_MAX];
+	struct stat st;
+	return rc_root_check(path, home, canon, sizeof(canon), &st, why);
+}
+
+START_TEST(root_check_rules)
+{
+	char dir[PATH_MAX], d[PATH_MAX * 2], home[PATH_MAX + 32], l[PATH_MAX + 32];
+	const char *why;
+
+	scratch_make(dir, sizeof(dir));
+	snprintf(home, sizeof(home), "%s/home/me", dir);
+	snprintf(d, sizeof(d), "%s/home", dir);
+	ck_assert_int_eq(mkdir(d, 0755), 0);
+	ck_assert_int_eq(mkdir(home, 0700), 0);
+
+	/* A private directory, and a sticky world-writable one: fine. */
+	snprintf(d, sizeof(d), "%s/private", dir);
+	ck_assert_int_eq(mkdir(d, 0700), 0);
+	ck_assert_int_eq(check(d, home, &why), 0);
+	snprintf(d, sizeof(d), "%s/sticky", dir);
+	ck_assert_int_eq(mkdir(d, 0700), 0);
+	ck_assert_int_eq(chmod(d, 01777), 0);
+	ck_assert_int_eq(check(d, home, &why), 0);
+
+	/* Writable by others and not sticky (group or world). */
+	snprintf(d, sizeof(d), "%s/open", dir);
+	ck_assert_int_eq(mkdir(d, 0700), 0);
+	ck_assert_int_eq(chmod(d, 0777), 0);
+	ck_assert_int_eq(check(d, home, &why), -EPERM);
+	ck_assert_ptr_nonnull(strstr(why, "sticky"));
+	ck_assert_int_eq(chmod(d, 0770), 0);
+	ck_assert_int_eq(check(d, home, &why), -EPERM);
+
+	/* "/", the home, an ancestor of it, by any name. */
+	ck_assert_int_eq(check("/", home, &why), -EPERM);
+	ck_assert_int_eq(check(home, home, &why), -EPERM);
+	ck_assert_ptr_nonnull(strstr(why, "home"));
+	snprintf(d, sizeof(d), "%s/home", dir);
+	ck_assert_int_eq(check(d, home, &why), -EPERM);
+	ck_assert_int_eq(check(dir, home, &why), -EPERM);
+	snprintf(d, sizeof(d), "%s/home/../home/./me/", dir);
+	ck_assert_int_eq(check(d, home, &why), -EPERM);
+	snprintf(l, sizeof(l), "%s/to-home", dir);
+	ck_assert_int_eq(symlink(home, l), 0);
+	ck_assert_int_eq(check(l, home, &why), -EPERM);
+	/* A home given through a symlink is found as well. */
+	ck_assert_int_eq(check(home, l, &why), -EPERM);
+	/* Inside the home is not an ancestor. */
+	snprintf(d, sizeof(d), "%s/tmp", home);
+	ck_assert_int_eq(mkdir(d, 0700), 0);
+	ck_assert_int_eq(check(d, home, &why), 0);
+
+	/* Not a directory, not there, not absolute. */
+	snprintf(d, sizeof(d), "%s/file", dir);
+	close(open(d, O_CREAT | O_WRONLY, 0600));
+	ck_assert_int_eq(check(d, home, &why), -ENOTDIR);
+	snprintf(d, sizeof(d), "%s/none", dir);
+	ck_assert_int_eq(check(d, home, &why), -ENOENT);
+	ck_assert_int_eq(check("relative", home, &why), -EINVAL);
+
+	if (geteuid() == 0) {
+		/* Another user's directory; a symlink another user owns on
+		 * the way (the issue's TMPDIR=/tmp/a-tmp -> /home/a). */
+		snprintf(d, sizeof(d), "%s/theirs", dir);
+		ck_assert_int_eq(mkdir(d, 0700), 0);
+		ck_assert_int_eq(chown(d, 65534, 65534), 0);
+		ck_assert_int_eq(check(d, home, &why), -EPERM);
+		ck_assert_ptr_nonnull(strstr(why, "another user"));
+		snprintf(d, sizeof(d), "%s/private", dir);
+		snprintf(l, sizeof(l), "%s/their-link", dir);
+		ck_assert_int_eq(symlink(d, l), 0);
+		ck_assert_int_eq(lchown(l, 65534, 65534), 0);
+		ck_assert_int_eq(check(l, home, &why), -EPERM);
+		ck_assert_ptr_nonnull(strstr(why, "symbolic link"));
+		/* Our own link to it is fine. */
+		snprintf(l, sizeof(l), "%s/my-link", dir);
+		ck_assert_int_eq(symlink(d, l), 0);
+		ck_assert_int_eq(check(l, home, &why), 0);
+	}
+	scratch_remove(dir);
+}
+END_TEST
+
+START_TEST(root_dropped_with_one_line)
+{
+	char dir[PATH_MAX], open_[PATH_MAX + 16], ok[PATH_MAX + 16], p[PATH_MAX * 2], buf[4096];
+	int pfd[2];
+
+	scratch_make(dir, sizeof(dir));
+	snprintf(open_, sizeof(open_), "%s/open", dir);
+	snprintf(ok, sizeof(ok), "%s/ok", dir);
+	ck_assert_int_eq(mkdir(open_, 0700), 0);
+	ck_assert_int_eq(chmod(open_, 0777), 0);
+	ck_assert_int_eq(mkdir(ok, 0700), 0);
+	ck_assert_int_eq(pipe2(pfd, O_NONBLOCK | O_CLOEXEC), 0);
+	rc_log_fd = pfd[1];
+
+	const char *roots[] = { open_, ok, "/nonexistent-rcshim-root" };
+	rc_tmp_roots_set(roots, 3, "/nonexistent-home", true);
+	snprintf(p, sizeof(p), "%s/x", open_);
+	ck_assert_str_eq(key_of(p), "");
+	snprintf(p, sizeof(p), "%s/x", ok);
+	ck_assert_str_eq(key_of(p), p);
+	ck_assert_str_eq(key_of(p), p);
+	ssize_t n = read(pfd[0], buf, sizeof(buf) - 1);
+	rc_log_fd = 2;
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	/* One line, for the bad one only (a missing root is nobody's). */
+	ck_assert_ptr_nonnull(strstr(buf, open_));
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+	close(pfd[0]);
+	close(pfd[1]);
+	rc_tmp_roots_set(NULL, 0, NULL, false);
+	scratch_remove(dir);
+}
+END_TEST
+
+START_TEST(escape_control_characters)
+{
+	char out[64];
+	rc_path_escape("/tmp/a\ncd;touch PWNED #", out, sizeof(out));
+	ck_assert_str_eq(out, "/tmp/a\\ncd;touch PWNED #");
+	rc_path_escape("tab\there\\\x1b[31m\x7f", out, sizeof(out));
+	ck_assert_str_eq(out, "tab\\there\\\\\\x1b[31m\\x7f");
+	rc_path_escape("0123456789012345678901234567890123456789", out, 16);
+	ck_assert_str_eq(out, "012345678901...");
 }
 END_TEST
 
@@ -353,8 +471,10 @@ TEST_SUITE(path)
 	ADD_TEST(s, abs_relative_cwd);
 	ADD_TEST(s, abs_relative_dirfd);
 	ADD_TEST(s, abs_too_long);
-	ADD_TEST(s, tmp_roots_strictly_inside);
-	ADD_TEST(s, tmp_roots_several_and_replaced);
-	ADD_TEST(s, tmp_roots_symlink);
+	ADD_TEST(s, tmp_key_direct_children_only);
+	ADD_TEST(s, tmp_key_symlinked_root);
+	ADD_TEST(s, root_check_rules);
+	ADD_TEST(s, root_dropped_with_one_line);
+	ADD_TEST(s, escape_control_characters);
 	ADD_TEST(s, path_within);
 }

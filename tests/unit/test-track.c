@@ -36,12 +36,14 @@ journal_text(void)
 	return journal_buf;
 }
 
+/* The record lines ('+' and '-'; not the header, not the roots'). */
 static int
 journal_lines(void)
 {
 	int n = 0;
-	for (const char *p = journal_text(); *p; p++) {
-		n += *p == '\n';
+	const char *p = journal_text();
+	for (const char *l = p; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		n += (*l == '+' || *l == '-') && l[1] == ' ';
 	}
 	return n;
 }
@@ -124,8 +126,9 @@ START_TEST(mkdir_under_root)
 	ck_assert_int_eq(journal_lines(), 1);
 	assert_journal_has('+', &st, d);
 
-	/* Relative to a directory fd, and relative to the cwd: recorded by
-	 * the absolute path. */
+	/* Inside it, relative to a directory fd or to the cwd: never a temp
+	 * artifact of its own (DESIGN §2: only what is directly inside a
+	 * root); the tree goes with d. */
 	char sub[PATH_MAX], sub2[PATH_MAX];
 	path_in(sub, sizeof(sub), d, "sub");
 	path_in(sub2, sizeof(sub2), d, "sub2");
@@ -134,14 +137,22 @@ START_TEST(mkdir_under_root)
 	ck_assert_int_eq(mkdirat(dfd, "sub", 0700), 0);
 	rc_track_mkdir(dfd, "sub");
 	close(dfd);
-	ck_assert(tracked(sub));
+	ck_assert(!tracked(sub));
 	ck_assert_int_eq(chdir(d), 0);
 	make_dir("sub2");
 	rc_track_mkdir(AT_FDCWD, "../d/./sub2");
-	ck_assert(tracked(sub2));
-	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 3);
-	ck_assert_int_eq(lstat(sub2, &st), 0);
-	assert_journal_has('+', &st, sub2);
+	ck_assert(!tracked(sub2));
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 1);
+	ck_assert_int_eq(journal_lines(), 1);
+	/* Relative to the cwd directly inside the root: tracked. */
+	char d2[PATH_MAX];
+	path_in(d2, sizeof(d2), S.root, "d2");
+	ck_assert_int_eq(chdir(S.root), 0);
+	make_dir("d2");
+	rc_track_mkdir(AT_FDCWD, "./d2");
+	ck_assert(tracked(d2));
+	ck_assert_int_eq(lstat(d2, &st), 0);
+	assert_journal_has('+', &st, d2);
 
 	/* Then the program exits: everything goes. */
 	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
@@ -389,11 +400,12 @@ START_TEST(unlink_untracks)
 }
 END_TEST
 
+/* A rename releases (DESIGN §2): the renamed artifact is the program's
+ * output from then on, wherever it went. */
 START_TEST(rename_within_root)
 {
 	char a[PATH_MAX], b[PATH_MAX], sub[PATH_MAX], c[PATH_MAX];
 	struct stat st;
-	struct rc_record before, after;
 
 	state_setup(NULL);
 	path_in(a, sizeof(a), S.root, "a");
@@ -402,45 +414,71 @@ START_TEST(rename_within_root)
 	path_in(c, sizeof(c), sub, "c");
 	make_dir(sub);
 	int fd = open_excl(a);
+	ck_assert_int_eq(write(fd, "kept", 4), 4);
 	close(fd);
 	rc_track_close(fd);
-	ck_assert(temp_record(a, &before));
+	ck_assert(tracked(a));
+	ck_assert_int_eq(lstat(a, &st), 0);
 
 	ck_assert_int_eq(rename(a, b), 0);
 	rc_track_rename(AT_FDCWD, a, AT_FDCWD, b);
 	ck_assert(!tracked(a));
-	ck_assert(tracked(b));
-	ck_assert(temp_record(b, &after));
-	ck_assert_uint_eq(after.seq, before.seq);
-	ck_assert_uint_eq(after.ino, before.ino);
-	ck_assert_uint_eq(after.flags, RC_REC_JOURNALED);
-	ck_assert_int_eq(lstat(b, &st), 0);
-	/* In the journal: released at the old name, created at the new. */
-	char plus_a[PATH_MAX + 128], minus_a[PATH_MAX + 128], plus_b[PATH_MAX + 128];
+	ck_assert(!tracked(b));
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 0);
+	/* In the journal: created, then released. */
+	char plus_a[PATH_MAX + 128], minus_a[PATH_MAX + 128];
 	expect_line(plus_a, sizeof(plus_a), '+', &st, a);
 	expect_line(minus_a, sizeof(minus_a), '-', &st, a);
-	expect_line(plus_b, sizeof(plus_b), '+', &st, b);
-	char want[3 * (PATH_MAX + 128)];
-	snprintf(want, sizeof(want), "%s%s%s", plus_a, minus_a, plus_b);
-	ck_assert_str_eq(journal_text(), want);
+	assert_journal_has('+', &st, a);
+	assert_journal_has('-', &st, a);
+	ck_assert(strstr(journal_text(), plus_a) < strstr(journal_text(), minus_a));
+	ck_assert_int_eq(journal_lines(), 2);
 
-	/* Relative names on both sides, through directory fds. */
-	int rfd = open(S.root, O_RDONLY | O_DIRECTORY);
-	int sfd = open(sub, O_PATH | O_DIRECTORY);
-	ck_assert_int_eq(renameat(rfd, "b", sfd, "c"), 0);
-	rc_track_rename(rfd, "b", sfd, "c");
-	close(rfd);
-	close(sfd);
-	ck_assert(!tracked(b));
-	ck_assert(tracked(c));
+	/* Moved into a directory of the root: still the program's. */
+	ck_assert_int_eq(rename(b, c), 0);
+	rc_track_rename(AT_FDCWD, b, AT_FDCWD, c);
 
-	/* Still removed at the end. */
-	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
+	/* Nothing is removed at the end; the file keeps its content. */
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_CRITICAL };
 	struct rcshim_result res;
 	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
-	ck_assert(!exists(c));
-	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 1);
-	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].skipped, 0);
+	char buf[16];
+	ck_assert_int_eq(read_file(c, buf, sizeof(buf)), 4);
+	ck_assert_str_eq(buf, "kept");
+	ck_assert(exists(sub));
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 0);
+	state_teardown();
+}
+END_TEST
+
+/* sed -i, git's refs, editors: a temp file renamed over a file the user
+ * keeps.  The kept file is never removed. */
+START_TEST(rename_atomic_write_idiom)
+{
+	char target[PATH_MAX], tmp[PATH_MAX];
+
+	state_setup(NULL);
+	path_in(target, sizeof(target), S.root, "y.conf");
+	write_file(target, "y=1\n");
+	path_in(tmp, sizeof(tmp), S.root, "sedXXXXXX");
+	int fd = mkstemp(tmp);
+	ck_assert_int_ge(fd, 0);
+	rc_track_mkstemp(tmp, fd);
+	ck_assert(tracked(tmp));
+	ck_assert_int_eq(write(fd, "y=2\n", 4), 4);
+	close(fd);
+	rc_track_close(fd);
+	ck_assert_int_eq(rename(tmp, target), 0);
+	rc_track_rename(AT_FDCWD, tmp, AT_FDCWD, target);
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 0);
+
+	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_CRITICAL };
+	struct rcshim_result res;
+	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
+	char buf[16];
+	ck_assert_int_eq(read_file(target, buf, sizeof(buf)), 4);
+	ck_assert_str_eq(buf, "y=2\n");
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 0);
 	state_teardown();
 }
 END_TEST
@@ -503,20 +541,18 @@ START_TEST(rename_onto_tracked)
 	ck_assert_int_eq(lstat(a, &sta), 0);
 	ck_assert_int_eq(lstat(b, &stb), 0);
 
-	/* b is replaced by a: one record left, with a's identity. */
+	/* b is replaced by a: both released, the file at b is kept. */
 	ck_assert_int_eq(rename(a, b), 0);
 	rc_track_rename(AT_FDCWD, a, AT_FDCWD, b);
-	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 1);
-	struct rc_record rec;
-	ck_assert(temp_record(b, &rec));
-	ck_assert_uint_eq(rec.ino, sta.st_ino);
+	ck_assert_uint_eq(rc_reg_count(RCSHIM_KIND_TEMP), 0);
 	assert_journal_has('-', &stb, b);
+	assert_journal_has('-', &sta, a);
 
 	struct rc_clean_req req = { .mode = RC_MODE_FINAL, .prio = RCSHIM_LOW };
 	struct rcshim_result res;
 	ck_assert_int_eq(rc_clean(&req, &res), RCSHIM_OK);
-	ck_assert(!exists(b));
-	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 1);
+	ck_assert(exists(b));
+	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].cleaned, 0);
 	ck_assert_uint_eq(res.kind[RCSHIM_KIND_TEMP].skipped, 0);
 	state_teardown();
 }
@@ -831,6 +867,7 @@ TEST_SUITE(track)
 	ADD_TEST(s, fopen_stdio);
 	ADD_TEST(s, unlink_untracks);
 	ADD_TEST(s, rename_within_root);
+	ADD_TEST(s, rename_atomic_write_idiom);
 	ADD_TEST(s, rename_out_of_root);
 	ADD_TEST(s, rename_onto_tracked);
 	ADD_TEST(s, rename_onto_itself);

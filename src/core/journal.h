@@ -1,0 +1,87 @@
+/* The session journal (DESIGN §2).
+ *
+ * Every member of a session appends the temp artifacts it creates and
+ * releases to one file in the session's private directory (core/session.h)
+ * — <id>.journal, or <id>.p<pid>.journal with RCSHIM_TMP_OWNER=process — and
+ * the owner replays it at the end (clean/journal.h).  Format, one line per
+ * record, paths escaped ('\\' as "\\\\", newline as "\\n"):
+ *
+ *     #rcshim-journal 2 base=<12 digits>         first line
+ *     R <dev> <ino> <root>                        an accepted temp root
+ *     + <d|f> <dev> <ino> <pid> <root>/<name>     created
+ *     - <d|f> <dev> <ino> <pid> <root>/<name>     released (removed, renamed)
+ *
+ * A line is a claim, not an order: replay removes a '+' line's object only
+ * if its parent is a root of an R line that passes the root checks again,
+ * its name is one component, and it still has the recorded identity.
+ *
+ * Appends are one write(2) of whole lines, under a shared flock(2) of the
+ * file; compaction (when the file has grown to twice its size after the
+ * last compaction, and at least RC_JOURNAL_COMPACT_MIN) takes the lock
+ * exclusively, writes the live lines to a new file and renames it over
+ * the journal.  An appender that finds its file unlinked (st_nlink 0)
+ * opens the new one.  A session's journal so stays proportional to what it
+ * holds.  Raw system calls: async-signal-safe, except that a thread
+ * interrupted while appending cannot append again from a signal handler
+ * through the shared state (it then writes through a fresh open).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RC_JOURNAL_MAGIC "#rcshim-journal 2 base="
+#define RC_JOURNAL_COMPACT_MIN (64u << 10)
+/* Journals larger than this are not read (a runaway writer). */
+#define RC_JOURNAL_MAX (256u << 20)
+
+/* The journal file's name in the session directory, "" if there is none
+ * ("<id>.journal", or "<id>.p<pid>.journal" in process mode with the
+ * kernel's pid).  Async-signal-safe. */
+const char *rc_journal_name(char *buf, size_t len);
+/* Its full path, "" if none. */
+const char *rc_journal_path(char *buf, size_t len);
+
+/* Appends a '+' or '-' record of the artifact "<root>/<name>" at @path
+ * under the root of index @root (core/roots.h; its R line goes first where
+ * this process has not written it yet).  Returns 0 or -errno. */
+int rc_journal_append(char op, bool dir, uint64_t dev, uint64_t ino, unsigned root,
+		      const char *path);
+
+/* The fork child: the journal's fd is the parent's open file description
+ * (its flock is shared): opened anew when next needed. */
+void rc_journal_after_fork_child(void);
+
+/* Compacts the journal now if it is worth it (tests). */
+void rc_journal_compact_now(void);
+
+/* ---- reading (replay, compaction, tests) ---- */
+
+struct rc_jline {
+	char op;   /* 'R', '+', '-' */
+	char type; /* 'd', 'f' ('d' for R) */
+	bool live; /* R: always; '+': not released by a later '-' of its identity */
+	int32_t pid;
+	uint64_t dev, ino;
+	const char *path; /* unescaped */
+	const char *raw;  /* the line as written, without its newline */
+	size_t rawlen;
+};
+
+struct rc_jview {
+	struct rc_jline *lines;
+	size_t n;
+	size_t bad; /* lines that are not records (torn or forged) */
+	void *map;
+	size_t maplen;
+};
+
+/* Reads the journal open at @fd (from offset 0) and parses it.  Returns 0
+ * or -errno (-EFBIG above RC_JOURNAL_MAX).  Async-signal-safe. */
+int rc_jview_load(int fd, struct rc_jview *v);
+void rc_jview_free(struct rc_jview *v);
+
+/* Escapes @path into @out as the journal writes it; returns the length, or
+ * 0 if it does not fit. */
+size_t rc_journal_escape(const char *path, char *out, size_t len);

@@ -1,0 +1,524 @@
+#include "build-config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "core/log.h"
+#include "core/path.h"
+#include "core/roots.h"
+#include "core/state.h"
+#include "core/sys.h"
+
+#define MAX_LINKS 40
+#define SCRATCH (3 * PATH_MAX)
+
+/* Candidates and, once checked, the accepted roots.  Index i of the table
+ * is candidate i: a record made while another thread was still checking
+ * (see root_slow) names the same root as the table will. */
+struct slot {
+	char alias[PATH_MAX];
+	char canon[PATH_MAX];
+	uint64_t dev, ino;
+	bool ok;
+};
+
+static struct {
+	/* 0: not checked, 1: a thread is checking, 2: checked. */
+	atomic_int state;
+	size_t n;
+	bool warn;
+	const char *home;
+	struct rc_root pub[RC_ROOTS_MAX];
+	/* Never touched by a process that makes no temp artifact: after
+	 * .bss, where untouched pages cost nothing. */
+	struct slot slot[RC_ROOTS_MAX];
+	char home_buf[PATH_MAX];
+} R RC_COLD_BSS;
+
+static uint32_t
+my_euid(void)
+{
+	return (uint32_t)rc_sys(SYS_geteuid, 0, 0, 0, 0, 0, 0);
+}
+
+static void *
+scratch_map(void)
+{
+	void *p = rc_sys_mmap(NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
+	return p == (void *)-1 ? NULL : p;
+}
+
+/* ---- resolving without trusting links ------------------------------------- */
+
+int
+rc_chase_dir(const char *path, long uid, char *canon, size_t canonlen)
+{
+	/* todo: what is left to resolve; link: a symlink's target. */
+	char *todo = scratch_map();
+	if (!todo) {
+		return -ENOMEM;
+	}
+	char *link = todo + PATH_MAX * 2;
+	size_t clen = 1;
+	int links = 0, r = 0;
+	int fd = rc_sys_openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	if (!path || path[0] != '/' || strlen(path) >= PATH_MAX || canonlen < 2) {
+		r = -EINVAL;
+		goto out;
+	}
+	strcpy(todo, path);
+	canon[0] = '/';
+	canon[1] = '\0';
+
+	char *p = todo;
+	for (;;) {
+		while (*p == '/') {
+			p++;
+		}
+		if (!*p) {
+			break;
+		}
+		char *seg = p;
+		while (*p && *p != '/') {
+			p++;
+		}
+		char save = *p;
+		*p = '\0';
+		if (!strcmp(seg, ".")) {
+			*p = save;
+			continue;
+		}
+		if (!strcmp(seg, "..")) {
+			int up = rc_sys_openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+			if (up < 0) {
+				r = up;
+				goto out;
+			}
+			rc_sys_close(fd);
+			fd = up;
+			while (clen > 1 && canon[clen - 1] != '/') {
+				clen--;
+			}
+			if (clen > 1) {
+				clen--;
+			}
+			canon[clen] = '\0';
+			*p = save;
+			continue;
+		}
+		struct stat st;
+		r = rc_sys_fstatat(fd, seg, &st, AT_SYMLINK_NOFOLLOW);
+		if (r < 0) {
+			goto out;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (uid >= 0 && st.st_uid != 0 && st.st_uid != (uid_t)uid) {
+				r = -EPERM;
+				goto out;
+			}
+			if (++links > MAX_LINKS) {
+				r = -ELOOP;
+				goto out;
+			}
+			long n = rc_sys_readlinkat(fd, seg, link, PATH_MAX - 1);
+			if (n <= 0) {
+				r = n < 0 ? (int)n : -ENOENT;
+				goto out;
+			}
+			link[n] = '\0';
+			*p = save;
+			size_t rest = strlen(p);
+			if ((size_t)n + 1 + rest >= PATH_MAX * 2) {
+				r = -ENAMETOOLONG;
+				goto out;
+			}
+			/* todo = target + rest (rest starts with '/' or is "") */
+			memmove(todo + n, p, rest + 1);
+			memcpy(todo, link, (size_t)n);
+			p = todo;
+			if (link[0] == '/') {
+				int top = rc_sys_openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
+				if (top < 0) {
+					r = top;
+					goto out;
+				}
+				rc_sys_close(fd);
+				fd = top;
+				clen = 1;
+				canon[1] = '\0';
+			}
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			r = -ENOTDIR;
+			goto out;
+		}
+		int next = rc_sys_openat(fd, seg, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+		if (next < 0) {
+			/* Replaced by a link since the fstatat: refuse. */
+			r = next == -ENOTDIR ? -ELOOP : next;
+			goto out;
+		}
+		rc_sys_close(fd);
+		fd = next;
+		size_t sl = strlen(seg);
+		if (clen + (clen > 1) + sl + 1 > canonlen) {
+			r = -ENAMETOOLONG;
+			goto out;
+		}
+		if (clen > 1) {
+			canon[clen++] = '/';
+		}
+		memcpy(canon + clen, seg, sl + 1);
+		clen += sl;
+		*p = save;
+	}
+	r = fd;
+	fd = -1;
+out:
+	if (fd >= 0) {
+		rc_sys_close(fd);
+	}
+	rc_sys_munmap(todo, SCRATCH);
+	return r;
+}
+
+/* ---- the user's home -------------------------------------------------------- */
+
+/* Whether the password file line @line is @uid's, with an absolute home:
+ * then copied to @out.  name:pw:uid:gid:gecos:home:shell */
+static bool
+passwd_line(char *line, uint32_t uid, char *out, size_t len)
+{
+	char *f[7] = { line };
+	int nf = 1;
+	for (char *c = line; *c && nf < 7; c++) {
+		if (*c == ':') {
+			*c = '\0';
+			f[nf++] = c + 1;
+		}
+	}
+	if (nf < 6) {
+		return false;
+	}
+	/* The home field ends at the next ':' (already cut) or the line. */
+	uint64_t u = 0;
+	const char *d = f[2];
+	for (; *d >= '0' && *d <= '9' && u <= UINT32_MAX; d++) {
+		u = u * 10 + (uint64_t)(*d - '0');
+	}
+	if (*d || d == f[2] || u != uid || f[5][0] != '/' || strlen(f[5]) >= len) {
+		return false;
+	}
+	strcpy(out, f[5]);
+	return true;
+}
+
+/* The home directory of @uid from the password file, into @out. */
+static bool
+passwd_home(uint32_t uid, char *out, size_t len)
+{
+	char *buf = scratch_map();
+	bool found = false, eof = false;
+	size_t have = 0;
+
+	if (!buf) {
+		return false;
+	}
+	int fd = rc_sys_openat(AT_FDCWD, "/etc/passwd", O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0) {
+		rc_sys_munmap(buf, SCRATCH);
+		return false;
+	}
+	while (!found) {
+		char *nl = memchr(buf, '\n', have);
+		if (!nl && !eof && have < SCRATCH - 1) {
+			ssize_t n = rc_sys_read(fd, buf + have, SCRATCH - 1 - have);
+			if (n == -EINTR) {
+				continue;
+			}
+			if (n <= 0) {
+				eof = true;
+			} else {
+				have += (size_t)n;
+			}
+			continue;
+		}
+		if (have == 0) {
+			break;
+		}
+		/* A line, or (no newline at the end, or longer than the
+		 * buffer) what there is of it. */
+		size_t line = nl ? (size_t)(nl - buf) : have;
+		buf[line] = '\0';
+		found = passwd_line(buf, uid, out, len);
+		size_t used = nl ? line + 1 : have;
+		memmove(buf, buf + used, have - used);
+		have -= used;
+	}
+	rc_sys_close(fd);
+	rc_sys_munmap(buf, SCRATCH);
+	return found;
+}
+
+/* ---- checking a root ---------------------------------------------------------- */
+
+int
+rc_root_check(const char *path, const char *home, char *canon, size_t canonlen,
+	      struct stat *st, const char **why)
+{
+	static const char *const unsure = "it could not be checked";
+	static const char *const in_home = "it is the home directory or one of its ancestors";
+	uint32_t euid = my_euid();
+
+	*why = unsure;
+	if (!path || path[0] != '/' || strlen(path) >= PATH_MAX) {
+		*why = "it is not an absolute path";
+		return -EINVAL;
+	}
+	int fd = rc_chase_dir(path, (long)euid, canon, canonlen);
+	if (fd < 0) {
+		*why = fd == -EPERM	  ? "it is reached through a symbolic link another user owns"
+		       : fd == -ENOENT	  ? "it does not exist"
+		       : fd == -ENOTDIR	  ? "it is not a directory"
+		       : fd == -ELOOP	  ? "it is reached through too many symbolic links"
+					  : unsure;
+		return fd;
+	}
+	int r = rc_sys_fstat(fd, st);
+	rc_sys_close(fd);
+	if (r < 0) {
+		return r;
+	}
+	if (!strcmp(canon, "/")) {
+		*why = "it is the root directory";
+		return -EPERM;
+	}
+	if (st->st_uid != 0 && st->st_uid != euid) {
+		*why = "it is owned by another user";
+		return -EPERM;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_mode & S_ISVTX)) {
+		*why = "others can write to it and it is not sticky";
+		return -EPERM;
+	}
+	/* Home: as given, and as it resolves (links followed whoever owns
+	 * them: the question is only where it is).  Scratch from mmap: this
+	 * also runs on the crash path, maybe on a small signal stack. */
+	char *buf = scratch_map();
+	if (!buf) {
+		return -ENOMEM;
+	}
+	char *homebuf = buf, *lex = buf + PATH_MAX, *hcanon = buf + 2 * PATH_MAX;
+	r = 0;
+	if (!home || home[0] != '/' || strlen(home) >= PATH_MAX) {
+		home = passwd_home(euid, homebuf, PATH_MAX) ? homebuf : NULL;
+	}
+	if (home) {
+		strcpy(lex, home);
+		rc_path_normalize(lex);
+		if (rc_path_within(lex, canon)) {
+			*why = in_home;
+			r = -EPERM;
+		} else {
+			int hfd = rc_chase_dir(home, -1, hcanon, PATH_MAX);
+			if (hfd >= 0) {
+				rc_sys_close(hfd);
+				if (rc_path_within(hcanon, canon)) {
+					*why = in_home;
+					r = -EPERM;
+				}
+			}
+		}
+	}
+	rc_sys_munmap(buf, SCRATCH);
+	return r;
+}
+
+const char *
+rc_tmp_home(void)
+{
+	return R.home;
+}
+
+int
+rc_root_open(const char *canon, uint64_t dev, uint64_t ino)
+{
+	struct stat st;
+	int fd = rc_sys_openat(AT_FDCWD, canon, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	if (fd < 0) {
+		return fd == -ENOTDIR || fd == -ELOOP ? -ESTALE : fd;
+	}
+	int r = rc_sys_fstat(fd, &st);
+	if (r < 0 || (uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino) {
+		rc_sys_close(fd);
+		return r < 0 ? r : -ESTALE;
+	}
+	return fd;
+}
+
+/* ---- the process's roots ------------------------------------------------------- */
+
+void
+rc_tmp_roots_set(const char *const *list, size_t n, const char *home, bool warn)
+{
+	size_t k = 0;
+
+	/* Set at start-up and by tests; not while another thread asks. */
+	for (size_t i = 0; i < n && k < RC_ROOTS_MAX; i++) {
+		if (!list[i] || list[i][0] != '/' || strlen(list[i]) >= PATH_MAX) {
+			continue;
+		}
+		strcpy(R.slot[k].alias, list[i]);
+		rc_path_normalize(R.slot[k].alias);
+		bool dup = false;
+		for (size_t j = 0; j < k; j++) {
+			dup |= !strcmp(R.slot[j].alias, R.slot[k].alias);
+		}
+		if (!dup) {
+			k++;
+		}
+	}
+	R.n = k;
+	R.warn = warn;
+	R.home = NULL;
+	if (home && home[0] == '/' && strlen(home) < sizeof(R.home_buf)) {
+		strcpy(R.home_buf, home);
+		R.home = R.home_buf;
+	}
+	atomic_store(&R.state, 0);
+}
+
+static bool
+check_slot(struct slot *s, bool warn)
+{
+	struct stat st;
+	const char *why;
+	int r = rc_root_check(s->alias, R.home, s->canon, sizeof(s->canon), &st, &why);
+	if (r < 0) {
+		/* A root that does not exist is no one's business. */
+		if (warn && r != -ENOENT) {
+			rc_warn("temp root %s is not used: %s", s->alias, why);
+		}
+		return false;
+	}
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
+	return true;
+}
+
+/* Checks every candidate, once per process. */
+static bool
+roots_checked(void)
+{
+	int st = atomic_load_explicit(&R.state, memory_order_acquire);
+	if (st == 2) {
+		return true;
+	}
+	int expected = 0;
+	if (st != 0 || !atomic_compare_exchange_strong(&R.state, &expected, 1)) {
+		return false; /* another thread is at it */
+	}
+	for (size_t i = 0; i < R.n; i++) {
+		struct slot *s = &R.slot[i];
+		s->ok = check_slot(s, R.warn);
+		R.pub[i] = (struct rc_root){ s->canon, s->alias, s->dev, s->ino };
+	}
+	atomic_store_explicit(&R.state, 2, memory_order_release);
+	return true;
+}
+
+const struct rc_root *
+rc_tmp_root(unsigned idx)
+{
+	if (idx >= R.n || !roots_checked() || !R.slot[idx].ok) {
+		return NULL;
+	}
+	return &R.pub[idx];
+}
+
+/* Splits a normalised absolute path at its last '/': the parent's length
+ * and the name, or false when the name is not a plain single component. */
+static bool
+split(const char *abs, size_t *plen, const char **name)
+{
+	const char *slash = strrchr(abs, '/');
+	if (!slash || slash == abs || !slash[1] || !strcmp(slash + 1, ".") ||
+	    !strcmp(slash + 1, "..")) {
+		return false;
+	}
+	*plen = (size_t)(slash - abs);
+	*name = slash + 1;
+	return true;
+}
+
+static int
+make_key(const char *canon, const char *name, char *key, size_t keylen)
+{
+	size_t cl = strlen(canon), nl = strlen(name);
+	if (cl + 1 + nl + 1 > keylen) {
+		return -1;
+	}
+	memcpy(key, canon, cl);
+	key[cl] = '/';
+	memcpy(key + cl + 1, name, nl + 1);
+	return 0;
+}
+
+/* While another thread checks the table: this candidate alone, on the
+ * stack (rare: two threads making their first temp artifact at once). */
+static int
+root_slow(const char *abs, size_t plen, const char *name, char *key, size_t keylen)
+{
+	for (size_t i = 0; i < R.n; i++) {
+		char canon[PATH_MAX];
+		struct stat st;
+		const char *why;
+		if (rc_root_check(R.slot[i].alias, R.home, canon, sizeof(canon), &st, &why) < 0) {
+			continue;
+		}
+		bool by_alias = strlen(R.slot[i].alias) == plen &&
+				!memcmp(R.slot[i].alias, abs, plen);
+		bool by_canon = strlen(canon) == plen && !memcmp(canon, abs, plen);
+		if ((by_alias || by_canon) && make_key(canon, name, key, keylen) == 0) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+int
+rc_tmp_key(const char *abs, char *key, size_t keylen)
+{
+	size_t plen;
+	const char *name;
+
+	if (!abs || !split(abs, &plen, &name) || R.n == 0) {
+		return -1;
+	}
+	if (!roots_checked()) {
+		return root_slow(abs, plen, name, key, keylen);
+	}
+	for (size_t i = 0; i < R.n; i++) {
+		const struct slot *s = &R.slot[i];
+		if (!s->ok) {
+			continue;
+		}
+		if ((strlen(s->canon) == plen && !memcmp(s->canon, abs, plen)) ||
+		    (strlen(s->alias) == plen && !memcmp(s->alias, abs, plen))) {
+			return make_key(s->canon, name, key, keylen) == 0 ? (int)i : -1;
+		}
+	}
+	return -1;
+}
