@@ -27,3 +27,13 @@ struct rc_test_suite {
 		tcase_add_test(tc_, fn_);                                     \
 		suite_add_tcase((s_), tc_);                                   \
 	} while (0)
+
+/* The same with its own timeout in seconds, for the few tests that do a
+ * lot of real work (a million temp files). */
+#define ADD_TEST_TIMEOUT(s_, fn_, secs_)                                      \
+	do {                                                                  \
+		TCase *tc_ = tcase_create(#fn_);                              \
+		tcase_set_timeout(tc_, (secs_));                              \
+		tcase_add_test(tc_, fn_);                                     \
+		suite_add_tcase((s_), tc_);                                   \
+	} while (0)
