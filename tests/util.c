@@ -53,7 +53,16 @@ make_env(bool preload, const char *const *add)
 		if (strncmp(*e, "RCSHIM_", 7) == 0 || strncmp(*e, "LD_PRELOAD=", 11) == 0) {
 			continue;
 		}
-		env[k++] = *e;
+		/* What @add sets replaces the test's own: getenv takes the
+		 * first of two entries, a shell the last. */
+		size_t nl = (size_t)(strchrnul(*e, '=') - *e) + 1;
+		bool replaced = false;
+		for (const char *const *a = add; a && *a && !replaced; a++) {
+			replaced = strncmp(*a, *e, nl) == 0;
+		}
+		if (!replaced) {
+			env[k++] = *e;
+		}
 	}
 	for (const char *const *a = add; a && *a; a++) {
 		env[k++] = (char *)*a;

@@ -145,7 +145,11 @@ rc_step_temp(const struct rc_step_ctx *ctx)
 	 * in process mode): replayed by its owner when it ends. */
 	if (owner) {
 		int r = rc_journal_replay_own(ctx->res, true);
-		if (r < 0 && r != -ENOENT) {
+		if (r == -EACCES || r == -EPERM) {
+			/* The process changed its user (setpriv, su): the
+			 * journal is out of its reach, and not its own any more. */
+			rc_info("the session journal is out of reach (error %d)", -r);
+		} else if (r < 0 && r != -ENOENT) {
 			rc_warn("could not read the session journal (error %d)", -r);
 		}
 		replayed = r == 0 || r == -ENOENT;

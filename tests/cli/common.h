@@ -124,9 +124,19 @@ cli_env(const struct cli_scratch *s, const char *const *env)
 		v[k++] = *e;
 		own_preload |= strncmp(*e, "LD_PRELOAD=", 11) == 0;
 	}
-	v[k++] = s->env_tmpdir;
-	v[k++] = s->env_roots;
-	v[k++] = s->env_xdg;
+	/* The scratch's own only where @env does not set them: a shell
+	 * takes the last of two entries, getenv the first. */
+	const char *own[] = { s->env_tmpdir, s->env_roots, s->env_xdg };
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = (size_t)(strchr(own[i], '=') - own[i]) + 1;
+		bool given = false;
+		for (const char *const *e = env; e && *e; e++) {
+			given |= strncmp(*e, own[i], n) == 0;
+		}
+		if (!given) {
+			v[k++] = own[i];
+		}
+	}
 	const char *rt = getenv("RCSHIM_TEST_ASAN_RT");
 	if (rt && *rt && !own_preload) {
 		snprintf(asan, sizeof(asan), "LD_PRELOAD=%s", rt);
