@@ -52,8 +52,46 @@ START_TEST(python_forked_child_exit_keeps_parent_temps_process_mode)
 }
 END_TEST
 
+/* A child that went through no fork handler (_Fork, vfork, a raw clone)
+ * and ends with exit(): the shim decides by the kernel's pid that it owns
+ * nothing, and changes nothing of the parent's (issue 12).  In both modes. */
+static void
+nohandler_child(const char *how, bool process_mode)
+{
+	struct scratch s;
+	struct rc_run shim;
+	char d[512], verdict[32];
+	const char *env[] = { s.env_tmpdir, process_mode ? "RCSHIM_TMP_OWNER=process" : NULL,
+			      NULL };
+	const char *argv[] = { t_victim("victim-nohandler-child"), how, NULL };
+
+	scratch_init(&s);
+	t_run(&shim, true, env, NULL, argv);
+	ck_assert_msg(shim.status == 0, "%s: %s; stderr: %s", how, t_status_str(shim.status),
+		      shim.err);
+	ck_assert_msg(!strcmp(nth_line(shim.out, 1, verdict, sizeof(verdict)), "intact"),
+		      "%s%s: the parent's temp dir went with the child", how,
+		      process_mode ? " (process mode)" : "");
+	/* The parent's own end still removes it: its state was not changed. */
+	ck_assert_msg(!t_exists(nth_line(shim.out, 0, d, sizeof(d))), "%s: %s left", how, d);
+	t_run_free(&shim);
+	scratch_fini(&s);
+}
+
+START_TEST(nohandler_children_own_nothing)
+{
+	const char *hows[] = { "_Fork", "vfork", "clone" };
+	for (int pm = 0; pm < 2; pm++) {
+		for (size_t i = 0; i < 3; i++) {
+			nohandler_child(hows[i], pm);
+		}
+	}
+}
+END_TEST
+
 TEST_SUITE(fork)
 {
+	ADD_TEST(s, nohandler_children_own_nothing);
 	ADD_TEST(s, forked_child_exit_keeps_parent_temps);
 	ADD_TEST(s, python_forked_child_exit_keeps_parent_temps_process_mode);
 }
