@@ -1,0 +1,120 @@
+#!/bin/bash
+# Process-heavy work under the launcher (DESIGN §9, issue 14): each workload
+# bare, with an empty preloaded library (the floor of any preload), with
+# librcshim.so preloaded, and under `rcshim run`, in one run.  Each round
+# runs the four in a rotated order; the figure is the median of the paired
+# ratios (variant / the bare run of the same round) with min-max, in CPU
+# time (user + system of the whole process tree) and in wall time.
+#   - a shell loop of 2 000 /bin/true
+#   - a 500-line sh script of cat/sed/grep/sort/mktemp pipelines
+#   - 200 git commits in a repository outside the temp roots
+#   - ninja -j2 building this project from scratch (skipped with --quick)
+#   scripts/bench-launcher.sh [--quick] [BUILDDIR] [ROUNDS]
+set -eu
+cd "$(dirname "$0")/.."
+quick=
+if [ "${1:-}" = --quick ]; then
+	quick=1
+	shift
+fi
+dir=${1:-build}
+rounds=${2:-5}
+lib=$(realpath "$dir/src/librcshim.so")
+rcshim=$(realpath "$dir/src/rcshim")
+work=$(mktemp -d "${TMPDIR:-/tmp}/rcshim-bench-launcher.XXXXXX")
+# The git repository and the ninja build live outside the temp roots (the
+# build tree), as a user's would.
+outside=$(realpath "$dir")/bench-launcher
+rm -rf "$outside"
+mkdir -p "$outside"
+trap 'rm -rf "$work" "$outside"' EXIT
+
+cat >"$work/empty.c" <<'C'
+void rcshim_bench_empty(void) {}
+C
+cc -shared -fPIC -O2 -o "$work/empty.so" "$work/empty.c"
+
+# The pipeline script: 500 lines, every one a few short processes.
+for ((i = 0; i < 100; i++)); do
+	cat <<SH
+seq 1 40 | sed 's/1/x/g' | grep -c x >/dev/null
+f=\$(mktemp); printf 'b\na\nc\n' | sort > "\$f"; cat "\$f" | head -n 1 >/dev/null; rm -f "\$f"
+d=\$(mktemp -d); echo $i > "\$d/v"; cat "\$d/v" | tr 0-9 a-j >/dev/null; rm -r "\$d"
+echo line $i | awk '{print \$2}' | wc -c >/dev/null
+ls / | grep -v nothing | wc -l >/dev/null
+SH
+done >"$work/pipeline.sh"
+
+cpu_wall() { # CMD... -> "cpu wall" seconds
+	local TIMEFORMAT='%U %S %R' t
+	t=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
+	echo "$t" | awk '{print $1 + $2, $3}'
+}
+
+run_variant() { # VARIANT CMD... -> "cpu wall"
+	local v=$1
+	shift
+	case $v in
+	bare) cpu_wall env -u LD_PRELOAD "$@" ;;
+	empty) cpu_wall env LD_PRELOAD="$work/empty.so" "$@" ;;
+	preload) cpu_wall env LD_PRELOAD="$lib" "$@" ;;
+	launcher) cpu_wall "$rcshim" run -q -- "$@" ;;
+	esac
+}
+
+median_range() { # VALUES... -> "median min max"
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.3f %.3f %.3f", m, v[1], v[NR] }'
+}
+
+variants=(bare empty preload launcher)
+
+bench() { # NAME PREPARE-FN CMD...
+	local name=$1 prep=$2
+	shift 2
+	declare -A cpu wall
+	local r i v
+	for ((r = 0; r < rounds; r++)); do
+		for ((i = 0; i < ${#variants[@]}; i++)); do
+			v=${variants[$(((i + r) % ${#variants[@]}))]}
+			$prep
+			read -r cpu[$v,$r] wall[$v,$r] < <(run_variant "$v" "$@")
+		done
+	done
+	printf '%s (%d rounds; bare median %s s CPU)\n' "$name" "$rounds" \
+		"$(median_range $(for ((r = 0; r < rounds; r++)); do echo "${cpu[bare,$r]}"; done) | cut -d' ' -f1)"
+	for v in empty preload launcher; do
+		local rc=() rw=()
+		for ((r = 0; r < rounds; r++)); do
+			rc+=("$(echo "${cpu[$v,$r]} / ${cpu[bare,$r]}" | bc -l)")
+			rw+=("$(echo "${wall[$v,$r]} / ${wall[bare,$r]}" | bc -l)")
+		done
+		read -r cm cl ch <<<"$(median_range "${rc[@]}")"
+		read -r wm wl wh <<<"$(median_range "${rw[@]}")"
+		printf '  %-9s CPU %.3fx (%.3f-%.3f)  wall %.3fx (%.3f-%.3f)\n' "$v" "$cm" "$cl" "$ch" \
+			"$wm" "$wl" "$wh"
+	done
+}
+
+nothing() { :; }
+bench "2000 /bin/true from a shell loop" nothing \
+	sh -c 'i=0; while [ $i -lt 2000 ]; do /bin/true; i=$((i + 1)); done'
+
+bench "500-line pipeline script" nothing sh "$work/pipeline.sh"
+
+git_repo() {
+	rm -rf "$outside/repo"
+	git init -q "$outside/repo"
+	git -C "$outside/repo" config user.name bench
+	git -C "$outside/repo" config user.email bench@example.invalid
+	git -C "$outside/repo" config gc.auto 0
+}
+bench "200 git commits" git_repo sh -c "cd '$outside/repo' && for i in \$(seq 200); do \
+echo \$i >> f; git add f; git commit -qm \$i; done"
+
+if [ -z "$quick" ] && command -v ninja >/dev/null; then
+	meson setup "$outside/build" >/dev/null
+	ninja_clean() { ninja -C "$outside/build" -t clean >/dev/null; }
+	bench "ninja -j2 of this project" ninja_clean ninja -C "$outside/build" -j2
+fi
