@@ -45,7 +45,8 @@ struct cli_var_opt {
 extern const struct cli_var_opt cli_var_opts[];
 extern const size_t cli_n_var_opts;
 
-/* "rcshim: " + message + newline on stderr. */
+/* "rcshim: " + message + newline on stderr, the message escaped as text
+ * (core/escape.h): one line, whatever the paths and names in it. */
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, a pointer to --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "core/escape.h"
 #include "core/log.h"
 #include "core/sys.h"
 
@@ -162,7 +163,7 @@ rc_fmt(char *buf, size_t n, const char *fmt, ...)
 void
 rc_log(enum rc_log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char msg[1024], line[1024];
 	static const char prefix[] = "rcshim: ";
 	size_t len;
 	va_list ap;
@@ -170,11 +171,13 @@ rc_log(enum rc_log_level level, const char *fmt, ...)
 	if (level > rc_log_threshold || level == RC_LOG_QUIET) {
 		return;
 	}
-	memcpy(line, prefix, sizeof(prefix) - 1);
 	va_start(ap, fmt);
-	len = sizeof(prefix) - 1 +
-	      rc_vfmt(line + sizeof(prefix) - 1, sizeof(line) - sizeof(prefix), fmt, ap);
+	len = rc_vfmt(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* One line, whatever the names in it hold (core/escape.h). */
+	memcpy(line, prefix, sizeof(prefix) - 1);
+	len = sizeof(prefix) - 1 +
+	      rc_esc_text(line + sizeof(prefix) - 1, sizeof(line) - sizeof(prefix), msg, len);
 	line[len++] = '\n';
 	rc_sys_write(rc_log_fd, line, len);
 }

@@ -23,7 +23,8 @@ size_t rc_vfmt(char *buf, size_t n, const char *fmt, va_list ap);
 size_t rc_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* "rcshim: <message>\n" on rc_log_fd when level <= threshold. */
+/* "rcshim: <message>\n" on rc_log_fd when level <= threshold, the message
+ * escaped as text (core/escape.h): one line, whatever the names in it. */
 void rc_log(enum rc_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -343,6 +343,22 @@ START_TEST(log_preserves_errno)
 }
 END_TEST
 
+/* A name in a line cannot start a line of its own (DESIGN §5). */
+START_TEST(log_escapes_names)
+{
+	char buf[4096];
+
+	redirect_log();
+	rc_warn("cannot remove %s (error %d)", "/tmp/a\ncd;touch PWNED #", 5);
+	rc_warn("%s", "esc\033[2J tab\t back\\slash caf\xc3\xa9 bad\xff c1\xc2\x9b");
+	drain(pipefd[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "rcshim: cannot remove /tmp/a\\ncd;touch PWNED # (error 5)\n"
+			      "rcshim: esc\\x1b[2J tab\\t back\\\\slash caf\xc3\xa9 bad\\xff "
+			      "c1\\xc2\\x9b\n");
+	restore_log();
+}
+END_TEST
+
 TEST_SUITE(log)
 {
 	ADD_TEST(s, fmt_strings);
@@ -354,4 +370,5 @@ TEST_SUITE(log)
 	ADD_TEST(s, log_threshold);
 	ADD_TEST(s, log_long_message);
 	ADD_TEST(s, log_preserves_errno);
+	ADD_TEST(s, log_escapes_names);
 }
