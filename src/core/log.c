@@ -1,5 +1,6 @@
 #include "build-config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -9,6 +10,13 @@
 
 enum rc_log_level rc_log_threshold = RC_LOG_WARN;
 int rc_log_fd = 2;
+
+/* What fd 2 was when the process started (rc_log_stderr_init). */
+static struct {
+	enum { STDERR_UNKNOWN = 0, STDERR_FILE, STDERR_NONE } state;
+	dev_t dev;
+	ino_t ino;
+} err_id;
 
 struct out {
 	char *buf;
@@ -161,6 +169,34 @@ rc_fmt(char *buf, size_t n, const char *fmt, ...)
 }
 
 void
+rc_log_stderr_init(void)
+{
+	struct stat st;
+	if (rc_sys_fstat(2, &st) < 0) {
+		err_id.state = STDERR_NONE;
+		return;
+	}
+	err_id.dev = st.st_dev;
+	err_id.ino = st.st_ino;
+	err_id.state = STDERR_FILE;
+}
+
+bool
+rc_log_stderr_ok(void)
+{
+	struct stat st;
+	switch (err_id.state) {
+	case STDERR_UNKNOWN:
+		return true;
+	case STDERR_NONE:
+		return false;
+	default:
+		return rc_sys_fstat(2, &st) == 0 && st.st_dev == err_id.dev &&
+		       st.st_ino == err_id.ino;
+	}
+}
+
+void
 rc_log(enum rc_log_level level, const char *fmt, ...)
 {
 	char msg[1024], line[1024];
@@ -170,6 +206,9 @@ rc_log(enum rc_log_level level, const char *fmt, ...)
 
 	if (level > rc_log_threshold || level == RC_LOG_QUIET) {
 		return;
+	}
+	if (rc_log_fd == 2 && !rc_log_stderr_ok()) {
+		return; /* fd 2 is no longer the stderr the process started with */
 	}
 	va_start(ap, fmt);
 	len = rc_vfmt(msg, sizeof(msg), fmt, ap);
