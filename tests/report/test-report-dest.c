@@ -286,6 +286,92 @@ START_TEST(created_private)
 }
 END_TEST
 
+/* A name with a newline cannot add a line to a text report; an ESC cannot
+ * reach the reader's terminal. */
+START_TEST(text_report_escapes_names)
+{
+	struct scratch s;
+	struct rc_run r;
+	char report[700], env_report[800], env_dir[800];
+	static const char prog[] =
+		"import os, tempfile\n"
+		"name = 'a\\ncd;touch PWNED #'\n"
+		"d = tempfile.mkdtemp(suffix=name)\n"
+		"f = os.open(os.path.join(os.environ['DIR'], 'x\\x1b[2J' + name), os.O_CREAT | os.O_WRONLY)\n"
+		"print('out')\n";
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.txt", s.dir);
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	snprintf(env_dir, sizeof(env_dir), "DIR=%s", s.dir);
+	const char *env[] = { env_report, env_dir, s.env_tmpdir, s.env_roots, NULL };
+	run_python(env, prog, &r);
+	ck_assert_str_eq(r.out, "out\n");
+	char *text = t_read_file(report);
+	ck_assert_msg(text, "no report; stderr: %s", r.err);
+	/* No line of the report starts with what followed the newline. */
+	ck_assert_msg(!strstr(text, "\ncd;touch PWNED #"), "%.1500s", text);
+	ck_assert_msg(!strchr(text, '\033'), "%.1500s", text);
+	ck_assert_msg(strstr(text, "a\\ncd;touch PWNED #\n"), "%.1500s", text);
+	ck_assert_msg(strstr(text, "/x\\x1b[2Ja\\ncd;touch PWNED #\n"), "%.1500s", text);
+	free(text);
+	t_run_free(&r);
+	scratch_fini(&s);
+}
+END_TEST
+
+/* JSON gives every byte of a name back: a name that is not UTF-8 gets its
+ * bytes in "path_hex" too; one that is needs nothing more. */
+START_TEST(json_report_keeps_every_byte)
+{
+	struct scratch s;
+	struct rc_run r, py;
+	char report[700], env_report[800], env_dir[800];
+	static const char prog[] =
+		"import os\n"
+		"d = os.environb[b'DIR']\n"
+		"for n in [b'/bad\\xff\\xfe name \\x01\\n', b'/caf\\xc3\\xa9', b'/latin1 caf\\xe9']:\n"
+		"    os.open(d + n, os.O_CREAT | os.O_WRONLY)\n"
+		"print('out')\n";
+	static const char check[] =
+		"import json, os, sys\n"
+		"d = os.environb[b'DIR']\n"
+		"r = [json.loads(l) for l in open(sys.argv[1], encoding='utf-8')][-1]\n"
+		"items = [i for k in r['kinds'] if k['kind'] == 'fd' for g in k['groups'] "
+		"for i in g['items']]\n"
+		"def raw(i):\n"
+		"    return bytes.fromhex(i['path_hex']) if 'path_hex' in i "
+		"else i['path'].encode('utf-8')\n"
+		"paths = [raw(i) for i in items]\n"
+		"for name in [b'/bad\\xff\\xfe name \\x01\\n', b'/caf\\xc3\\xa9', b'/latin1 caf\\xe9']:\n"
+		"    assert d + name in paths, (name, paths)\n"
+		"for i in items:\n"
+		"    p = raw(i)\n"
+		"    try:\n"
+		"        p.decode('utf-8')\n"
+		"        assert 'path_hex' not in i and i['path'] == p.decode(), i\n"
+		"    except UnicodeDecodeError:\n"
+		"        assert 'path_hex' in i, i\n"
+		"print('ok')\n";
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.json", s.dir);
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	snprintf(env_dir, sizeof(env_dir), "DIR=%s", s.dir);
+	const char *env[] = { env_report, "RCSHIM_REPORT_FORMAT=json", env_dir, s.env_tmpdir,
+			      s.env_roots, NULL };
+	run_python(env, prog, &r);
+	ck_assert_str_eq(r.out, "out\n");
+	const char *argv[] = { "python3", "-c", check, report, NULL };
+	const char *penv[] = { env_dir, NULL };
+	t_run(&py, false, penv, NULL, argv);
+	ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out, py.err);
+	t_run_free(&py);
+	t_run_free(&r);
+	scratch_fini(&s);
+}
+END_TEST
+
 static bool
 dir_is_empty_but(const char *dir, const char *keep)
 {
@@ -403,6 +489,8 @@ TEST_SUITE(report_dest)
 	ADD_TEST(s, writable_by_others_or_linked_refused);
 	ADD_TEST(s, pid_path_existing_file_refused);
 	ADD_TEST(s, created_private);
+	ADD_TEST(s, text_report_escapes_names);
+	ADD_TEST(s, json_report_keeps_every_byte);
 	ADD_TEST(s, report_value_that_is_not_a_path);
 	ADD_TEST(s, nothing_into_a_data_file_on_fd_2);
 	ADD_TEST(s, warning_names_path_on_one_line);

@@ -9,6 +9,7 @@
 #include <check.h>
 
 #include "core/escape.h"
+#include "report/internal.h"
 #include "test.h"
 
 #define ESC_EQ(raw, want)                                                     \
@@ -138,10 +139,35 @@ START_TEST(utf8_lengths)
 }
 END_TEST
 
+/* JSON: a name that is UTF-8 is one member; one that is not gets a
+ * "_hex" member with its bytes beside it. */
+START_TEST(json_members)
+{
+	struct rc_out o = { 0 };
+	rc_out_json_member(&o, "path", "/tmp/caf\xc3\xa9\n\"q\"\\");
+	ck_assert_str_eq(o.p, "\"path\":\"/tmp/caf\xc3\xa9\\u000a\\\"q\\\"\\\\\"");
+	rc_out_free(&o);
+
+	rc_out_json_member(&o, "path", "/t/\xff\x01");
+	ck_assert_str_eq(o.p, "\"path\":\"/t/\\u00ff\\u0001\",\"path_hex\":\"2f742fff01\"");
+	rc_out_free(&o);
+
+	rc_out_json_hex_or_null(&o, "ok");
+	rc_out_json_hex_or_null(&o, "\xe9");
+	ck_assert_str_eq(o.p, "null\"e9\"");
+	rc_out_free(&o);
+
+	rc_out_text(&o, "a\nb\\\xff");
+	ck_assert_str_eq(o.p, "a\\nb\\\\\\xff");
+	rc_out_free(&o);
+}
+END_TEST
+
 TEST_SUITE(escape)
 {
 	ADD_TEST(s, text_escapes);
 	ADD_TEST(s, text_escape_truncates_whole);
 	ADD_TEST(s, text_escape_round_trip);
 	ADD_TEST(s, utf8_lengths);
+	ADD_TEST(s, json_members);
 }
