@@ -46,7 +46,9 @@ const struct cli_var_opt cli_var_opts[] = {
 	{ "stack-depth", "RCSHIM_STACK_DEPTH", "N",
 	  "frames kept per stack, 0-128 (default 16)" },
 	{ "report", "RCSHIM_REPORT", "PATH",
-	  "each process's report (%p: its pid; -: stderr);\n"
+	  "each process's report: a path with a '/' in it\n"
+	  "(%p: its pid; -: stderr); never a symlink,\n"
+	  "another user's file or a file of another kind;\n"
 	  "default: one report of the whole run, in the\n"
 	  "journal directory" },
 	{ "report-format", "RCSHIM_REPORT_FORMAT", "text|json",
