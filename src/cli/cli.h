@@ -45,7 +45,8 @@ struct cli_var_opt {
 extern const struct cli_var_opt cli_var_opts[];
 extern const size_t cli_n_var_opts;
 
-/* "rcshim: " + message + newline on stderr. */
+/* "rcshim: " + message + newline on stderr, the message escaped as text
+ * (core/escape.h): one line, whatever the paths and names in it. */
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, a pointer to --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -134,8 +135,15 @@ bool cli_json_report_kinds(const char *p, size_t n, struct cli_kinds *out);
  * "KIND: N held[, M bytes]" lines, from its last "== rcshim report". */
 bool cli_text_report_kinds(const char *p, size_t n, struct cli_kinds *out);
 
-/* @s as a JSON string, quotes included. */
+/* @s as a JSON string, quotes included; a byte that is not part of
+ * well-formed UTF-8 is written as the code point of the same value
+ * (as Latin-1), like the shim's reports (docs/report-format.md). */
 void cli_json_string(FILE *f, const char *s);
+/* Whether @s is not well-formed UTF-8: its JSON string alone does not
+ * give its bytes back, a "_hex" member beside it does. */
+bool cli_json_needs_hex(const char *s);
+/* The bytes of @s in hex, as a JSON string. */
+void cli_json_hex(FILE *f, const char *s);
 
 /* ---- session.c, gather.c: after the program has ended ---- */
 
@@ -191,6 +199,16 @@ void cli_outcome_free(struct cli_outcome *o);
 /* @s for a message: control characters and backslash escaped.  Returns a
  * malloc'd string. */
 char *cli_escape(const char *s);
+
+/* RCSHIM_REPORT as the user set it (@value, NULL if unset), checked before
+ * the program starts with the rules the shim applies when it writes
+ * (report/dest.h): returns @value when the shim may write there; ""
+ * when it is not a path the shim accepts ("none", "1": the shim's own
+ * parser says so, and there is no report); NULL, after one line on stderr
+ * unless @log is quiet, when the file is refused (a symlink, another user's
+ * file, one others can write, a file that is not an rcshim report, a
+ * missing directory): the run's report is then gathered as without one. */
+const char *cli_report_checked(const char *value, const char *log);
 
 /* Merges the processes' reports into one file (the default), or finds the
  * user's report files.  @status: the program's wait status. */

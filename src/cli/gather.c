@@ -8,11 +8,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/escape.h"
+#include "report/dest.h"
 
 /* A process report larger than this is cut (reports are text for people). */
 #define MAX_REPORT (64u << 20)
@@ -45,11 +48,25 @@ by_time(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/* A report a process of the run wrote: a regular file of this user's,
+ * reached through no symlink (the directory is private, but nothing there
+ * is followed anywhere).  NULL if it is not one. */
 static char *
-read_all(const char *path, size_t *len)
+read_all(const char *path, size_t *len, struct timespec *mtime)
 {
-	FILE *f = fopen(path, "re");
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		close(fd);
+		return NULL;
+	}
+	*mtime = st.st_mtim;
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
+		close(fd);
 		return NULL;
 	}
 	size_t cap = 4096, n = 0;
@@ -85,7 +102,30 @@ blank(const char *p, size_t n)
 	return true;
 }
 
-/* The command line as a shell would need it typed. */
+/* Whether @a holds a byte that text output escapes, other than a
+ * backslash (which single quotes keep as it is). */
+static bool
+needs_ansi_quotes(const char *a)
+{
+	size_t n = strlen(a);
+	while (n > 0) {
+		size_t k = rc_esc_text_plain(a, n);
+		if (k == n) {
+			return false;
+		}
+		if (a[k] != '\\') {
+			return true;
+		}
+		a += k + 1;
+		n -= k + 1;
+	}
+	return false;
+}
+
+/* The command line as a shell would need it typed, on one line: a word
+ * with a control character (or a byte that is not UTF-8) in it is written
+ * $'...', with the escapes of text output (core/escape.h), which bash,
+ * zsh and ksh read back as the same bytes. */
 static void
 shell_words(FILE *f, char *const *argv)
 {
@@ -95,6 +135,29 @@ shell_words(FILE *f, char *const *argv)
 		if (*a && !a[strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				       "0123456789_-+=./,:@%")]) {
 			fputs(a, f);
+			continue;
+		}
+		if (needs_ansi_quotes(a)) {
+			size_t n = strlen(a);
+			fputs("$'", f);
+			while (n > 0) {
+				size_t k = rc_esc_text_plain(a, n);
+				for (size_t j = 0; j < k; j++) {
+					if (a[j] == '\'') {
+						fputc('\\', f);
+					}
+					fputc(a[j], f);
+				}
+				a += k;
+				n -= k;
+				if (n > 0) {
+					char esc[5];
+					fwrite(esc, 1, rc_esc_text_byte((unsigned char)*a, esc), f);
+					a++;
+					n--;
+				}
+			}
+			fputc('\'', f);
 			continue;
 		}
 		fputc('\'', f);
@@ -149,7 +212,26 @@ write_json(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 		fputs(i ? ", " : "", f);
 		cli_json_string(f, s->cmd[i]);
 	}
-	fprintf(f, "],\n \"status\": ");
+	fputc(']', f);
+	bool hex = false;
+	for (size_t i = 0; s->cmd[i]; i++) {
+		hex |= cli_json_needs_hex(s->cmd[i]);
+	}
+	if (hex) {
+		/* Arguments need not be UTF-8: their bytes, in hex, where
+		 * the string alone does not give them back. */
+		fprintf(f, ",\n \"command_hex\": [");
+		for (size_t i = 0; s->cmd[i]; i++) {
+			fputs(i ? ", " : "", f);
+			if (cli_json_needs_hex(s->cmd[i])) {
+				cli_json_hex(f, s->cmd[i]);
+			} else {
+				fputs("null", f);
+			}
+		}
+		fputc(']', f);
+	}
+	fprintf(f, ",\n \"status\": ");
 	if (WIFSIGNALED(status)) {
 		fprintf(f, "{\"signal\": %d, \"signal_name\": \"%s\", \"core_dumped\": %s}",
 			WTERMSIG(status), cli_signal_name(WTERMSIG(status), sig, sizeof(sig)),
@@ -206,15 +288,12 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		char path[1024];
-		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", s->dir, l.v[i]);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    (r[n].text = read_all(path, &r[n].len))) {
+		if ((r[n].text = read_all(path, &r[n].len, &r[n].mtime))) {
 			if (blank(r[n].text, r[n].len)) {
 				free(r[n].text);
 			} else {
 				r[n].pid = strtol(l.v[i] + strlen(s->id) + 1, NULL, 10);
-				r[n].mtime = st.st_mtim;
 				n++;
 			}
 		}
@@ -234,7 +313,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 		snprintf(path, sizeof(path), "%s/%s.report.%s", s->dir, s->id,
 			 s->json ? "json" : "txt");
 		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 		if (fd >= 0 && !f) {
 			close(fd);
@@ -275,18 +354,28 @@ pid_match(const char *pat, const char *name)
 	return !*name;
 }
 
+/* Whether @path is a report this run may have written: a regular file of
+ * this user's (not through a symlink: another user's file or link that
+ * matches the pattern is not named as this run's report). */
+static bool
+own_report_file(const char *path, time_t since)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	       st.st_mtime >= since;
+}
+
 /* The user chose RCSHIM_REPORT: name it if this run wrote it. */
 static void
 find_user_reports(const struct cli_session *s, struct cli_outcome *o)
 {
 	const char *p = s->report_user;
-	struct stat st;
 
 	if (!*p || !strcmp(p, "-")) {
 		return;
 	}
 	if (!strstr(p, "%p")) {
-		if (stat(p, &st) == 0 && st.st_mtime >= s->started) {
+		if (own_report_file(p, s->started)) {
 			snprintf(o->report_path, sizeof(o->report_path), "%s", p);
 			o->reports = 1;
 		}
@@ -311,8 +400,7 @@ find_user_reports(const struct cli_session *s, struct cli_outcome *o)
 	while ((e = readdir(d))) {
 		char path[2048];
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (pid_match(base, e->d_name) && stat(path, &st) == 0 &&
-		    st.st_mtime >= s->started) {
+		if (pid_match(base, e->d_name) && own_report_file(path, s->started)) {
 			count++;
 		}
 	}
@@ -321,6 +409,32 @@ find_user_reports(const struct cli_session *s, struct cli_outcome *o)
 		snprintf(o->report_path, sizeof(o->report_path), "%s", p);
 		o->reports = count;
 	}
+}
+
+const char *
+cli_report_checked(const char *value, const char *log)
+{
+	char why[200];
+	int r;
+
+	if (!value || !*value || !strcmp(value, "-")) {
+		return value;
+	}
+	if (!strchr(value, '/')) {
+		return ""; /* the shim's parser refuses it, and says so */
+	}
+	/* With %p every process creates its own file: only the directory
+	 * can be checked now. */
+	r = strstr(value, "%p") ? rc_report_dest_check_dir(value, why, sizeof(why))
+				: rc_report_dest_open(value, RC_DEST_CHECK, NULL, why, sizeof(why));
+	if (r >= 0) {
+		return value;
+	}
+	if (!log || (strcasecmp(log, "quiet") && strcmp(log, "0"))) {
+		cli_msg("warning: report not written to %s: %s; the run's report is gathered as "
+			"without one", value, why);
+	}
+	return NULL;
 }
 
 void

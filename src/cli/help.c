@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/escape.h"
 
 /* One line each in --help, in the order of DESIGN §6.  The test suite
  * checks that every RCSHIM_* variable the shim knows has its option here
@@ -45,7 +46,9 @@ const struct cli_var_opt cli_var_opts[] = {
 	{ "stack-depth", "RCSHIM_STACK_DEPTH", "N",
 	  "frames kept per stack, 0-128 (default 16)" },
 	{ "report", "RCSHIM_REPORT", "PATH",
-	  "each process's report (%p: its pid; -: stderr);\n"
+	  "each process's report: a path with a '/' in it\n"
+	  "(%p: its pid; -: stderr); never a symlink,\n"
+	  "another user's file or a file of another kind;\n"
 	  "default: one report of the whole run, in the\n"
 	  "journal directory" },
 	{ "report-format", "RCSHIM_REPORT_FORMAT", "text|json",
@@ -58,14 +61,16 @@ const size_t cli_n_var_opts = sizeof(cli_var_opts) / sizeof(cli_var_opts[0]);
 void
 cli_msg(const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], esc[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* A path with a newline in it must not start a line of its own. */
+	rc_esc_text(esc, sizeof(esc), line, strlen(line));
 	/* One write per line: the program's own output may interleave. */
-	fprintf(stderr, "rcshim: %s\n", line);
+	fprintf(stderr, "rcshim: %s\n", esc);
 }
 
 int

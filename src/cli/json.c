@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/escape.h"
 
 #define MAX_DEPTH 256
 
@@ -200,39 +201,6 @@ cli_json_values(const char *p, size_t n)
 	}
 }
 
-/* Length of the well-formed UTF-8 sequence at @p (a byte >= 0x80), 0 if
- * it is not one (overlong forms, surrogates and > U+10FFFF included). */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	size_t n;
-	uint32_t cp;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			return 0;
-		}
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-		return 0;
-	}
-	return n;
-}
-
 /* ---- the "kinds" of a report ------------------------------------------------ */
 
 /* Where a value sits: in the report object, in its "kinds" array, in one
@@ -401,8 +369,10 @@ cli_json_write_values(FILE *f, const char *p, size_t n)
 void
 cli_json_string(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + strlen(s);
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	for (; *p; p++) {
 		switch (*p) {
 		case '"':
 			fputs("\\\"", f);
@@ -426,15 +396,31 @@ cli_json_string(FILE *f, const char *s)
 				fputc(*p, f);
 			} else {
 				/* File names need not be UTF-8; JSON must be. */
-				size_t n = utf8_len(p);
+				size_t n = rc_utf8_len(p, (size_t)(end - p));
 				if (n) {
 					fwrite(p, 1, n, f);
 					p += n - 1;
 				} else {
-					fputs("\\ufffd", f);
+					fprintf(f, "\\u%04x", *p);
 				}
 			}
 		}
+	}
+	fputc('"', f);
+}
+
+bool
+cli_json_needs_hex(const char *s)
+{
+	return !rc_utf8_valid(s, strlen(s));
+}
+
+void
+cli_json_hex(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		fprintf(f, "%02x", *p);
 	}
 	fputc('"', f);
 }

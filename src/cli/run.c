@@ -211,7 +211,8 @@ cli_run(int argc, char **argv)
 			env_set(&env, cli_var_opts[i].var, o.val[i]);
 		}
 	}
-	const char *user_report = cli_env_get(env.v, "RCSHIM_REPORT");
+	const char *user_report = cli_report_checked(cli_env_get(env.v, "RCSHIM_REPORT"),
+						     cli_env_get(env.v, "RCSHIM_LOG"));
 	char report_default[sizeof(rc_session.dir) + RC_SESSION_ID_LEN + 16] = "";
 	if (!user_report && rc_session.dir[0]) {
 		snprintf(report_default, sizeof(report_default), "%s/%s.%%p.report",

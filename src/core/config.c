@@ -916,7 +916,11 @@ show_depth(const struct rc_config *cfg, const struct rc_var *v, char *buf,
 	rc_fmt(buf, n, "%u", cfg->stack_depth);
 }
 
-/* report path: kept verbatim, "%p" is expanded by the reporter */
+/* report path: kept verbatim, "%p" is expanded by the reporter.  A value
+ * with no '/' is refused: "none", "1", "yes" or "off" are far more often
+ * meant as a switch than as a file in whatever directory the program
+ * happens to be in (each process would create one there); a file in the
+ * current directory is "./NAME". */
 
 static bool
 parse_report(struct rc_config *cfg, const struct rc_var *v, const char *val,
@@ -927,6 +931,10 @@ parse_report(struct rc_config *cfg, const struct rc_var *v, const char *val,
 	if (len >= sizeof(cfg->report)) {
 		rc_fmt(why, why_n, "longer than %zu characters",
 		       sizeof(cfg->report) - 1);
+		return false;
+	}
+	if (strcmp(val, "-") != 0 && !strchr(val, '/')) {
+		rc_fmt(why, why_n, "not a path: no '/' in it");
 		return false;
 	}
 	memcpy(cfg->report, val, len + 1);
@@ -1053,7 +1061,9 @@ static const struct rc_var vars[] = {
 	  reset_heap, show_heap, OFF(heap_sample), false },
 	{ "STACK_DEPTH", "0-128", parse_depth, reset_depth, show_depth,
 	  OFF(stack_depth), false },
-	{ "REPORT", "a path of at most 1023 characters or - for stderr",
+	{ "REPORT",
+	  "a path with a '/' in it (./NAME for the current directory, "
+	  "%p for the pid) of at most 1023 characters, or - for stderr",
 	  parse_report, reset_report, show_report, OFF(report), false },
 	{ "REPORT_FORMAT", "text or json", parse_format, reset_format,
 	  show_format, OFF(report_format), false },

@@ -1,13 +1,22 @@
 #include "build-config.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "core/escape.h"
 #include "core/log.h"
 #include "core/sys.h"
 
 enum rc_log_level rc_log_threshold = RC_LOG_WARN;
 int rc_log_fd = 2;
+
+/* What fd 2 was when the process started (rc_log_stderr_init). */
+static struct {
+	enum { STDERR_UNKNOWN = 0, STDERR_FILE, STDERR_NONE } state;
+	dev_t dev;
+	ino_t ino;
+} err_id;
 
 struct out {
 	char *buf;
@@ -160,9 +169,37 @@ rc_fmt(char *buf, size_t n, const char *fmt, ...)
 }
 
 void
+rc_log_stderr_init(void)
+{
+	struct stat st;
+	if (rc_sys_fstat(2, &st) < 0) {
+		err_id.state = STDERR_NONE;
+		return;
+	}
+	err_id.dev = st.st_dev;
+	err_id.ino = st.st_ino;
+	err_id.state = STDERR_FILE;
+}
+
+bool
+rc_log_stderr_ok(void)
+{
+	struct stat st;
+	switch (err_id.state) {
+	case STDERR_UNKNOWN:
+		return true;
+	case STDERR_NONE:
+		return false;
+	default:
+		return rc_sys_fstat(2, &st) == 0 && st.st_dev == err_id.dev &&
+		       st.st_ino == err_id.ino;
+	}
+}
+
+void
 rc_log(enum rc_log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char msg[1024], line[1024];
 	static const char prefix[] = "rcshim: ";
 	size_t len;
 	va_list ap;
@@ -170,11 +207,16 @@ rc_log(enum rc_log_level level, const char *fmt, ...)
 	if (level > rc_log_threshold || level == RC_LOG_QUIET) {
 		return;
 	}
-	memcpy(line, prefix, sizeof(prefix) - 1);
+	if (rc_log_fd == 2 && !rc_log_stderr_ok()) {
+		return; /* fd 2 is no longer the stderr the process started with */
+	}
 	va_start(ap, fmt);
-	len = sizeof(prefix) - 1 +
-	      rc_vfmt(line + sizeof(prefix) - 1, sizeof(line) - sizeof(prefix), fmt, ap);
+	len = rc_vfmt(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* One line, whatever the names in it hold (core/escape.h). */
+	memcpy(line, prefix, sizeof(prefix) - 1);
+	len = sizeof(prefix) - 1 +
+	      rc_esc_text(line + sizeof(prefix) - 1, sizeof(line) - sizeof(prefix), msg, len);
 	line[len++] = '\n';
 	rc_sys_write(rc_log_fd, line, len);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum rc_log_level {
@@ -23,7 +24,20 @@ size_t rc_vfmt(char *buf, size_t n, const char *fmt, va_list ap);
 size_t rc_fmt(char *buf, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* "rcshim: <message>\n" on rc_log_fd when level <= threshold. */
+/* Records what fd 2 is now (one fstat): called once when the shim starts
+ * in a process.  From then on the shim writes to fd 2 only while fd 2 is
+ * still that file (DESIGN §5: a program that closed stderr and opened a
+ * data file on fd 2 never gets shim text in its data).  Without the call
+ * (the launcher, the tests) fd 2 is always written. */
+void rc_log_stderr_init(void);
+
+/* Whether fd 2 is still the file it was at rc_log_stderr_init (same
+ * st_dev and st_ino); false when fd 2 was closed then.  Async-signal-safe. */
+bool rc_log_stderr_ok(void);
+
+/* "rcshim: <message>\n" on rc_log_fd when level <= threshold, the message
+ * escaped as text (core/escape.h): one line, whatever the names in it.
+ * Dropped when rc_log_fd is 2 and rc_log_stderr_ok() is false. */
 void rc_log(enum rc_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -49,6 +49,7 @@ rc_state_init(char *const *envp)
 		return false;
 	}
 	rc_guard++;
+	rc_log_stderr_init(); /* before the first line the shim may write */
 	rc_pid_cached = rc_sys_getpid();
 
 	const char *sid = env_get(envp, RC_SESSION_ENV);

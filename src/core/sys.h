@@ -57,6 +57,10 @@ static inline ssize_t rc_sys_read(int fd, void *buf, size_t n)
 { return rc_sys(SYS_read, fd, buf, n, 0, 0, 0); }
 static inline ssize_t rc_sys_write(int fd, const void *buf, size_t n)
 { return rc_sys(SYS_write, fd, buf, n, 0, 0, 0); }
+static inline ssize_t rc_sys_pread(int fd, void *buf, size_t n, long off)
+{ return rc_sys(SYS_pread64, fd, buf, n, off, 0, 0); }
+static inline unsigned rc_sys_geteuid(void)
+{ return (unsigned)rc_sys(SYS_geteuid, 0, 0, 0, 0, 0, 0); }
 static inline int rc_sys_fstat(int fd, struct stat *st)
 { return (int)rc_sys(SYS_fstat, fd, st, 0, 0, 0, 0); }
 static inline int rc_sys_fstatat(int dirfd, const char *path, struct stat *st, int flags)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/escape.h"
 #include "core/fdtable.h"
 #include "core/log.h"
 #include "core/registry.h"
@@ -61,39 +62,12 @@ rc_out_fmt(struct rc_out *o, const char *fmt, ...)
 	rc_out_add(o, buf, n);
 }
 
-/* Length of the valid UTF-8 sequence at @s, 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned min;
-	if (c < 0x80) {
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		n = 2, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4, min = 0x10000;
-	} else {
-		return 0;
-	}
-	unsigned cp = c & (0x7f >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			return 0;
-		}
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	return cp >= min && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? n : 0;
-}
-
 void
 rc_out_json_str(struct rc_out *o, const char *s)
 {
 	rc_out_add(o, "\"", 1);
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	const unsigned char *end = p + strlen((const char *)p);
 	while (*p) {
 		const unsigned char *run = p;
 		while (*p >= 0x20 && *p != '"' && *p != '\\' && *p < 0x80) {
@@ -112,7 +86,7 @@ rc_out_json_str(struct rc_out *o, const char *s)
 			rc_out_fmt(o, "\\u%c%c%c%c", '0', '0', "0123456789abcdef"[*p >> 4],
 				   "0123456789abcdef"[*p & 15]);
 			p++;
-		} else if ((n = utf8_len(p)) > 0) {
+		} else if ((n = rc_utf8_len(p, (size_t)(end - p))) > 0) {
 			rc_out_add(o, (const char *)p, n);
 			p += n;
 		} else {
@@ -122,6 +96,63 @@ rc_out_json_str(struct rc_out *o, const char *s)
 		}
 	}
 	rc_out_add(o, "\"", 1);
+}
+
+void
+rc_out_text(struct rc_out *o, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	while (n > 0) {
+		size_t k = rc_esc_text_plain(s, n);
+		rc_out_add(o, s, k);
+		s += k;
+		n -= k;
+		if (n > 0) {
+			char esc[5];
+			rc_out_add(o, esc, rc_esc_text_byte((unsigned char)*s, esc));
+			s++;
+			n--;
+		}
+	}
+}
+
+static void
+out_hex(struct rc_out *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	rc_out_add(o, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char h[2] = { hex[*p >> 4], hex[*p & 15] };
+		rc_out_add(o, h, 2);
+	}
+	rc_out_add(o, "\"", 1);
+}
+
+bool
+rc_out_json_needs_hex(const char *s)
+{
+	return s && !rc_utf8_valid(s, strlen(s));
+}
+
+void
+rc_out_json_member(struct rc_out *o, const char *key, const char *s)
+{
+	rc_out_fmt(o, "\"%s\":", key);
+	rc_out_json_str(o, s);
+	if (rc_out_json_needs_hex(s)) {
+		rc_out_fmt(o, ",\"%s_hex\":", key);
+		out_hex(o, s);
+	}
+}
+
+void
+rc_out_json_hex_or_null(struct rc_out *o, const char *s)
+{
+	if (rc_out_json_needs_hex(s)) {
+		out_hex(o, s);
+	} else {
+		rc_out_str(o, "null");
+	}
 }
 
 void
@@ -224,17 +255,16 @@ text_frames(struct rc_out *o, struct rc_report *r, uint32_t stack)
 		struct rc_frame_info f;
 		rc_sym_lookup(r->sym, pc[i], &f);
 		rc_out_fmt(o, "      #%-2u 0x%lx ", i, (unsigned long)pc[i]);
-		if (f.function[0]) {
-			rc_out_fmt(o, "%s+0x%lx", f.function, (unsigned long)f.offset);
-		} else {
-			rc_out_fmt(o, "?+0x%lx", (unsigned long)f.offset);
-		}
+		rc_out_text(o, f.function[0] ? f.function : "?");
+		rc_out_fmt(o, "+0x%lx", (unsigned long)f.offset);
 		if (f.object[0]) {
 			rc_out_str(o, " in ");
-			rc_out_str(o, f.object);
+			rc_out_text(o, f.object);
 		}
 		if (f.file[0]) {
-			rc_out_fmt(o, " at %s:%d", f.file, f.line);
+			rc_out_str(o, " at ");
+			rc_out_text(o, f.file);
+			rc_out_fmt(o, ":%d", f.line);
 		}
 		rc_out_str(o, "\n");
 	}
@@ -315,7 +345,7 @@ text_kind(struct rc_out *o, struct rc_report *r, int kind)
 			} else if (it->handle && kind != RCSHIM_KIND_TEMP) {
 				rc_out_fmt(o, "0x%lx ", (unsigned long)it->handle);
 			}
-			rc_out_str(o, it->path ? it->path : "");
+			rc_out_text(o, it->path ? it->path : "");
 			if (it->size && kind != RCSHIM_KIND_FD) {
 				rc_out_fmt(o, " (%lu bytes)", (unsigned long)it->size);
 			}
@@ -330,7 +360,9 @@ rc_report_emit_text(struct rc_out *o, struct rc_report *r)
 {
 	rc_out_fmt(o, "== rcshim report: pid %d", (int)r->pid);
 	if (r->exe[0]) {
-		rc_out_fmt(o, " (%s)", r->exe);
+		rc_out_str(o, " (");
+		rc_out_text(o, r->exe);
+		rc_out_str(o, ")");
 	}
 	if (r->event == RC_EVENT_SNAPSHOT) {
 		rc_out_str(o, ", now\n");
@@ -365,7 +397,9 @@ rc_report_emit_text(struct rc_out *o, struct rc_report *r)
 	if (r->nnotes) {
 		rc_out_str(o, "notes:\n");
 		for (size_t i = 0; i < r->nnotes; i++) {
-			rc_out_fmt(o, "  %s\n", r->notes[i]);
+			rc_out_str(o, "  ");
+			rc_out_text(o, r->notes[i]);
+			rc_out_str(o, "\n");
 		}
 		if (r->notes_dropped) {
 			rc_out_fmt(o, "  (%lu more not kept)\n", (unsigned long)r->notes_dropped);
@@ -429,14 +463,14 @@ json_item(struct rc_out *o, const struct rc_item *it)
 		rc_out_fmt(o, "\"handle\":\"0x%lx\",", (unsigned long)it->handle);
 		break;
 	}
-	rc_out_fmt(o, "\"size\":%lu,\"scope\":%u,\"registered\":%s,\"path\":",
+	rc_out_fmt(o, "\"size\":%lu,\"scope\":%u,\"registered\":%s,",
 		   (unsigned long)it->size, (unsigned)it->scope,
 		   (it->kind == RCSHIM_KIND_FD ? (it->flags & RC_FD_REGISTERED)
 					       : (it->flags & RC_REC_REGISTERED)) ? "true" : "false");
 	if (it->path) {
-		rc_out_json_str(o, it->path);
+		rc_out_json_member(o, "path", it->path);
 	} else {
-		rc_out_str(o, "null");
+		rc_out_str(o, "\"path\":null");
 	}
 	rc_out_str(o, "}");
 }
@@ -549,21 +583,20 @@ json_frames(struct rc_out *o, struct rc_report *r, uint32_t id)
 	for (unsigned i = 0; i < nf; i++) {
 		struct rc_frame_info f;
 		rc_sym_lookup(r->sym, pc[i], &f);
-		rc_out_fmt(o, "%s{\"pc\":\"0x%lx\",\"object\":", i ? "," : "",
-			   (unsigned long)pc[i]);
-		rc_out_json_str(o, f.object);
-		rc_out_str(o, ",\"function\":");
+		rc_out_fmt(o, "%s{\"pc\":\"0x%lx\",", i ? "," : "", (unsigned long)pc[i]);
+		rc_out_json_member(o, "object", f.object);
 		if (f.function[0]) {
-			rc_out_json_str(o, f.function);
+			rc_out_str(o, ",");
+			rc_out_json_member(o, "function", f.function);
 		} else {
-			rc_out_str(o, "null");
+			rc_out_str(o, ",\"function\":null");
 		}
-		rc_out_fmt(o, ",\"offset\":%lu,\"file\":", (unsigned long)f.offset);
+		rc_out_fmt(o, ",\"offset\":%lu,", (unsigned long)f.offset);
 		if (f.file[0]) {
-			rc_out_json_str(o, f.file);
+			rc_out_json_member(o, "file", f.file);
 			rc_out_fmt(o, ",\"line\":%d}", f.line);
 		} else {
-			rc_out_str(o, "null,\"line\":null}");
+			rc_out_str(o, "\"file\":null,\"line\":null}");
 		}
 	}
 	rc_out_str(o, "]");
@@ -588,9 +621,9 @@ void
 rc_report_emit_json(struct rc_out *o, struct rc_report *r)
 {
 	rc_out_fmt(o, "{\"format\":\"rcshim-report\",\"schema\":1,\"rcshim\":\"%s\",\"event\":\"%s\","
-		   "\"pid\":%d,\"time_ms\":%lu,\"exe\":",
+		   "\"pid\":%d,\"time_ms\":%lu,",
 		   RCSHIM_VERSION, event_name(r->event), (int)r->pid, (unsigned long)r->time_ms);
-	rc_out_json_str(o, r->exe);
+	rc_out_json_member(o, "exe", r->exe);
 	if (r->event == RC_EVENT_SNAPSHOT) {
 		rc_out_str(o, ",\"priority\":null,\"signal\":null");
 	} else {
@@ -629,7 +662,21 @@ rc_report_emit_json(struct rc_out *o, struct rc_report *r)
 		}
 		rc_out_json_str(o, r->notes[i]);
 	}
-	rc_out_fmt(o, "],\"shim_memory\":{\"mapped\":%zu,\"stacks\":%zu,\"stack_bytes\":%zu,"
+	rc_out_str(o, "]");
+	bool hex = false;
+	for (size_t i = 0; i < r->nnotes; i++) {
+		hex |= rc_out_json_needs_hex(r->notes[i]);
+	}
+	if (hex) {
+		/* A scope's name in a note need not be UTF-8. */
+		rc_out_str(o, ",\"notes_hex\":[");
+		for (size_t i = 0; i < r->nnotes; i++) {
+			rc_out_str(o, i ? "," : "");
+			rc_out_json_hex_or_null(o, r->notes[i]);
+		}
+		rc_out_str(o, "]");
+	}
+	rc_out_fmt(o, ",\"shim_memory\":{\"mapped\":%zu,\"stacks\":%zu,\"stack_bytes\":%zu,"
 		   "\"sample_bytes\":%zu},\"truncated\":%s}\n",
 		   r->arena_mapped, r->stack_count, r->stack_memory, r->sample_memory,
 		   o->oom ? "true" : "false");
@@ -645,8 +692,8 @@ rc_report_emit_scope_heap(struct rc_out *o, enum rc_report_format fmt,
 
 	if (fmt == RC_REPORT_JSON) {
 		rc_out_fmt(o, "{\"format\":\"rcshim-event\",\"schema\":1,\"pid\":%d,"
-			   "\"scope_heap\":{\"scope\":%u,\"name\":", (int)e->pid, (unsigned)e->scope);
-		rc_out_json_str(o, e->name);
+			   "\"scope_heap\":{\"scope\":%u,", (int)e->pid, (unsigned)e->scope);
+		rc_out_json_member(o, "name", e->name);
 		rc_out_fmt(o, ",\"priority\":\"%s\",\"freed\":%s,\"to_scope\":", rc_priority_name(e->prio),
 			   e->freed ? "true" : "false");
 		if (e->freed) {
@@ -665,10 +712,11 @@ rc_report_emit_scope_heap(struct rc_out *o, enum rc_report_format fmt,
 		}
 		rc_out_str(o, "]}}\n");
 	} else {
-		rc_out_fmt(o, "rcshim[%d]: scope %u \"%s\" ended (%s) with %lu heap blocks, %lu bytes "
-			   "allocated inside it and still live: %s\n", (int)e->pid, (unsigned)e->scope,
-			   e->name, rc_priority_name(e->prio), (unsigned long)e->blocks,
-			   (unsigned long)e->bytes, e->fate);
+		rc_out_fmt(o, "rcshim[%d]: scope %u \"", (int)e->pid, (unsigned)e->scope);
+		rc_out_text(o, e->name);
+		rc_out_fmt(o, "\" ended (%s) with %lu heap blocks, %lu bytes "
+			   "allocated inside it and still live: %s\n", rc_priority_name(e->prio),
+			   (unsigned long)e->blocks, (unsigned long)e->bytes, e->fate);
 		for (size_t g = 0; g < e->ngroups; g++) {
 			rc_out_fmt(o, "  %lu blocks, %lu bytes, allocated at:\n",
 				   (unsigned long)e->groups[g].blocks, (unsigned long)e->groups[g].bytes);

@@ -25,6 +25,18 @@ void rc_out_fmt(struct rc_out *o, const char *fmt, ...) __attribute__((format(pr
 /* A JSON string literal, quotes included; invalid UTF-8 bytes are
  * written as the code points of the same value (as Latin-1). */
 void rc_out_json_str(struct rc_out *o, const char *s);
+/* A path or name for people: escaped as text (core/escape.h). */
+void rc_out_text(struct rc_out *o, const char *s);
+/* Whether @s is not well-formed UTF-8 (so that its JSON string alone
+ * cannot give its bytes back). */
+bool rc_out_json_needs_hex(const char *s);
+/* "KEY":"S", then ,"KEY_hex":"<the bytes of S in hex>" when S is not
+ * well-formed UTF-8: every byte of a name recoverable
+ * (docs/report-format.md, "Names that are not UTF-8"). */
+void rc_out_json_member(struct rc_out *o, const char *key, const char *s);
+/* The bytes of @s in hex as a JSON string when it is not UTF-8, else null
+ * (for the "_hex" array of an array of names). */
+void rc_out_json_hex_or_null(struct rc_out *o, const char *s);
 void rc_out_free(struct rc_out *o);
 
 /* One held resource (not heap). */

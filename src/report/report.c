@@ -19,6 +19,7 @@
 #include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
+#include "report/dest.h"
 #include "report/internal.h"
 #include "report/report.h"
 
@@ -34,6 +35,12 @@ static struct {
 	size_t nsnap;
 	bool snap_taken;
 	atomic_bool final_written;
+	/* The report file of a path with %p: which process claimed its
+	 * creation, which one finished it, and with what. */
+	atomic_int create_pid, made_pid;
+	bool made_ok;
+	struct rc_dest_id made_id;
+	atomic_int warned_pid; /* the process that said its report was refused */
 } R RC_COLD_BSS;
 
 static uint64_t
@@ -324,16 +331,20 @@ write_report(int fd, enum rc_report_format fmt, enum rc_report_event ev, int sig
 
 /* --- the report file ------------------------------------------------------------ */
 
-const char *
-rc_report_path(char *buf, size_t len)
+/* RCSHIM_REPORT for this process in @buf; *@per_pid: whether a %p was
+ * expanded (the file is then this process's alone). */
+static const char *
+expand_path(char *buf, size_t len, bool *per_pid)
 {
 	const char *s = rc_cfg.report;
 	size_t n = 0;
 
+	*per_pid = false;
 	buf[0] = '\0';
 	for (; *s && n + 1 < len; s++) {
 		if (s[0] == '%' && s[1] == 'p') {
 			n += rc_fmt(buf + n, len - n, "%d", (int)rc_sys_getpid());
+			*per_pid = true;
 			s++;
 		} else if (s[0] == '%' && s[1] == '%') {
 			buf[n++] = '%';
@@ -346,22 +357,74 @@ rc_report_path(char *buf, size_t len)
 	return buf;
 }
 
+const char *
+rc_report_path(char *buf, size_t len)
+{
+	bool per_pid;
+	return expand_path(buf, len, &per_pid);
+}
+
+/* Says once per process why its report cannot be written. */
+static void
+refused(const char *path, const char *why)
+{
+	int32_t pid = rc_sys_getpid();
+	if (atomic_exchange(&R.warned_pid, pid) != pid) {
+		rc_warn("report not written to %s: %s", path, why);
+	}
+}
+
+/* A path with %p names this process's own file: created new (O_EXCL) by
+ * the first report or line of the process, appended to by the next ones
+ * only while the path still names that file.  Threads of the process may
+ * race to the first one: one creates, the others wait for it. */
+static int
+open_per_pid(const char *path, char *why, size_t n)
+{
+	int32_t pid = rc_sys_getpid();
+	int32_t c = atomic_load(&R.create_pid);
+	if (c != pid && atomic_compare_exchange_strong(&R.create_pid, &c, pid)) {
+		struct rc_dest_id id = { 0, 0 };
+		int fd = rc_report_dest_open(path, RC_DEST_NEW, &id, why, n);
+		R.made_id = id;
+		R.made_ok = fd >= 0;
+		atomic_store(&R.made_pid, pid);
+		return fd;
+	}
+	/* Another thread creates it: a few system calls. */
+	for (unsigned i = 0; atomic_load(&R.made_pid) != pid && i < 100000; i++) {
+		rc_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+	}
+	if (atomic_load(&R.made_pid) != pid || !R.made_ok) {
+		why[0] = '\0'; /* refused already, and said so */
+		return -EEXIST;
+	}
+	struct rc_dest_id id = R.made_id;
+	return rc_report_dest_open(path, RC_DEST_SAME, &id, why, n);
+}
+
 /* The report file, opened for appending (several processes of a session
- * may share one path); -1 when none is configured or it cannot be opened. */
+ * may share a path without %p) under the rules of report/dest.h; -1 when
+ * none is configured or it is refused (said once per process). */
 static int
 open_report(bool *close_it)
 {
-	char path[1100];
+	char path[1100], why[160];
+	bool per_pid;
 	*close_it = false;
-	if (!rc_report_path(path, sizeof(path))[0]) {
+	if (!expand_path(path, sizeof(path), &per_pid)[0]) {
 		return -1;
 	}
 	if (strcmp(path, "-") == 0) {
-		return 2;
+		/* Only while fd 2 is still the process's stderr. */
+		return rc_log_stderr_ok() ? 2 : -1;
 	}
-	int fd = rc_sys_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	int fd = per_pid ? open_per_pid(path, why, sizeof(why))
+			 : rc_report_dest_open(path, RC_DEST_APPEND, NULL, why, sizeof(why));
 	if (fd < 0) {
-		rc_debug("cannot write the report %s (error %d)", path, -fd);
+		if (why[0]) {
+			refused(path, why);
+		}
 		return -1;
 	}
 	*close_it = true;

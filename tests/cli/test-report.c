@@ -10,6 +10,16 @@
 
 #define FAKE_PID "99999999" /* above any pid_max */
 
+static int
+count_substr(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) {
+		n++;
+	}
+	return n;
+}
+
 /* The path of the merged report the summary names, or "". */
 static char *
 named_report(const char *err)
@@ -46,7 +56,9 @@ START_TEST(default_report_gathers_the_processes)
 			      strstr(path, ".report.txt"), "report at %s", path);
 	char *text = t_read_file(path);
 	ck_assert_ptr_nonnull(text);
-	ck_assert_msg(!strncmp(text, "rcshim report of: sh -c '", 25), "%s", text);
+	/* The script's newlines escaped: the command line is one line. */
+	ck_assert_msg(!strncmp(text, "rcshim report of: sh -c $'echo \"$RCSHIM_REPORT\"\\nf=", 46),
+		      "%.300s", text);
 	ck_assert_msg(strstr(text, "\nstatus: exited with status 0\n") &&
 			      strstr(text, "the launcher removed 1 temp file or directory") &&
 			      strstr(text, "\n=== process " FAKE_PID " ===\n== rcshim report: pid "
@@ -163,9 +175,161 @@ START_TEST(user_report_path)
 }
 END_TEST
 
+static void
+assert_file_is(const char *path, const char *want)
+{
+	char *got = t_read_file(path);
+	ck_assert_msg(got, "%s is gone", path);
+	ck_assert_msg(!strcmp(got, want), "%s changed: \"%.200s\"", path, got);
+	free(got);
+}
+
+/* As root, `rcshim run --report /etc/passwd` appended a report to it.  A
+ * scratch file with its content stands for it: refused before the program
+ * starts, in one line; the program runs and ends as it would; its exit
+ * status stays the launcher's; the run's report is gathered instead. */
+START_TEST(report_path_refused_before_the_run)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char passwd[800], opt[1000], want[2000];
+	static const char content[] = "root:x:0:0:root:/root:/bin/bash\n";
+
+	cli_scratch_init(&s);
+	snprintf(passwd, sizeof(passwd), "%s/passwd", s.dir);
+	t_write_file(passwd, content);
+	ck_assert_int_eq(chmod(passwd, 0644), 0);
+	snprintf(opt, sizeof(opt), "--report=%s", passwd);
+	const char *args[] = { "run", opt, "--", "sh", "-c", "echo out; /bin/true; exit 3", NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 3);
+	ck_assert_str_eq(r.out, "out\n");
+	assert_file_is(passwd, content);
+	snprintf(want, sizeof(want), "rcshim: warning: report not written to %s: it is not an "
+				     "rcshim report (a file of another kind is never appended "
+				     "to); the run's report is gathered as without one\n", passwd);
+	ck_assert_msg(!strncmp(r.err, want, strlen(want)), "stderr: %s", r.err);
+	ck_assert_msg(!strstr(r.err + strlen(want), "not written"), "stderr: %s", r.err);
+	char *path = named_report(r.err);
+	ck_assert_msg(path[0] && strstr(path, ".report.txt"), "stderr: %s", r.err);
+	free(path);
+	t_run_free(&r);
+
+	/* A symlink to it: the same. */
+	char link[900];
+	snprintf(link, sizeof(link), "%s/report.txt", s.dir);
+	ck_assert_int_eq(symlink(passwd, link), 0);
+	snprintf(opt, sizeof(opt), "--report=%s", link);
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 3);
+	assert_file_is(passwd, content);
+	snprintf(want, sizeof(want), "rcshim: warning: report not written to %s: it is a "
+				     "symbolic link (a report never follows one); the run's "
+				     "report is gathered as without one\n", link);
+	ck_assert_msg(!strncmp(r.err, want, strlen(want)), "stderr: %s", r.err);
+	ck_assert_int_eq(count_substr(r.err, "not written"), 1);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* --report none: the shim's one line (the launcher is the session root),
+ * no report, no file named "none" where the program runs. */
+START_TEST(report_value_not_a_path)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char script[1200], none[800];
+
+	cli_scratch_init(&s);
+	snprintf(script, sizeof(script), "cd '%s' && /bin/true && echo out", s.dir);
+	const char *args[] = { "run", "--report", "none", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	ck_assert_str_eq(r.out, "out\n");
+	ck_assert_msg(!strncmp(r.err, "rcshim: RCSHIM_REPORT=none is not valid (not a path: no "
+				      "'/' in it; ", 63) &&
+			      count_substr(r.err, "RCSHIM_REPORT") == 1 &&
+			      !strstr(r.err, "report: ") && !strstr(r.err, "report ("),
+		      "stderr: %s", r.err);
+	snprintf(none, sizeof(none), "%s/none", s.dir);
+	ck_assert(!t_exists(none));
+	ck_assert(!t_exists("none"));
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* The launcher's own lines and its report of the run: a newline in a word
+ * of the command line does not start a line. */
+START_TEST(launcher_text_escapes_names)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+
+	cli_scratch_init(&s);
+	const char *a1[] = { "run", "--", "/nonexistent/no\nrcshim: forged", NULL };
+	run_rcshim(&r, &s, NULL, a1);
+	ck_assert_exited(&r, 127);
+	ck_assert_str_eq(r.err, "rcshim: cannot run /nonexistent/no\\nrcshim: forged: No such "
+				"file or directory\n");
+	t_run_free(&r);
+
+	const char *a2[] = { "run", "--", "sh", "-c", "/bin/true", "a\nstatus: forged\x1b[2J",
+			     "it's", NULL };
+	run_rcshim(&r, &s, NULL, a2);
+	ck_assert_exited(&r, 0);
+	char *path = named_report(r.err);
+	ck_assert_msg(path[0], "stderr: %s", r.err);
+	char *text = t_read_file(path);
+	ck_assert_msg(!strncmp(text, "rcshim report of: sh -c /bin/true $'a\\nstatus: forged"
+				     "\\x1b[2J' 'it'\\''s'\nsession: ", 72), "%s", text);
+	ck_assert_msg(!strstr(text, "\nstatus: forged"), "%s", text);
+	free(text);
+	free(path);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* --json: a word that is not UTF-8 keeps its bytes, in "command_hex". */
+START_TEST(launcher_json_keeps_every_byte)
+{
+	struct cli_scratch s;
+	struct rc_run r, py;
+	static const char check[] =
+		"import json, sys\n"
+		"r = json.load(open(sys.argv[1], encoding='utf-8'))\n"
+		"assert r['command'][:3] == ['sh', '-c', 'true'], r['command']\n"
+		"assert r['command_hex'][:3] == [None, None, None], r\n"
+		"assert bytes.fromhex(r['command_hex'][3]) == b'caf\\xe9\\n\\xff', r\n"
+		"assert r['command'][4] == 'caf\\xe9' and r['command_hex'][4] is None, r\n"
+		"print('ok')\n";
+
+	cli_scratch_init(&s);
+	const char *args[] = { "run", "--json", "--", "sh", "-c", "true", "caf\xe9\n\xff",
+			       "caf\xc3\xa9", NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	char *path = named_report(r.err);
+	ck_assert_msg(strstr(path, ".report.json"), "stderr: %s", r.err);
+	const char *pargs[] = { "python3", "-c", check, path, NULL };
+	t_run(&py, false, NULL, NULL, pargs);
+	ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out, py.err);
+	t_run_free(&py);
+	free(path);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_report)
 {
 	ADD_TEST(s, default_report_gathers_the_processes);
 	ADD_TEST(s, default_report_in_json);
 	ADD_TEST(s, user_report_path);
+	ADD_TEST(s, report_path_refused_before_the_run);
+	ADD_TEST(s, report_value_not_a_path);
+	ADD_TEST(s, launcher_text_escapes_names);
+	ADD_TEST(s, launcher_json_keeps_every_byte);
 }

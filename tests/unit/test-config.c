@@ -729,8 +729,11 @@ START_TEST(report)
 	ck_assert_str_eq(cfg.report, "-");
 	ck_assert_int_eq(load1("RCSHIM_REPORT=relative/%p"), 0);
 	ck_assert_str_eq(cfg.report, "relative/%p");
+	ck_assert_int_eq(load1("RCSHIM_REPORT=./report.txt"), 0);
+	ck_assert_str_eq(cfg.report, "./report.txt");
 
-	memset(path, 'r', 1023);
+	path[0] = '/';
+	memset(path + 1, 'r', 1022);
 	path[1023] = '\0';
 	snprintf(e, sizeof(e), "RCSHIM_REPORT=%s", path);
 	ck_assert_int_eq(load1(e), 0);
@@ -743,10 +746,32 @@ START_TEST(report)
 	ck_assert_int_eq(W.n, 1);
 	ck_assert_str_eq(cfg.report, "");
 	ck_assert_str_eq(W.line[0],
-			 "RCSHIM_REPORT=rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"
+			 "RCSHIM_REPORT=/rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr"
 			 "rrrrrrrrrrrrrrr... is not valid (longer than 1023 "
-			 "characters; accepted: a path of at most 1023 "
-			 "characters or - for stderr); using no report");
+			 "characters; accepted: a path with a '/' in it (./NAME for the "
+			 "current directory, %p for the pid) of at most 1023 characters, "
+			 "or - for stderr); using no report");
+}
+END_TEST
+
+/* A value with no '/' is a switch someone meant, not a file to create in
+ * whatever directory the program is in: one line, and no report. */
+START_TEST(report_not_a_path)
+{
+	static const char *const words[] = { "none", "1", "yes", "off", "report.txt", "--" };
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++) {
+		char e[64], want[512];
+		snprintf(e, sizeof(e), "RCSHIM_REPORT=%s", words[i]);
+		ck_assert_int_eq(load1(e), 1);
+		ck_assert_int_eq(W.n, 1);
+		ck_assert_str_eq(cfg.report, "");
+		snprintf(want, sizeof(want),
+			 "RCSHIM_REPORT=%s is not valid (not a path: no '/' in it; accepted: "
+			 "a path with a '/' in it (./NAME for the current directory, %%p for "
+			 "the pid) of at most 1023 characters, or - for stderr); using no report",
+			 words[i]);
+		ck_assert_str_eq(W.line[0], want);
+	}
 }
 END_TEST
 
@@ -1090,6 +1115,7 @@ TEST_SUITE(config)
 	ADD_TEST(s, heap_sample);
 	ADD_TEST(s, stack_depth);
 	ADD_TEST(s, report);
+	ADD_TEST(s, report_not_a_path);
 	ADD_TEST(s, report_format);
 	ADD_TEST(s, log_level);
 	ADD_TEST(s, all_valid_together);

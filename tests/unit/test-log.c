@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -343,6 +344,129 @@ START_TEST(log_preserves_errno)
 }
 END_TEST
 
+/* A name in a line cannot start a line of its own (DESIGN §5). */
+START_TEST(log_escapes_names)
+{
+	char buf[4096];
+
+	redirect_log();
+	rc_warn("cannot remove %s (error %d)", "/tmp/a\ncd;touch PWNED #", 5);
+	rc_warn("%s", "esc\033[2J tab\t back\\slash caf\xc3\xa9 bad\xff c1\xc2\x9b");
+	drain(pipefd[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "rcshim: cannot remove /tmp/a\\ncd;touch PWNED # (error 5)\n"
+			      "rcshim: esc\\x1b[2J tab\\t back\\\\slash caf\xc3\xa9 bad\\xff "
+			      "c1\\xc2\\x9b\n");
+	restore_log();
+}
+END_TEST
+
+static int saved_stderr = -1;
+
+static void
+save_stderr(void)
+{
+	saved_stderr = dup(2);
+	ck_assert_int_ge(saved_stderr, 0);
+}
+
+/* Puts the test's stderr back, as the identity the shim compares with. */
+static void
+restore_stderr(void)
+{
+	ck_assert_int_eq(dup2(saved_stderr, 2), 2);
+	close(saved_stderr);
+	rc_log_stderr_init();
+	rc_log_threshold = RC_LOG_WARN;
+}
+
+static char *
+data_file(char *path, size_t n)
+{
+	snprintf(path, n, "/tmp/rcshim-test-log-XXXXXX");
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	return path;
+}
+
+/* A program that closed stderr and opened a data file on fd 2 gets no
+ * shim text in its data; while fd 2 is the stderr it started with, the
+ * lines are written. */
+START_TEST(log_only_to_the_original_stderr)
+{
+	char buf[4096], path[64];
+	int p[2];
+
+	save_stderr();
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	ck_assert_int_eq(dup2(p[1], 2), 2);
+	rc_log_stderr_init();
+	rc_log_fd = 2;
+	rc_log_threshold = RC_LOG_WARN;
+	ck_assert(rc_log_stderr_ok());
+	rc_warn("one");
+	drain(p[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "rcshim: one\n");
+
+	/* The program's data file now on fd 2. */
+	data_file(path, sizeof(path));
+	close(2);
+	ck_assert_int_eq(open(path, O_WRONLY | O_APPEND), 2);
+	ck_assert(write(2, "data", 4) == 4);
+	ck_assert(!rc_log_stderr_ok());
+	rc_warn("two");
+	char *got = NULL;
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	size_t cap = 0;
+	ck_assert_int_eq(getdelim(&got, &cap, '\0', f), 4);
+	fclose(f);
+	ck_assert_str_eq(got, "data");
+	free(got);
+	drain(p[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+
+	/* The same stderr back on fd 2 (another fd of the same pipe). */
+	ck_assert_int_eq(dup2(p[1], 2), 2);
+	rc_warn("three");
+	drain(p[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "rcshim: three\n");
+
+	/* Closed: nothing, and nothing breaks. */
+	close(2);
+	ck_assert(!rc_log_stderr_ok());
+	rc_warn("four");
+
+	unlink(path);
+	close(p[0]);
+	close(p[1]);
+	restore_stderr();
+}
+END_TEST
+
+/* fd 2 closed when the process started: whatever lands on fd 2 later is
+ * the program's. */
+START_TEST(log_never_to_a_later_fd_2)
+{
+	char path[64];
+
+	save_stderr();
+	close(2);
+	rc_log_stderr_init();
+	data_file(path, sizeof(path));
+	ck_assert_int_eq(open(path, O_WRONLY | O_APPEND), 2);
+	rc_log_fd = 2;
+	rc_log_threshold = RC_LOG_WARN;
+	ck_assert(!rc_log_stderr_ok());
+	rc_warn("never");
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	unlink(path);
+	restore_stderr();
+}
+END_TEST
+
 TEST_SUITE(log)
 {
 	ADD_TEST(s, fmt_strings);
@@ -354,4 +478,7 @@ TEST_SUITE(log)
 	ADD_TEST(s, log_threshold);
 	ADD_TEST(s, log_long_message);
 	ADD_TEST(s, log_preserves_errno);
+	ADD_TEST(s, log_escapes_names);
+	ADD_TEST(s, log_only_to_the_original_stderr);
+	ADD_TEST(s, log_never_to_a_later_fd_2);
 }
