@@ -14,7 +14,6 @@
 #include "clean/rmtree.h"
 #include "core/journal.h"
 #include "core/log.h"
-#include "core/path.h"
 #include "core/roots.h"
 #include "core/session.h"
 #include "core/sys.h"
@@ -61,9 +60,8 @@ tell(struct replay *p, enum rc_replay_what what, int err, const char *path, cons
 		p->note(p->ctx, what, err, path, why);
 		return;
 	}
-	/* Escaped: a path may hold any byte (the report module's rule). */
-	char esc[600];
-	rc_path_escape(path ? path : "", esc, sizeof(esc));
+	/* rc_log escapes the line: a path may hold any byte. */
+	const char *esc = path ? path : "";
 	switch (what) {
 	case RC_REPLAY_CHANGED:
 		rc_info("left alone: %s now names something else", esc);
@@ -174,7 +172,7 @@ rc_journal_replay(int dirfd, const char *name, struct rcshim_result *res, bool r
 	}
 	int r = rc_sys_fstat(fd, &st);
 	if (r == 0 && (!S_ISREG(st.st_mode) ||
-		       st.st_uid != (uid_t)rc_sys(SYS_geteuid, 0, 0, 0, 0, 0, 0))) {
+		       st.st_uid != (uid_t)rc_sys_geteuid())) {
 		r = -EPERM; /* not a journal this user wrote */
 	}
 	/* Exclusively: no member appends or compacts meanwhile; one that

@@ -196,9 +196,6 @@ const char *cli_things(uint64_t n);
  * "<id>.p<pid>.journal", with the checks of DESIGN §2 (clean/journal.h). */
 void cli_session_replay(const struct cli_session *s, struct cli_outcome *o);
 void cli_outcome_free(struct cli_outcome *o);
-/* @s for a message: control characters and backslash escaped.  Returns a
- * malloc'd string. */
-char *cli_escape(const char *s);
 
 /* RCSHIM_REPORT as the user set it (@value, NULL if unset), checked before
  * the program starts with the rules the shim applies when it writes

@@ -14,7 +14,6 @@
 #include "clean/engine.h"
 #include "clean/journal.h"
 #include "core/log.h"
-#include "core/path.h"
 #include "core/session.h"
 #include "cli/cli.h"
 
@@ -83,18 +82,6 @@ cli_things(uint64_t n)
 	return n == 1 ? "file or directory" : "files and directories";
 }
 
-char *
-cli_escape(const char *s)
-{
-	size_t len = strlen(s) * 4 + 8;
-	char *out = malloc(len);
-	if (!out) {
-		abort();
-	}
-	rc_path_escape(s, out, len);
-	return out;
-}
-
 static void
 paths_add(struct cli_paths *l, const char *s)
 {
@@ -127,7 +114,8 @@ static void
 note(void *ctx, enum rc_replay_what what, int err, const char *path, const char *why)
 {
 	struct cli_outcome *o = ctx;
-	char *esc = cli_escape(path ? path : "");
+	/* Messages are escaped as they are written (cli_msg, rc_log). */
+	const char *esc = path ? path : "";
 	switch (what) {
 	case RC_REPLAY_REMOVED:
 		paths_add(&o->removed, path);
@@ -152,7 +140,6 @@ note(void *ctx, enum rc_replay_what what, int err, const char *path, const char 
 	default:
 		break;
 	}
-	free(esc);
 }
 
 void
@@ -231,9 +218,7 @@ static void
 list_paths(const struct cli_paths *l, const char *indent)
 {
 	for (size_t i = 0; i < l->n && i < CLI_LIST_MAX; i++) {
-		char *esc = cli_escape(l->v[i]);
-		cli_msg("%s%s", indent, esc);
-		free(esc);
+		cli_msg("%s%s", indent, l->v[i]); /* escaped there */
 	}
 	if (l->n > CLI_LIST_MAX) {
 		cli_msg("%s... and %zu more (the report lists them all)", indent,

@@ -35,11 +35,6 @@ sys_flock(int fd, int op)
 	return (int)rc_sys(SYS_flock, fd, op, 0, 0, 0, 0);
 }
 
-static inline long
-sys_pread(int fd, void *buf, size_t n, long off)
-{
-	return rc_sys(SYS_pread64, fd, buf, n, off, 0, 0);
-}
 
 /* Moves @fd above the floor, close-on-exec. */
 static int
@@ -122,7 +117,7 @@ static uint64_t
 read_base(int fd)
 {
 	char h[HEADER_LEN + 1];
-	long n = sys_pread(fd, h, HEADER_LEN, 0);
+	long n = rc_sys_pread(fd, h, HEADER_LEN, 0);
 	size_t ml = sizeof(RC_JOURNAL_MAGIC) - 1;
 	if (n != (long)HEADER_LEN || memcmp(h, RC_JOURNAL_MAGIC, ml) != 0) {
 		return 0;
@@ -189,7 +184,7 @@ open_journal(void)
 		return fd;
 	}
 	if (rc_sys_fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != (uid_t)rc_sys(SYS_geteuid, 0, 0, 0, 0, 0, 0)) {
+	    st.st_uid != (uid_t)rc_sys_geteuid()) {
 		rc_sys_close(fd);
 		return -EPERM;
 	}
@@ -484,7 +479,7 @@ rc_jview_load(int fd, struct rc_jview *v)
 
 	size_t got = 0;
 	while (got < size) {
-		long n = sys_pread(fd, buf + got, size - got, (long)got);
+		long n = rc_sys_pread(fd, buf + got, size - got, (long)got);
 		if (n == -EINTR) {
 			continue;
 		}

@@ -14,8 +14,3 @@ void rc_path_normalize(char *path);
 
 /* True if @abs equals @dir or lies inside it. */
 int rc_path_within(const char *abs, const char *dir);
-
-/* Writes @in with backslash, newline, tab and the other control characters
- * escaped ("\\", "\n", "\t", "\xNN") into @out, cut with "..." if it does
- * not fit.  Returns the length.  Async-signal-safe. */
-size_t rc_path_escape(const char *in, char *out, size_t len);

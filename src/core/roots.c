@@ -43,7 +43,7 @@ static struct {
 static uint32_t
 my_euid(void)
 {
-	return (uint32_t)rc_sys(SYS_geteuid, 0, 0, 0, 0, 0, 0);
+	return rc_sys_geteuid();
 }
 
 static void *

@@ -47,7 +47,7 @@ rc_proc_start_time(void)
 static uint32_t
 my_euid(void)
 {
-	return (uint32_t)rc_sys(SYS_geteuid, 0, 0, 0, 0, 0, 0);
+	return rc_sys_geteuid();
 }
 
 /* ---- ids ----------------------------------------------------------------------- */

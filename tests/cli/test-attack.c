@@ -9,13 +9,11 @@
  * unshare works, and the run says so otherwise. */
 #include "build-config.h"
 
-#include <pwd.h>
 #include <stdarg.h>
 
 #include "common.h"
+#include "other-user.h"
 #include "test.h"
-
-#define OTHER "rcshim-other"
 
 static uid_t other_uid;
 static gid_t other_gid;
@@ -31,22 +29,18 @@ sh_ok(const char *cmd)
 __attribute__((constructor)) static void
 need_second_user(void)
 {
+	struct t_user u;
+	char why[256];
 	if (geteuid() != 0) {
-		printf("skipped: the attacks need root to make a second user\n");
+		printf("skipped: the attacks act as a second user with setpriv, which needs root\n");
 		exit(77);
 	}
-	struct passwd *pw = getpwnam(OTHER);
-	if (!pw) {
-		sh_ok("useradd --system --no-create-home --shell /usr/sbin/nologin " OTHER
-		      " >/dev/null 2>&1");
-		pw = getpwnam(OTHER);
-	}
-	if (!pw) {
-		printf("skipped: cannot make the second user " OTHER " with useradd\n");
+	if (!t_other_user(&u, why, sizeof(why))) {
+		printf("skipped: %s\n", why);
 		exit(77);
 	}
-	other_uid = pw->pw_uid;
-	other_gid = pw->pw_gid;
+	other_uid = u.uid;
+	other_gid = u.gid;
 }
 
 /* A shell command, its output; fails the test unless it exits 0. */

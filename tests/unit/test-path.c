@@ -435,17 +435,6 @@ START_TEST(root_dropped_with_one_line)
 }
 END_TEST
 
-START_TEST(escape_control_characters)
-{
-	char out[64];
-	rc_path_escape("/tmp/a\ncd;touch PWNED #", out, sizeof(out));
-	ck_assert_str_eq(out, "/tmp/a\\ncd;touch PWNED #");
-	rc_path_escape("tab\there\\\x1b[31m\x7f", out, sizeof(out));
-	ck_assert_str_eq(out, "tab\\there\\\\\\x1b[31m\\x7f");
-	rc_path_escape("0123456789012345678901234567890123456789", out, 16);
-	ck_assert_str_eq(out, "012345678901...");
-}
-END_TEST
 
 START_TEST(path_within)
 {
@@ -475,6 +464,5 @@ TEST_SUITE(path)
 	ADD_TEST(s, tmp_key_symlinked_root);
 	ADD_TEST(s, root_check_rules);
 	ADD_TEST(s, root_dropped_with_one_line);
-	ADD_TEST(s, escape_control_characters);
 	ADD_TEST(s, path_within);
 }
