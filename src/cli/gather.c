@@ -173,6 +173,47 @@ shell_words(FILE *f, char *const *argv)
 }
 
 static void
+text_paths(FILE *f, const char *what, const struct cli_paths *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		size_t n = strlen(l->v[i]);
+		char *esc = malloc(n * 4 + 1);
+		if (!esc) {
+			abort();
+		}
+		rc_esc_text(esc, n * 4 + 1, l->v[i], n);
+		fprintf(f, "  %s: %s\n", what, esc);
+		free(esc);
+	}
+}
+
+/* ,"@key": [paths] and, where a path is not UTF-8, "@key_hex". */
+static void
+json_paths(FILE *f, const char *key, const struct cli_paths *l)
+{
+	bool hex = false;
+	fprintf(f, ", \"%s\": [", key);
+	for (size_t i = 0; i < l->n; i++) {
+		fputs(i ? ", " : "", f);
+		cli_json_string(f, l->v[i]);
+		hex |= cli_json_needs_hex(l->v[i]);
+	}
+	fputc(']', f);
+	if (hex) {
+		fprintf(f, ", \"%s_hex\": [", key);
+		for (size_t i = 0; i < l->n; i++) {
+			fputs(i ? ", " : "", f);
+			if (cli_json_needs_hex(l->v[i])) {
+				cli_json_hex(f, l->v[i]);
+			} else {
+				fputs("null", f);
+			}
+		}
+		fputc(']', f);
+	}
+}
+
+static void
 write_text(FILE *f, const struct cli_session *s, int status, const struct cli_outcome *o,
 	   const struct preport *r, size_t n)
 {
@@ -187,6 +228,11 @@ write_text(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 		   "(%llu left alone, %llu could not be removed)\n",
 		(unsigned long long)t->cleaned, cli_things(t->cleaned), (unsigned long long)t->skipped,
 		(unsigned long long)t->failed);
+	/* Every one by name (escaped): a user sees that nothing of theirs
+	 * went. */
+	text_paths(f, "removed", &o->removed);
+	text_paths(f, "left alone (the name now names something else)", &o->kept);
+	text_paths(f, "journal line refused", &o->refused);
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "\n=== process %ld ===\n", r[i].pid);
 		fwrite(r[i].text, 1, r[i].len, f);
@@ -240,9 +286,13 @@ write_json(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 		fprintf(f, "{\"exit_code\": %d}", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
 	fprintf(f, ",\n \"after_exit\": {\"temp\": {\"removed\": %llu, \"left_alone\": %llu, "
-		   "\"failed\": %llu}},\n \"processes\": [",
+		   "\"failed\": %llu",
 		(unsigned long long)t->cleaned, (unsigned long long)t->skipped,
 		(unsigned long long)t->failed);
+	json_paths(f, "removed_paths", &o->removed);
+	json_paths(f, "left_alone_paths", &o->kept);
+	json_paths(f, "refused_lines", &o->refused);
+	fprintf(f, "}},\n \"processes\": [");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%s\n  {\"pid\": %ld, \"report\": ", i ? "," : "", r[i].pid);
 		if (!cli_json_write_values(f, r[i].text, r[i].len)) {

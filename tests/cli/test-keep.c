@@ -123,6 +123,18 @@ git_and_sed(enum how how)
 		ck_assert_msg(cli_contains(r.err, named), "stderr: %s", r.err);
 		ck_assert_msg(cli_contains(r.err, "removed 1 temp file or directory"), "stderr: %s",
 			      r.err);
+		/* ...and so does the run's report. */
+		const char *rp = strstr(r.err, "report (");
+		ck_assert_ptr_nonnull(rp);
+		rp = strstr(rp, "): ");
+		ck_assert_ptr_nonnull(rp);
+		char report[1024];
+		snprintf(report, sizeof(report), "%.*s", (int)strcspn(rp + 3, "\n"), rp + 3);
+		char *text = t_read_file(report);
+		ck_assert_msg(text, "no report at %s", report);
+		snprintf(named, sizeof(named), "\n  removed: %s\n", d);
+		ck_assert_msg(strstr(text, named), "report %s:\n%s", report, text);
+		free(text);
 	}
 	/* Nothing else is gone from the root. */
 	char *ls = bare(&s, "ls -A '%s'", s.tmp);
