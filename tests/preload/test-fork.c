@@ -72,8 +72,17 @@ nohandler_child(const char *how, bool process_mode)
 	ck_assert_msg(!strcmp(nth_line(shim.out, 1, verdict, sizeof(verdict)), "intact"),
 		      "%s%s: the parent's temp dir went with the child", how,
 		      process_mode ? " (process mode)" : "");
-	/* The parent's own end still removes it: its state was not changed. */
-	ck_assert_msg(!t_exists(nth_line(shim.out, 0, d, sizeof(d))), "%s: %s left", how, d);
+	/* The parent's own end still removes it: its state was not changed.
+	 * Not after vfork: exit() in a vfork child runs, and so consumes,
+	 * the exit handlers the two share in memory (glibc's _dl_fini among
+	 * them): the parent's destructors never run, with or without the
+	 * shim (the launcher's replay is what removes it then). */
+	nth_line(shim.out, 0, d, sizeof(d));
+	if (strcmp(how, "vfork") != 0) {
+		ck_assert_msg(!t_exists(d), "%s: %s left", how, d);
+	} else {
+		rmdir(d);
+	}
 	t_run_free(&shim);
 	scratch_fini(&s);
 }
