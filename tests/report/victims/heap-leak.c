@@ -1,18 +1,21 @@
-/* Leaks exactly 100 blocks of 1000 bytes from one function and frees
- * everything else.  No stdio: libc's own buffers would still be allocated
- * at exit and blur the comparison with valgrind. */
+/* Leaks exactly 100 blocks of 1000 bytes (or of the size given) from one
+ * function and frees everything else.  No stdio: libc's own buffers would
+ * still be allocated at exit and blur the comparison with valgrind.
+ *
+ * Usage: victim-heap-leak [SIZE] */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static void *keep[100];
+static size_t leak_size = 1000;
 
 __attribute__((noinline)) static void
 leak_hundred_blocks(void)
 {
 	for (int i = 0; i < 100; i++) {
-		keep[i] = malloc(1000);
-		memset(keep[i], i, 1000);
+		keep[i] = malloc(leak_size);
+		memset(keep[i], i, leak_size);
 	}
 	/* Dropped: the blocks are unreachable now. */
 	memset(keep, 0, sizeof(keep));
@@ -63,8 +66,11 @@ churn(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc > 1) {
+		leak_size = strtoul(argv[1], NULL, 10);
+	}
 	churn();
 	leak_hundred_blocks();
 	static const char msg[] = "done\n";
