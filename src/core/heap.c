@@ -78,7 +78,7 @@ filter_of(uintptr_t p)
 static struct {
 	/* Counts of threads that have exited, and of blocks freed by a
 	 * thread after its own counters were folded. */
-	_Atomic int64_t blocks, charged, requested;
+	_Atomic int64_t blocks, charged, slack;
 	struct rc_spinlock tlock;
 	struct rc_heap_thread *threads;
 	pthread_key_t key;
@@ -171,17 +171,17 @@ set_countdown(struct rc_heap_thread *t, int64_t next)
 	atomic_store_explicit(&t->seq, s + 2, memory_order_release);
 }
 
-/* A thread's live blocks, charged and requested bytes, read consistently
+/* A thread's live blocks, charged bytes and slack, read consistently
  * with the owner's set_countdown. */
 static void
-read_thread(struct rc_heap_thread *t, int64_t *blocks, int64_t *charged, int64_t *requested)
+read_thread(struct rc_heap_thread *t, int64_t *blocks, int64_t *charged, int64_t *slack)
 {
 	for (;;) {
 		unsigned s = atomic_load_explicit(&t->seq, memory_order_acquire);
 		int64_t base = atomic_load_explicit(&t->base, memory_order_relaxed);
 		int64_t cd = atomic_load_explicit(&t->countdown, memory_order_relaxed);
 		*blocks = atomic_load_explicit(&t->blocks, memory_order_relaxed);
-		*requested = atomic_load_explicit(&t->requested, memory_order_relaxed);
+		*slack = atomic_load_explicit(&t->slack, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
 		if (!(s & 1) && atomic_load_explicit(&t->seq, memory_order_relaxed) == s) {
 			*charged = base - cd;
@@ -265,10 +265,10 @@ fold(struct rc_heap_thread *t)
 	read_thread(t, &b, &c, &r);
 	atomic_fetch_add(&G.blocks, b);
 	atomic_fetch_add(&G.charged, c);
-	atomic_fetch_add(&G.requested, r);
+	atomic_fetch_add(&G.slack, r);
 	atomic_store_explicit(&t->blocks, 0, memory_order_relaxed);
 	atomic_store_explicit(&t->base, atomic_load(&t->countdown), memory_order_relaxed);
-	atomic_store_explicit(&t->requested, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->slack, 0, memory_order_relaxed);
 }
 
 void
@@ -291,7 +291,7 @@ rc_heap_thread_exit(void)
 /* --- counting on the general paths ------------------------------------------ */
 
 static bool
-count(int64_t blocks, int64_t alloc, int64_t gone, int64_t requested)
+count(int64_t blocks, int64_t alloc, int64_t gone, int64_t slack)
 {
 	struct rc_heap_thread *t = &rc_heap_self;
 
@@ -301,12 +301,12 @@ count(int64_t blocks, int64_t alloc, int64_t gone, int64_t requested)
 	if (t->state != RC_HEAP_T_ACTIVE) {
 		atomic_fetch_add(&G.blocks, blocks);
 		atomic_fetch_add(&G.charged, alloc - gone);
-		atomic_fetch_add(&G.requested, requested);
+		atomic_fetch_add(&G.slack, slack);
 		return false;
 	}
 	rc_heap_add(&t->blocks, blocks);
 	rc_heap_add(&t->base, -gone);
-	rc_heap_add(&t->requested, requested);
+	rc_heap_add(&t->slack, slack);
 	return alloc > 0 && rc_heap_charge_due(t, (size_t)alloc) && rc_heap_due();
 }
 
@@ -314,13 +314,14 @@ bool
 rc_heap_count_new(size_t n, size_t usable)
 {
 	return count(1, (int64_t)(usable + RC_HEAP_CHARGE_EXTRA), 0,
-		     rc_heap_exact ? (int64_t)n : 0);
+		     rc_heap_exact ? (int64_t)(usable - n) : 0);
 }
 
 void
 rc_heap_count_gone(size_t n, size_t usable)
 {
-	count(-1, 0, (int64_t)(usable + RC_HEAP_CHARGE_EXTRA), rc_heap_exact ? -(int64_t)n : 0);
+	count(-1, 0, (int64_t)(usable + RC_HEAP_CHARGE_EXTRA),
+	      rc_heap_exact ? -(int64_t)(usable - n) : 0);
 }
 
 bool
@@ -342,18 +343,18 @@ rc_heap_totals(int64_t *blocks, int64_t *bytes, int64_t *requested)
 {
 	rc_spin_lock(&G.tlock);
 	int64_t b = atomic_load(&G.blocks), c = atomic_load(&G.charged),
-		r = atomic_load(&G.requested);
+		sl = atomic_load(&G.slack);
 	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
-		int64_t tb, tc, tr;
-		read_thread(t, &tb, &tc, &tr);
+		int64_t tb, tc, ts;
+		read_thread(t, &tb, &tc, &ts);
 		b += tb;
 		c += tc;
-		r += tr;
+		sl += ts;
 	}
 	rc_spin_unlock(&G.tlock);
 	*blocks = b;
 	*bytes = c - b * RC_HEAP_CHARGE_EXTRA;
-	*requested = rc_heap_exact ? r : 0;
+	*requested = rc_heap_exact ? *bytes - sl : 0;
 }
 
 /* --- records ---------------------------------------------------------------- */
@@ -490,7 +491,8 @@ rc_heap_record(void *p, size_t n, size_t usable, unsigned flags, uint32_t stack)
 #define SIDE_HEAD (3 * sizeof(uintptr_t))
 
 void *
-rc_heap_side_alloc(size_t n, size_t usable, size_t align, unsigned flags, uint32_t stack)
+rc_heap_side_alloc(size_t n, size_t usable, size_t align, unsigned flags, uint32_t stack,
+		   bool zero)
 {
 	if (align < 16) {
 		align = 16;
@@ -499,11 +501,14 @@ rc_heap_side_alloc(size_t n, size_t usable, size_t align, unsigned flags, uint32
 	if (usable > ((size_t)1 << 40) || align > ((size_t)1 << 30)) {
 		return NULL;
 	}
-	unsigned char *base = rc_alloc(lead + (align - 16) + usable);
+	unsigned char *base = rc_alloc_raw(lead + (align - 16) + usable);
 	if (!base) {
 		return NULL;
 	}
 	uintptr_t p = ((uintptr_t)base + lead + align - 1) & ~(uintptr_t)(align - 1);
+	if (zero) {
+		memset((void *)p, 0, usable);
+	}
 	struct rc_heap_rec *r = (struct rc_heap_rec *)base;
 	*r = (struct rc_heap_rec){ .p = p, .n = n, .usable = usable, .stack = stack,
 				   .scope = (flags & RC_HEAP_REC_SCOPE) ? rc_scope_cur : 0,
@@ -1075,11 +1080,11 @@ rc_heap_reset(void)
 	rc_spin_lock(&G.tlock);
 	atomic_store(&G.blocks, 0);
 	atomic_store(&G.charged, 0);
-	atomic_store(&G.requested, 0);
+	atomic_store(&G.slack, 0);
 	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
 		atomic_store(&t->blocks, 0);
 		atomic_store(&t->base, atomic_load(&t->countdown));
-		atomic_store(&t->requested, 0);
+		atomic_store(&t->slack, 0);
 	}
 	rc_spin_unlock(&G.tlock);
 }

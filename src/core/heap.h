@@ -164,10 +164,11 @@ uint32_t rc_heap_site_stack(const void *site);
 bool rc_heap_record(void *p, size_t n, size_t usable, unsigned flags, uint32_t stack);
 
 /* A side block for @n requested and @usable usable bytes (usable >= n),
- * aligned to @align (a power of two), zeroed, recorded with @flags and
- * @stack.  NULL when memory ran out. */
+ * aligned to @align (a power of two), zeroed when @zero, recorded with
+ * @flags and @stack (in the table, unless RC_HEAP_REC_OWN).  NULL when
+ * memory ran out. */
 void *rc_heap_side_alloc(size_t n, size_t usable, size_t align, unsigned flags,
-			 uint32_t stack);
+			 uint32_t stack, bool zero);
 /* The record of side block @p, or NULL when @p is not one.  Reads the two
  * words before @p: only for a block whose header word says "mapped". */
 struct rc_heap_rec *rc_heap_side_of(const void *p);

@@ -44,7 +44,9 @@ struct rc_heap_thread {
 	_Atomic int64_t blocks;    /* live blocks: +1 per allocation, -1 per free */
 	_Atomic int64_t countdown; /* charged bytes until the next sample */
 	_Atomic int64_t base;      /* minus the charge of every block freed */
-	_Atomic int64_t requested; /* RCSHIM_HEAP=exact: live requested bytes */
+	/* RCSHIM_HEAP=exact: usable - requested of the live blocks (the
+	 * tags' sum: free subtracts the byte it reads). */
+	_Atomic int64_t slack;
 	/* The request in flight on the fast path, for its rarer ends: kept
 	 * here rather than in a register saved across the allocator's call. */
 	uint64_t pending;

@@ -365,6 +365,27 @@ tag_size(const void *p, size_t usable)
 	return n64 <= usable - 256 ? (size_t)n64 : SIZE_MAX;
 }
 
+static void *make_record(void *p, size_t n, size_t usable, size_t align, size_t keep,
+			 unsigned flags, uint32_t stack);
+
+/* Tags block @p (@n requested, @usable usable bytes, counted), a block of
+ * the next allocator's.  A small chunk whose slack does not fit in the
+ * tag's byte (an aligned block, say) becomes a side block instead (the
+ * first @keep bytes copied), so that free's exact path never meets the
+ * tag's long form.  Returns the block for the program. */
+static void *
+exact_tag(void *p, size_t n, size_t usable, size_t keep)
+{
+	if (usable - n > 255 && usable + RC_HEAP_CHARGE_EXTRA < RC_HEAP_SIDE_LIMIT) {
+		void *q = make_record(p, n, usable, 16, keep, 0, 0);
+		if (q) {
+			return q;
+		}
+	}
+	tag_write(p, n, usable);
+	return p;
+}
+
 /* --- new blocks on the general paths --------------------------------------------- */
 
 /* Makes block @p (@n requested, @usable usable bytes, from the next
@@ -377,7 +398,7 @@ make_record(void *p, size_t n, size_t usable, size_t align, size_t keep, unsigne
 	    uint32_t stack)
 {
 	if (usable + RC_HEAP_CHARGE_EXTRA < RC_HEAP_SIDE_LIMIT) {
-		void *q = rc_heap_side_alloc(n, usable, align, flags, stack);
+		void *q = rc_heap_side_alloc(n, usable, align, flags, stack, false);
 		if (q) {
 			memcpy(q, p, keep < usable ? keep : usable);
 			R.free(p);
@@ -399,13 +420,13 @@ make_record(void *p, size_t n, size_t usable, size_t align, size_t keep, unsigne
  * it alone (core/heap.h).  Only where those words are read (glibc's
  * headers); NULL elsewhere, or out of memory. */
 static void *
-own_block(size_t n, size_t align)
+own_block(size_t n, size_t align, bool zero)
 {
 	if (!atomic_load_explicit(&direct, memory_order_relaxed)) {
 		return NULL;
 	}
 	size_t usable = n < 24 ? 24 : (n + 15) & ~(size_t)15;
-	return rc_heap_side_alloc(n, usable, align, RC_HEAP_REC_OWN, 0);
+	return rc_heap_side_alloc(n, usable, align, RC_HEAP_REC_OWN, 0, zero);
 }
 
 /* Block @p of @n requested bytes, just obtained from the next allocator
@@ -422,7 +443,7 @@ adopt(void *p, size_t n, size_t align, size_t keep, const void *site)
 	uint32_t stack = 0;
 
 	if (plan == RC_HEAP_OWN) {
-		void *q = own_block(n, align);
+		void *q = own_block(n, align, false);
 		if (q) {
 			memcpy(q, p, keep < n ? keep : n);
 			R.free(p);
@@ -446,10 +467,7 @@ adopt(void *p, size_t n, size_t align, size_t keep, const void *site)
 	if (q) {
 		return q;
 	}
-	if (rc_heap_exact) {
-		tag_write(p, n, usable);
-	}
-	return p;
+	return rc_heap_exact ? exact_tag(p, n, usable, keep) : p;
 }
 
 enum op { OP_MALLOC, OP_CALLOC, OP_MEMALIGN, OP_ALIGNED, OP_VALLOC };
@@ -485,13 +503,14 @@ alloc_general(size_t n, size_t align, enum op op, const void *site)
 			return NULL;
 		}
 		if (rc_heap_plan() == RC_HEAP_OWN) {
-			void *q = own_block(n, op == OP_VALLOC ? 4096 : align);
+			void *q = own_block(n, op == OP_VALLOC ? 4096 : align, op == OP_CALLOC);
 			if (q) {
 				return q;
 			}
 		}
 		void *p = call_real(op, n + extra, align);
-		return p ? adopt(p, n, align, 0, site) : NULL;
+		/* A calloc'ed block that moves takes its zeros along. */
+		return p ? adopt(p, n, align, op == OP_CALLOC ? SIZE_MAX : 0, site) : NULL;
 	}
 	case M_FORWARD:
 		return call_real(op, n, align);
@@ -635,10 +654,71 @@ closed:
 	return false;
 }
 
+/* The gate holds exactly RC_HEAP_GATE_EXACT, or free's byte
+ * RC_HEAP_FREE_EXACT: RCSHIM_HEAP=exact's fast paths are open. */
+static inline __attribute__((always_inline)) bool
+gate_exact(self_t s)
+{
+	__asm__ goto("cmpl %1, %%fs:(%0)\n\t"
+		     "je %l[exact]"
+		     :
+		     : "r"(s), "i"(RC_HEAP_GATE_EXACT)
+		     : "cc"
+		     : exact);
+	return false;
+exact:
+	return true;
+}
+
+static inline __attribute__((always_inline)) bool
+free_exact(self_t s)
+{
+	__asm__ goto("cmpb %1, %%fs:(%0)\n\t"
+		     "je %l[exact]"
+		     :
+		     : "r"(s), "i"(RC_HEAP_FREE_EXACT)
+		     : "cc"
+		     : exact);
+	return false;
+exact:
+	return true;
+}
+
 static inline __attribute__((always_inline)) void
 set_pending(self_t s, size_t n)
 {
 	__asm__ volatile("movq %1, %%fs:%c2(%0)" : : "r"(s), "r"(n), AT(heap.pending) : "memory");
+}
+
+static inline __attribute__((always_inline)) size_t
+get_pending(self_t s)
+{
+	size_t n;
+	__asm__ volatile("movq %%fs:%c2(%1), %0" : "=r"(n) : "r"(s), AT(heap.pending) : "memory");
+	return n;
+}
+
+/* RCSHIM_HEAP=exact: usable - requested of a block of chunk size @chunk
+ * for the request in heap.pending. */
+static inline __attribute__((always_inline)) size_t
+slack_of(self_t s, size_t chunk)
+{
+	size_t v = chunk - 8;
+	__asm__("subq %%fs:%c2(%1), %0" : "+r"(v) : "r"(s), AT(heap.pending) : "cc", "memory");
+	return v;
+}
+
+/* RCSHIM_HEAP=exact: the live blocks' slack (the tags' sum). */
+static inline __attribute__((always_inline)) void
+slack_add(self_t s, size_t v)
+{
+	__asm__ volatile("addq %1, %%fs:%c2(%0)" : : "r"(s), "r"(v), AT(heap.slack) : "cc", "memory");
+}
+
+static inline __attribute__((always_inline)) void
+slack_sub(self_t s, size_t v)
+{
+	__asm__ volatile("subq %1, %%fs:%c2(%0)" : : "r"(s), "r"(v), AT(heap.slack) : "cc", "memory");
 }
 
 /* rc_heap_charge_due on the thread's word. */
@@ -704,10 +784,46 @@ free_open(self_t s)
 	return s->free_off == 0;
 }
 
+static inline bool
+gate_exact(self_t s)
+{
+	return s->gate == RC_HEAP_GATE_EXACT;
+}
+
+static inline bool
+free_exact(self_t s)
+{
+	return s->free_off == RC_HEAP_FREE_EXACT;
+}
+
 static inline void
 set_pending(self_t s, size_t n)
 {
 	s->heap.pending = n;
+}
+
+static inline size_t
+get_pending(self_t s)
+{
+	return s->heap.pending;
+}
+
+static inline size_t
+slack_of(self_t s, size_t chunk)
+{
+	return chunk - 8 - s->heap.pending;
+}
+
+static inline void
+slack_add(self_t s, size_t v)
+{
+	rc_heap_add(&s->heap.slack, (int64_t)v);
+}
+
+static inline void
+slack_sub(self_t s, size_t v)
+{
+	rc_heap_add(&s->heap.slack, -(int64_t)v);
 }
 
 static inline bool
@@ -747,10 +863,7 @@ sampled(void *p, size_t n, size_t usable, size_t keep)
 	if (q) {
 		return q;
 	}
-	if (rc_heap_exact) {
-		tag_write(p, n, usable);
-	}
-	return p;
+	return rc_heap_exact ? exact_tag(p, n, usable, keep) : p;
 }
 
 /* The countdown ran out at block @p (charged, not yet a live block) of
@@ -765,6 +878,17 @@ alloc_due(void *p)
 	return sampled(p, rc_heap_self.pending, CHUNK(HDR(p)) - 8, 0);
 }
 
+/* The same for calloc: a block that moves takes its zeros along. */
+static __attribute__((noinline)) void *
+calloc_due(void *p)
+{
+	rc_heap_add(&rc_heap_self.blocks, 1);
+	if (!rc_heap_due()) {
+		return p;
+	}
+	return sampled(p, rc_heap_self.pending, CHUNK(HDR(p)) - 8, SIZE_MAX);
+}
+
 /* A mapped chunk from the fast path: its usable size is asked of glibc. */
 static __attribute__((noinline)) void *
 alloc_mapped(void *p)
@@ -772,51 +896,74 @@ alloc_mapped(void *p)
 	return adopt(p, rc_heap_self.pending, 16, 0, NULL);
 }
 
-static void *exact_malloc(size_t n);
+static __attribute__((noinline)) void *
+calloc_mapped(void *p)
+{
+	return adopt(p, rc_heap_self.pending, 16, SIZE_MAX, NULL);
+}
 
-/* malloc with its gate closed: RCSHIM_HEAP=exact, or the general path. */
+/* malloc with its gate closed: the general path. */
 static __attribute__((noinline)) void *
 malloc_closed(size_t n, const void *site)
 {
-	if (rc_self.gate == RC_HEAP_GATE_EXACT) {
-		return exact_malloc(n);
-	}
 	if (FORWARDING()) {
 		return R.malloc(n);
 	}
 	return alloc_general(n, 16, OP_MALLOC, site);
 }
 
-/* malloc's fast path for RCSHIM_HEAP=exact: the tag in the extra byte. */
-static void *
+/* RCSHIM_HEAP=exact: the countdown ran out at block @p (charged, not yet a
+ * live block, no tag yet), or its slack does not fit in a byte. */
+static __attribute__((noinline)) void *
+exact_slow(void *p)
+{
+	size_t n = rc_heap_self.pending, usable = CHUNK(HDR(p)) - 8;
+	bool due = rc_heap_self.countdown <= 0;
+	rc_heap_add(&rc_heap_self.blocks, 1);
+	rc_heap_add(&rc_heap_self.slack, (int64_t)(usable - n));
+	if (due && rc_heap_due()) {
+		return sampled(p, n, usable, 0);
+	}
+	return exact_tag(p, n, usable, 0);
+}
+
+/* malloc's fast path for RCSHIM_HEAP=exact: one byte more, whose last
+ * usable byte (the tag) holds usable - requested; the thread counts the
+ * tags' sum (its slack) beside the blocks and their charge.  The request
+ * is in heap.pending already (malloc put it there). */
+static __attribute__((noinline)) void *
 exact_malloc(size_t n)
 {
-	if (TOO_BIG(n)) {
+	size_t n1;
+	/* Requests that large fail anyway (glibc's limit is PTRDIFF_MAX):
+	 * only the one byte more must not wrap around. */
+	if (__builtin_expect(__builtin_add_overflow(n, 1, &n1), 0)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = R.malloc(n + 1);
+	void *p = R.malloc(n1);
+	pin_result(&p);
 	if (__builtin_expect(!p, 0)) {
 		return p;
 	}
 	size_t h = HDR(p);
 	if (__builtin_expect(h & MAPPED, 0)) {
-		rc_heap_self.pending = n;
 		return alloc_mapped(p);
 	}
 	size_t chunk = CHUNK(h);
-	struct rc_heap_thread *t = &rc_heap_self;
-	if (__builtin_expect(rc_heap_charge_due(t, chunk), 0)) {
-		rc_heap_add(&t->requested, (int64_t)n);
-		rc_heap_add(&t->blocks, 1);
-		if (rc_heap_due()) {
-			return sampled(p, n, chunk - 8, 0);
-		}
-	} else {
-		rc_heap_add(&t->requested, (int64_t)n);
-		rc_heap_add(&t->blocks, 1);
+	self_t s = self();
+	if (__builtin_expect(charge_due(s, chunk), 0)) {
+		return exact_slow(p);
 	}
-	tag_write(p, n, chunk - 8);
+	size_t slack = slack_of(s, chunk);
+	if (__builtin_expect(slack > 255, 0)) {
+		/* The countdown did not run out: exact_slow sees so. */
+		return exact_slow(p);
+	}
+	blocks_inc(s);
+	slack_add(s, slack);
+	((unsigned char *)p)[chunk - 9] = (unsigned char)slack;
+	pin_result(&p);
 	return p;
 }
 
@@ -827,10 +974,13 @@ malloc(size_t n)
 	 * counting into its own counters, outside scopes and the shim's own
 	 * work, in the default mode. */
 	self_t s = self();
+	set_pending(s, n);
 	if (__builtin_expect(!gate_open(s), 0)) {
+		if (gate_exact(s)) {
+			return exact_malloc(n);
+		}
 		return malloc_closed(n, __builtin_return_address(0));
 	}
-	set_pending(s, n);
 	void *p = R.malloc(n);
 	pin_result(&p);
 	if (__builtin_expect(!p, 0)) {
@@ -849,37 +999,9 @@ malloc(size_t n)
 	return p;
 }
 
-/* free's fast path for RCSHIM_HEAP=exact. */
-static __attribute__((noinline)) void
-exact_free(void *p)
-{
-	size_t h = HDR(p);
-	if (__builtin_expect(MAY_HAVE_RECORD(h), 0)) {
-		free_general(p);
-		return;
-	}
-	size_t chunk = CHUNK(h);
-	size_t tag = ((const unsigned char *)p)[chunk - 9];
-	/* 0 (the size in 8 bytes) or more than the usable size (not a
-	 * tag of the shim's): the general path. */
-	if (__builtin_expect(tag - 1 >= chunk - 8, 0)) {
-		free_general(p);
-		return;
-	}
-	struct rc_heap_thread *t = &rc_heap_self;
-	rc_heap_add(&t->requested, (int64_t)(tag + 8) - (int64_t)chunk);
-	rc_heap_add(&t->base, -(int64_t)chunk);
-	rc_heap_add(&t->blocks, -1);
-	R.free(p);
-}
-
 static __attribute__((noinline)) void
 free_gated(void *p)
 {
-	if (rc_self.free_off == RC_HEAP_FREE_EXACT) {
-		exact_free(p);
-		return;
-	}
 	if (FORWARDING() && !in_pool(p)) {
 		R.free(p);
 		return;
@@ -895,6 +1017,22 @@ free(void *p)
 	}
 	self_t s = self();
 	if (__builtin_expect(!free_open(s), 0)) {
+		if (free_exact(s)) {
+			/* RCSHIM_HEAP=exact: the tag is the slack (a small
+			 * chunk's always fits its byte: exact_tag). */
+			size_t h = HDR(p);
+			if (__builtin_expect(MAY_HAVE_RECORD(h), 0)) {
+				free_general(p);
+				return;
+			}
+			size_t chunk = CHUNK(h);
+			size_t tag = ((const unsigned char *)p)[chunk - 9];
+			uncharge(s, chunk);
+			slack_sub(s, tag);
+			blocks_dec(s);
+			R.free(p);
+			return;
+		}
 		free_gated(p);
 		return;
 	}
@@ -956,12 +1094,11 @@ calloc(size_t nmemb, size_t size)
 	}
 	size_t h = HDR(p);
 	if (__builtin_expect(h & MAPPED, 0)) {
-		return alloc_mapped(p);
+		return calloc_mapped(p);
 	}
 	s = self();
 	if (__builtin_expect(charge_due(s, CHUNK(h)), 0)) {
-		/* A side block comes zeroed. */
-		return alloc_due(p);
+		return calloc_due(p);
 	}
 	blocks_inc(s);
 	return p;
@@ -1067,37 +1204,78 @@ realloc_general(void *p, size_t n, const void *site)
 	return adopt(q, n, 16, n, site);
 }
 
-/* realloc's fast path for RCSHIM_HEAP=exact. */
+/* realloc failed on exact mode's fast path: @p is as it was, tag
+ * included, charged again. */
 static __attribute__((noinline)) void *
-exact_realloc(void *p, size_t n, const void *site)
+exact_realloc_failed(void *p)
 {
-	size_t h = HDR(p);
-	if (__builtin_expect(MAY_HAVE_RECORD(h) || TOO_BIG(n), 0)) {
-		return realloc_general(p, n, site);
+	size_t chunk = CHUNK(HDR(p));
+	rc_heap_add(&rc_heap_self.base, (int64_t)chunk);
+	rc_heap_add(&rc_heap_self.slack, ((const unsigned char *)p)[chunk - 9]);
+	return NULL;
+}
+
+/* Exact mode's realloc returned block @q, charged, whose countdown ran
+ * out or whose slack does not fit in a byte (not counted yet). */
+static __attribute__((noinline)) void *
+exact_realloc_slow(void *q)
+{
+	size_t n = rc_heap_self.pending, usable = CHUNK(HDR(q)) - 8;
+	bool due = rc_heap_self.countdown <= 0;
+	rc_heap_add(&rc_heap_self.slack, (int64_t)(usable - n));
+	if (due && rc_heap_due()) {
+		return sampled(q, n, usable, n);
+	}
+	return exact_tag(q, n, usable, n);
+}
+
+/* Exact mode's realloc returned a mapped chunk: a new block. */
+static __attribute__((noinline)) void *
+exact_realloc_mapped(void *q)
+{
+	size_t n = rc_heap_self.pending;
+	rc_heap_add(&rc_heap_self.blocks, -1);
+	return adopt(q, n, 16, n, NULL);
+}
+
+/* realloc's fast path for RCSHIM_HEAP=exact (@n > 0): the old block's
+ * charge and tag taken off before the call, the new one's counted and
+ * written after it. */
+static __attribute__((noinline)) void *
+exact_realloc(void *p, size_t n)
+{
+	size_t n1, h = HDR(p);
+	if (__builtin_expect(MAY_HAVE_RECORD(h) || __builtin_add_overflow(n, 1, &n1), 0)) {
+		/* (No scope is open: the site is not needed.) */
+		return realloc_general(p, n, NULL);
 	}
 	size_t chunk = CHUNK(h);
-	size_t old = tag_size(p, chunk - 8);
-	if (__builtin_expect(old == SIZE_MAX, 0)) {
-		return realloc_general(p, n, site);
-	}
-	void *q = R.realloc(p, n + 1);
+	size_t tag = ((const unsigned char *)p)[chunk - 9];
+	self_t s = self();
+	set_pending(s, n);
+	uncharge(s, chunk);
+	slack_sub(s, tag);
+	void *q = R.realloc(p, n1);
+	pin_result(&q);
 	if (__builtin_expect(!q, 0)) {
-		return q; /* p is as it was, tag included */
+		return exact_realloc_failed(p);
 	}
-	struct rc_heap_thread *t = &rc_heap_self;
-	rc_heap_add(&t->base, -(int64_t)chunk);
-	rc_heap_add(&t->requested, (int64_t)n - (int64_t)old);
 	size_t hq = HDR(q);
 	if (__builtin_expect(hq & MAPPED, 0)) {
-		rc_heap_add(&t->blocks, -1);
-		rc_heap_add(&t->requested, -(int64_t)n);
-		return adopt(q, n, 16, n, site);
+		return exact_realloc_mapped(q);
 	}
 	size_t cq = CHUNK(hq);
-	if (__builtin_expect(rc_heap_charge_due(t, cq), 0) && rc_heap_due()) {
-		return sampled(q, n, cq - 8, n);
+	s = self();
+	if (__builtin_expect(charge_due(s, cq), 0)) {
+		return exact_realloc_slow(q);
 	}
-	tag_write(q, n, cq - 8);
+	size_t slack = slack_of(s, cq);
+	if (__builtin_expect(slack > 255, 0)) {
+		return exact_realloc_slow(q);
+	}
+	slack_add(s, slack);
+	((unsigned char *)q)[cq - 9] = (unsigned char)slack;
+	pin_result(&q);
 	return q;
 }
 
@@ -1134,9 +1312,6 @@ realloc_failed(void *p)
 static __attribute__((noinline)) void *
 realloc_gated(void *p, size_t n, const void *site)
 {
-	if (rc_self.gate == RC_HEAP_GATE_EXACT && n != 0) {
-		return exact_realloc(p, n, site);
-	}
 	if (FORWARDING() && !in_pool(p)) {
 		return R.realloc(p, n);
 	}
@@ -1154,6 +1329,9 @@ realloc(void *p, size_t n)
 	 * uncharged before the call (and charged again if it fails). */
 	self_t s = self();
 	if (__builtin_expect(!gate_open(s) || n == 0, 0)) {
+		if (gate_exact(s) && n != 0) {
+			return exact_realloc(p, n);
+		}
 		return realloc_gated(p, n, __builtin_return_address(0));
 	}
 	size_t h = HDR(p);

@@ -239,7 +239,7 @@ START_TEST(side_blocks_are_found_and_released)
 
 	setup();
 	for (size_t i = 0; i < sizeof(aligns) / sizeof(*aligns); i++) {
-		unsigned char *p = rc_heap_side_alloc(100, 104, aligns[i], RC_HEAP_REC_SAMPLE, 0);
+		unsigned char *p = rc_heap_side_alloc(100, 104, aligns[i], RC_HEAP_REC_SAMPLE, 0, true);
 		ck_assert_ptr_nonnull(p);
 		ck_assert_uint_eq((uintptr_t)p % aligns[i], 0);
 		for (size_t k = 0; k < 104; k++) {

@@ -285,6 +285,23 @@ START_TEST(heap_threads_exact_while_threads_exit)
 	run_victim(&shim, true, report, "524288", "json", "report/victim-heap-threads", "threads");
 	ck_assert_status_eq(shim.status, bare.status);
 	ck_assert_str_eq(shim.out, bare.out);
+	/* And RCSHIM_HEAP=exact: its fast paths, threads folded, the
+	 * requested bytes exact. */
+	t_run_free(&shim);
+	char env_report[700];
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	const char *env[] = { env_report, "RCSHIM_REPORT_FORMAT=json", "RCSHIM_HEAP=exact", NULL };
+	const char *argv[] = { t_victim("report/victim-heap-threads"), "threads", NULL };
+	t_run(&shim, true, env, NULL, argv);
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	if (!stepped_aside_for_asan(report)) {
+		rq_expect(report, "(K['heap']['mode'], K['heap']['requested_exact'])", "('exact', True)");
+		ck_assert_int_ge(rq_long(report, "K['heap']['count']"), 360);
+		ck_assert_int_ge(rq_long(report, "K['heap']['requested_bytes']"), 1555560);
+		ck_assert_int_ge(rq_long(report, "K['heap']['bytes']"),
+				 rq_long(report, "K['heap']['requested_bytes']") + 360);
+	}
 	t_run_free(&bare);
 	t_run_free(&shim);
 	t_scratch_free(dir);
@@ -306,8 +323,12 @@ START_TEST(heap_fork_while_threads_allocate)
 	for (int round = under_valgrind() ? 1 : 0; round < (under_valgrind() ? 2 : 3); round++) {
 		/* Sampling every allocation, and rarely: both must survive
 		 * forks taken while three threads allocate and unwind. */
-		run_victim(&shim, true, report, round == 1 ? "4096" : "1", "json",
-			   "report/victim-heap-threads", "fork");
+		/* The third round in RCSHIM_HEAP=exact. */
+		const char *env[] = { "RCSHIM_REPORT=", round == 1 ? "RCSHIM_HEAP_SAMPLE=4096"
+								    : "RCSHIM_HEAP_SAMPLE=1",
+				      round == 2 ? "RCSHIM_HEAP=exact" : "RCSHIM_HEAP=counts", NULL };
+		const char *argv[] = { t_victim("report/victim-heap-threads"), "fork", NULL };
+		t_run(&shim, true, env, NULL, argv);
 		ck_assert_status_eq(shim.status, bare.status);
 		ck_assert_str_eq(shim.out, bare.out);
 		t_run_free(&shim);
