@@ -176,18 +176,26 @@ set_countdown(struct rc_heap_thread *t, int64_t next)
 static void
 read_thread(struct rc_heap_thread *t, int64_t *blocks, int64_t *charged, int64_t *slack)
 {
-	for (;;) {
+	/* The owner's update is a few stores; a reader that interrupted it
+	 * (a report asked for from a signal handler on that thread) would
+	 * wait for good: after a while it takes what it sees. */
+	for (unsigned tries = 0;; tries++) {
 		unsigned s = atomic_load_explicit(&t->seq, memory_order_acquire);
 		int64_t base = atomic_load_explicit(&t->base, memory_order_relaxed);
 		int64_t cd = atomic_load_explicit(&t->countdown, memory_order_relaxed);
 		*blocks = atomic_load_explicit(&t->blocks, memory_order_relaxed);
 		*slack = atomic_load_explicit(&t->slack, memory_order_relaxed);
 		atomic_thread_fence(memory_order_acquire);
-		if (!(s & 1) && atomic_load_explicit(&t->seq, memory_order_relaxed) == s) {
-			*charged = base - cd;
+		*charged = base - cd;
+		if ((!(s & 1) && atomic_load_explicit(&t->seq, memory_order_relaxed) == s) ||
+		    tries >= 100000) {
 			return;
 		}
-		__builtin_ia32_pause();
+		if (tries > 64) {
+			rc_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		} else {
+			__builtin_ia32_pause();
+		}
 	}
 }
 
