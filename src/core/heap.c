@@ -502,13 +502,16 @@ void *
 rc_heap_side_alloc(size_t n, size_t usable, size_t align, unsigned flags, uint32_t stack,
 		   bool zero)
 {
-	if (align < 16) {
-		align = 16;
-	}
-	size_t lead = (sizeof(struct rc_heap_rec) + SIDE_HEAD + 15) & ~(size_t)15;
 	if (usable > ((size_t)1 << 40) || align > ((size_t)1 << 30)) {
 		return NULL;
 	}
+	/* At least 16, and a power of two (memalign rounds the same way). */
+	size_t a = 16;
+	while (a < align) {
+		a <<= 1;
+	}
+	align = a;
+	size_t lead = (sizeof(struct rc_heap_rec) + SIDE_HEAD + 15) & ~(size_t)15;
 	unsigned char *base = rc_alloc_raw(lead + (align - 16) + usable);
 	if (!base) {
 		return NULL;

@@ -234,14 +234,17 @@ END_TEST
  * (whose last reads as a mapped glibc chunk), and by the filter. */
 START_TEST(side_blocks_are_found_and_released)
 {
-	static const size_t aligns[] = { 16, 64, 4096 };
+	/* Asked for, and given (a power of two, as memalign rounds). */
+	static const size_t aligns[][2] = { { 1, 16 }, { 16, 16 }, { 48, 64 }, { 64, 64 },
+					    { 4096, 4096 } };
 	struct rc_heap_rec r;
 
 	setup();
 	for (size_t i = 0; i < sizeof(aligns) / sizeof(*aligns); i++) {
-		unsigned char *p = rc_heap_side_alloc(100, 104, aligns[i], RC_HEAP_REC_SAMPLE, 0, true);
+		unsigned char *p =
+			rc_heap_side_alloc(100, 104, aligns[i][0], RC_HEAP_REC_SAMPLE, 0, true);
 		ck_assert_ptr_nonnull(p);
-		ck_assert_uint_eq((uintptr_t)p % aligns[i], 0);
+		ck_assert_uint_eq((uintptr_t)p % aligns[i][1], 0);
 		for (size_t k = 0; k < 104; k++) {
 			ck_assert_uint_eq(p[k], 0);
 		}
