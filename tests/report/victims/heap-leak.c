@@ -28,8 +28,21 @@ churn(void)
 	for (int i = 0; i < 1000; i++) {
 		char *a = malloc((size_t)(i % 700) + 1);
 		char *b = calloc(3, (size_t)i + 1);
+		/* Zeroed, and contents kept by realloc, wherever the block
+		 * lives (a sampled one moves to the shim's side blocks). */
+		for (size_t k = 0; k < 3 * ((size_t)i + 1); k++) {
+			if (b[k]) {
+				_exit(4);
+			}
+		}
 		char *c = realloc(NULL, 40);
+		memset(c, 0x5a, 40);
 		c = realloc(c, (size_t)i * 3 + 50);
+		for (int k = 0; k < 40; k++) {
+			if (c[k] != 0x5a) {
+				_exit(5);
+			}
+		}
 		void *d = NULL;
 		if (posix_memalign(&d, 64, 100) != 0) {
 			_exit(3);
