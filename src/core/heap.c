@@ -20,7 +20,6 @@
 #include "core/sys.h"
 #include "report/report.h"
 
-bool rc_heap_counting = true;
 bool rc_heap_exact;
 /* Whether the fast paths may read the allocator's chunk headers. */
 static bool direct;
@@ -984,7 +983,6 @@ rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting)
 {
 	G.interval = sample_bytes ? sample_bytes : 1;
 	G.depth = stack_depth;
-	rc_heap_counting = counting;
 	G.sampling = counting;
 	refresh_gate();
 	/* The calling thread (usually the only one yet) starts at the

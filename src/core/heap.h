@@ -50,8 +50,6 @@
 /* The calling thread's counters. */
 #define rc_heap_self (rc_self.heap)
 
-/* Configured to track the heap (RCSHIM_TRACK): the report shows it. */
-extern bool rc_heap_counting;
 /* RCSHIM_HEAP=exact in effect: the interposer tags every block with its
  * requested size and counts requested bytes exactly. */
 extern bool rc_heap_exact;
