@@ -1,18 +1,23 @@
 #!/bin/bash
 # Instructions executed by the real programs of bench-real.sh, bare and
-# under librcshim.so with everything tracked, counted by valgrind's
-# callgrind (which does not replace malloc, so the shim's heap tracking
-# runs as it does outside valgrind).  Unlike CPU time, the count does not
-# move with the load of a shared machine; it does not see what costs
-# cycles without costing instructions (cache misses, atomic operations,
-# page faults, system calls), which bench-real.sh measures.
-#   scripts/bench-insns.sh [BUILDDIR] [ROWS]
+# under librcshim.so, counted by valgrind's callgrind (which does not
+# replace malloc, so the shim's heap tracking runs as it does outside
+# valgrind).  Unlike CPU time, the count does not move with the load of a
+# shared machine; it does not see what costs cycles without costing
+# instructions (cache misses, atomic operations, page faults, system
+# calls), which bench-real.sh measures.  Each program is counted bare and
+# under the shim with the default settings (everything tracked); with
+# "all", also with RCSHIM_HEAP=exact and with the heap alone tracked and
+# no live signal (RCSHIM_TRACK=heap RCSHIM_SIGNAL=none: no worker thread,
+# the heap's own cost).
+#   scripts/bench-insns.sh [BUILDDIR] [ROWS] [all]
 # ROWS: rows the sqlite3 shell inserts (default 50 000; 200 000 takes
 # about two minutes per run under callgrind).
 set -eu
 cd "$(dirname "$0")/.."
 dir=${1:-build}
 rows=${2:-50000}
+variants=${3:-default}
 lib=$(realpath "$dir/src/librcshim.so")
 command -v valgrind >/dev/null || { echo "bench-insns: valgrind is not installed" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/rcshim-bench-insns.XXXXXX)
@@ -27,18 +32,29 @@ insns() { # PRELOAD CMD... -> instructions (stdin passed through)
 }
 
 compare() { # NAME STDIN CMD...
-	local name=$1 in=$2 b s
+	local name=$1 in=$2 b s label
 	shift 2
 	rm -f "$tmp/bench.db"
 	b=$(insns "" "$@" <"$in")
-	rm -f "$tmp/bench.db"
-	s=$(insns "$lib" "$@" <"$in")
-	if [ -z "$b" ] || [ -z "$s" ]; then
+	if [ -z "$b" ]; then
 		echo "$name: callgrind gave no count" >&2
 		return 1
 	fi
-	awk -v n="$name" -v b="$b" -v s="$s" 'BEGIN {
-		printf "%s: bare %.1f M, shim %.1f M instructions, ratio %.4f\n", n, b / 1e6, s / 1e6, s / b }'
+	for label in default exact heap-only; do
+		[ "$label" = default ] || [ "$variants" = all ] || continue
+		rm -f "$tmp/bench.db"
+		case $label in
+		default) s=$(insns "$lib" "$@" <"$in") ;;
+		exact) s=$(RCSHIM_HEAP=exact insns "$lib" "$@" <"$in") ;;
+		heap-only) s=$(RCSHIM_TRACK=heap RCSHIM_SIGNAL=none insns "$lib" "$@" <"$in") ;;
+		esac
+		if [ -z "$s" ]; then
+			echo "$name ($label): callgrind gave no count" >&2
+			return 1
+		fi
+		awk -v n="$name" -v l="$label" -v b="$b" -v s="$s" 'BEGIN {
+			printf "%s: bare %.1f M, shim (%s) %.1f M instructions, ratio %.4f\n", n, b / 1e6, l, s / 1e6, s / b }'
+	done
 }
 
 if command -v sqlite3 >/dev/null; then

@@ -58,11 +58,11 @@ trim(const struct rc_step_ctx *ctx)
 static void
 leak_summary(void)
 {
-	int64_t blocks, bytes;
+	int64_t blocks, bytes, requested;
 	if (rc_heap_inactive_reason()) {
 		return;
 	}
-	rc_heap_totals(&blocks, &bytes);
+	rc_heap_totals(&blocks, &bytes, &requested);
 	if (blocks > 0) {
 		rc_info("heap: %ld blocks, %ld bytes still allocated at exit%s", (long)blocks,
 			(long)bytes, rc_cfg.report[0] ? " (stacks in the report)" : "");

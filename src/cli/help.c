@@ -43,6 +43,10 @@ const struct cli_var_opt cli_var_opts[] = {
 	{ "heap-sample", "RCSHIM_HEAP_SAMPLE", "BYTES",
 	  "mean bytes between sampled heap allocations\n"
 	  "(1: every one; default 512k)" },
+	{ "heap", "RCSHIM_HEAP", "counts|exact",
+	  "heap figures: counts (exact blocks and bytes,\n"
+	  "requested bytes estimated; the default) or\n"
+	  "exact (requested bytes exact too, at a cost)" },
 	{ "stack-depth", "RCSHIM_STACK_DEPTH", "N",
 	  "frames kept per stack, 0-128 (default 16)" },
 	{ "report", "RCSHIM_REPORT", "PATH",

@@ -1,6 +1,7 @@
 #include "build-config.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,8 +46,22 @@ map(size_t len)
 	return p == (void *)-1 ? NULL : p;
 }
 
+static void *alloc(size_t size, bool zero);
+
 void *
 rc_alloc(size_t size)
+{
+	return alloc(size, true);
+}
+
+void *
+rc_alloc_raw(size_t size)
+{
+	return alloc(size, false);
+}
+
+static void *
+alloc(size_t size, bool zero)
 {
 	size_t total = size + HDR;
 	unsigned char *p;
@@ -96,7 +111,11 @@ rc_alloc(size_t size)
 	A.in_use += csize;
 	rc_spin_unlock(&A.lock);
 
-	memset(p, 0, csize);
+	if (zero) {
+		memset(p, 0, csize);
+	} else {
+		memset(p, 0, HDR);
+	}
 	p[8] = (unsigned char)c;
 	return p + HDR;
 }

@@ -12,6 +12,9 @@
 
 /* Zeroed, 16-byte aligned; NULL when the kernel refuses memory. */
 void *rc_alloc(size_t size);
+/* The same, not zeroed (a block reused from the arena holds what it
+ * held): for memory that is written before it is read. */
+void *rc_alloc_raw(size_t size);
 void rc_free(void *p);
 char *rc_strdup(const char *s);
 char *rc_strndup(const char *s, size_t n);

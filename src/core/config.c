@@ -888,6 +888,35 @@ show_heap(const struct rc_config *cfg, const struct rc_var *v, char *buf,
 	rc_fmt(buf, n, "%zu", cfg->heap_sample);
 }
 
+/* heap mode: what is exact (DESIGN §8) */
+
+static bool
+parse_heap_mode(struct rc_config *cfg, const struct rc_var *v, const char *val,
+		char *why, size_t why_n)
+{
+	if (ieq(val, "counts")) {
+		cfg->heap_exact = false;
+	} else if (ieq(val, "exact")) {
+		cfg->heap_exact = true;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void
+reset_heap_mode(struct rc_config *cfg, const struct rc_var *v, const char *tmpdir)
+{
+	cfg->heap_exact = false;
+}
+
+static void
+show_heap_mode(const struct rc_config *cfg, const struct rc_var *v, char *buf,
+	       size_t n)
+{
+	rc_fmt(buf, n, "%s", cfg->heap_exact ? "exact" : "counts");
+}
+
 /* stack depth */
 
 static bool
@@ -1059,6 +1088,8 @@ static const struct rc_var vars[] = {
 	  parse_idle, reset_idle, show_idle, OFF(tmp_idle_s), false },
 	{ "HEAP_SAMPLE", "bytes >= 1, or with a suffix k or m", parse_heap,
 	  reset_heap, show_heap, OFF(heap_sample), false },
+	{ "HEAP", "counts or exact", parse_heap_mode, reset_heap_mode,
+	  show_heap_mode, OFF(heap_exact), false },
 	{ "STACK_DEPTH", "0-128", parse_depth, reset_depth, show_depth,
 	  OFF(stack_depth), false },
 	{ "REPORT",
@@ -1153,24 +1184,43 @@ seen_before(char *const *envp, size_t i, const char *entry, size_t len)
 	return false;
 }
 
+/* The value of @name ("RCSHIM_X=") in @envp: the first wins, as with
+ * getenv; NULL when absent or empty. */
+static const char *
+early_value(char *const *envp, const char *name, size_t len)
+{
+	for (size_t i = 0; envp && envp[i]; i++) {
+		if (strncmp(envp[i], name, len) == 0) {
+			return envp[i][len] ? envp[i] + len : NULL;
+		}
+	}
+	return NULL;
+}
+
 unsigned
 rc_config_track_of(char *const *envp)
 {
 	static const char name[] = PREFIX "TRACK=";
 	struct rc_config cfg;
 	char why[128];
+	const char *val = early_value(envp, name, sizeof(name) - 1);
 
-	for (size_t i = 0; envp && envp[i]; i++) {
-		if (strncmp(envp[i], name, sizeof(name) - 1) == 0) {
-			const char *val = envp[i] + sizeof(name) - 1;
-			/* The first wins; empty or invalid: the default. */
-			if (*val && parse_track(&cfg, NULL, val, why, sizeof(why))) {
-				return cfg.track;
-			}
-			break;
-		}
+	/* Invalid: the default. */
+	if (val && parse_track(&cfg, NULL, val, why, sizeof(why))) {
+		return cfg.track;
 	}
 	return RC_TRACK_ALL;
+}
+
+bool
+rc_config_heap_exact_of(char *const *envp)
+{
+	static const char name[] = PREFIX "HEAP=";
+	struct rc_config cfg;
+	char why[128];
+	const char *val = early_value(envp, name, sizeof(name) - 1);
+
+	return val && parse_heap_mode(&cfg, NULL, val, why, sizeof(why)) && cfg.heap_exact;
 }
 
 int

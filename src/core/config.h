@@ -39,6 +39,7 @@ struct rc_config {
 	enum rc_tmp_owner tmp_owner;     /* RCSHIM_TMP_OWNER */
 	unsigned tmp_idle_s;             /* RCSHIM_TMP_IDLE; 0 = off */
 	size_t heap_sample;              /* RCSHIM_HEAP_SAMPLE, mean bytes between samples */
+	bool heap_exact;                 /* RCSHIM_HEAP=exact: exact requested bytes */
 	unsigned stack_depth;            /* RCSHIM_STACK_DEPTH */
 	char report[1024];               /* RCSHIM_REPORT; "" = none, "-" = stderr */
 	enum rc_report_format report_format; /* RCSHIM_REPORT_FORMAT */
@@ -60,6 +61,9 @@ int rc_config_load(struct rc_config *cfg, char *const *envp,
  * stderr: for what must decide before the configuration is loaded (the
  * malloc family's first call may come before the constructor). */
 unsigned rc_config_track_of(char *const *envp);
+/* RCSHIM_HEAP=exact, the same way (the malloc family's mode is chosen at
+ * its first call, once for the life of the process). */
+bool rc_config_heap_exact_of(char *const *envp);
 
 /* The defaults alone, as if the environment were empty. */
 void rc_config_defaults(struct rc_config *cfg);

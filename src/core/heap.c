@@ -1,6 +1,8 @@
-/* Heap accounting: the per-thread counters and their list, the sample
- * table, and the groups the report shows.  The hot path is inline in
- * heap.h; everything here runs once per thread or once per sample. */
+/* Heap accounting: the per-thread counters and their list, the records
+ * (samples, scopes' blocks, the shim's own), side blocks, and the summary
+ * the report shows.  The hot path is inline in heap.h and in the
+ * interposer; everything here runs once per thread, once per sample, or
+ * on the general path. */
 #include "build-config.h"
 
 #include <errno.h>
@@ -18,7 +20,7 @@
 #include "core/sys.h"
 #include "report/report.h"
 
-bool rc_heap_counting = true;
+bool rc_heap_exact;
 /* Whether the fast paths may read the allocator's chunk headers. */
 static bool direct;
 
@@ -27,9 +29,16 @@ static bool direct;
 static void
 refresh_gate(void)
 {
-	bool open = rc_self.heap.state == RC_HEAP_T_ACTIVE && direct;
-	rc_self.free_off = !open;
-	rc_self.alloc_off = !(open && rc_heap_counting && rc_scope_cur == 0);
+	if (rc_self.heap.state != RC_HEAP_T_ACTIVE || !direct) {
+		rc_self.free_off = 1;
+		rc_self.alloc_off = 1;
+	} else if (rc_heap_exact) {
+		rc_self.free_off = RC_HEAP_FREE_EXACT;
+		rc_self.alloc_off = rc_scope_cur ? 1 : RC_HEAP_ALLOC_EXACT;
+	} else {
+		rc_self.free_off = 0;
+		rc_self.alloc_off = rc_scope_cur ? 1 : 0;
+	}
 }
 
 void
@@ -45,19 +54,30 @@ rc_heap_set_direct(bool on)
 	refresh_gate();
 }
 
-struct sample {
-	struct sample *next;
-	uintptr_t p;
-	uint64_t n;
-	uint32_t stack;
-	uint32_t scope; /* the scope it was allocated in; 0: none */
-	bool stat;      /* a statistical sample (else recorded for its scope only) */
-};
+void
+rc_heap_set_exact(bool on)
+{
+	rc_heap_exact = on;
+	refresh_gate();
+}
+
+/* The filter in front of the table: one counter per hash of an address,
+ * the number of records whose address hashes there.  Read without the
+ * lock by frees of large blocks; a record is counted before its block is
+ * handed out, so a thread that got the block from the program sees it. */
+#define FILTER_BITS 12
+static _Atomic uint32_t filter[1u << FILTER_BITS] RC_COLD_BSS;
+
+static inline size_t
+filter_of(uintptr_t p)
+{
+	return (size_t)(((uint64_t)(p >> 4) * 0x9e3779b97f4a7c15ull) >> (64 - FILTER_BITS));
+}
 
 static struct {
 	/* Counts of threads that have exited, and of blocks freed by a
 	 * thread after its own counters were folded. */
-	_Atomic int64_t blocks, bytes;
+	_Atomic int64_t blocks, charged, slack;
 	struct rc_spinlock tlock;
 	struct rc_heap_thread *threads;
 	pthread_key_t key;
@@ -69,9 +89,11 @@ static struct {
 	char inactive[160];   /* why interposition is not active */
 
 	struct rc_spinlock slock;
-	struct sample **buckets;
-	size_t nbuckets, nrecords; /* records: samples and scope records */
-	size_t nsamples, sample_bytes; /* statistical samples only */
+	struct rc_heap_rec **buckets;
+	size_t nbuckets, nrecords;
+	/* Statistical samples: their number, usable and requested bytes. */
+	size_t nsamples;
+	uint64_t sample_bytes, sample_requested;
 } G = { .interval = RC_DEFAULT_HEAP_SAMPLE, .depth = RC_DEFAULT_STACK_DEPTH };
 
 /* --- sampling intervals ---------------------------------------------------- */
@@ -132,6 +154,50 @@ next_interval(struct rc_heap_thread *t)
 	return (int64_t)x;
 }
 
+/* Sets the countdown of the calling thread to @next without changing its
+ * live bytes (base - countdown): both move, inside the sequence count. */
+static void
+set_countdown(struct rc_heap_thread *t, int64_t next)
+{
+	unsigned s = atomic_load_explicit(&t->seq, memory_order_relaxed);
+	atomic_store_explicit(&t->seq, s + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	int64_t cd = atomic_load_explicit(&t->countdown, memory_order_relaxed);
+	atomic_store_explicit(&t->base,
+			      atomic_load_explicit(&t->base, memory_order_relaxed) + (next - cd),
+			      memory_order_relaxed);
+	atomic_store_explicit(&t->countdown, next, memory_order_relaxed);
+	atomic_store_explicit(&t->seq, s + 2, memory_order_release);
+}
+
+/* A thread's live blocks, charged bytes and slack, read consistently
+ * with the owner's set_countdown. */
+static void
+read_thread(struct rc_heap_thread *t, int64_t *blocks, int64_t *charged, int64_t *slack)
+{
+	/* The owner's update is a few stores; a reader that interrupted it
+	 * (a report asked for from a signal handler on that thread) would
+	 * wait for good: after a while it takes what it sees. */
+	for (unsigned tries = 0;; tries++) {
+		unsigned s = atomic_load_explicit(&t->seq, memory_order_acquire);
+		int64_t base = atomic_load_explicit(&t->base, memory_order_relaxed);
+		int64_t cd = atomic_load_explicit(&t->countdown, memory_order_relaxed);
+		*blocks = atomic_load_explicit(&t->blocks, memory_order_relaxed);
+		*slack = atomic_load_explicit(&t->slack, memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+		*charged = base - cd;
+		if ((!(s & 1) && atomic_load_explicit(&t->seq, memory_order_relaxed) == s) ||
+		    tries >= 100000) {
+			return;
+		}
+		if (tries > 64) {
+			rc_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		} else {
+			__builtin_ia32_pause();
+		}
+	}
+}
+
 /* --- threads --------------------------------------------------------------- */
 
 static void
@@ -171,7 +237,10 @@ rc_heap_thread_register(void)
 		t->next = G.threads;
 		G.threads = t;
 	}
-	t->countdown = G.sampling ? next_interval(t) : (int64_t)RC_DEFAULT_HEAP_SAMPLE;
+	/* The TLS image zeroes the counters; a thread that counted into
+	 * them before (the main thread, on the general path) keeps its
+	 * counts. */
+	set_countdown(t, G.sampling ? next_interval(t) : (int64_t)RC_DEFAULT_HEAP_SAMPLE);
 	t->state = RC_HEAP_T_ACTIVE;
 	refresh_gate();
 	rc_spin_unlock(&G.tlock);
@@ -194,6 +263,21 @@ unlink_thread(struct rc_heap_thread *t)
 	t->next = NULL;
 }
 
+/* Adds thread @t's counts to the process totals and zeroes them.  Under
+ * G.tlock, @t quiet (the calling thread, or one that no longer exists). */
+static void
+fold(struct rc_heap_thread *t)
+{
+	int64_t b, c, r;
+	read_thread(t, &b, &c, &r);
+	atomic_fetch_add(&G.blocks, b);
+	atomic_fetch_add(&G.charged, c);
+	atomic_fetch_add(&G.slack, r);
+	atomic_store_explicit(&t->blocks, 0, memory_order_relaxed);
+	atomic_store_explicit(&t->base, atomic_load(&t->countdown), memory_order_relaxed);
+	atomic_store_explicit(&t->slack, 0, memory_order_relaxed);
+}
+
 void
 rc_heap_thread_exit(void)
 {
@@ -203,10 +287,7 @@ rc_heap_thread_exit(void)
 	}
 	rc_spin_lock(&G.tlock);
 	unlink_thread(t);
-	atomic_fetch_add(&G.blocks, atomic_load_explicit(&t->blocks, memory_order_relaxed));
-	atomic_fetch_add(&G.bytes, atomic_load_explicit(&t->bytes, memory_order_relaxed));
-	atomic_store_explicit(&t->blocks, 0, memory_order_relaxed);
-	atomic_store_explicit(&t->bytes, 0, memory_order_relaxed);
+	fold(t);
 	/* What this thread frees from now on (later destructors, its TLS
 	 * teardown) goes to the process totals. */
 	t->state = RC_HEAP_T_EXITED;
@@ -214,59 +295,107 @@ rc_heap_thread_exit(void)
 	rc_spin_unlock(&G.tlock);
 }
 
-static unsigned scope_record(void *p, size_t n, const void *site);
+/* --- counting on the general paths ------------------------------------------ */
 
-unsigned
-rc_heap_alloc_slow(void *p, size_t n, const void *site)
+static bool
+count(int64_t blocks, int64_t alloc, int64_t gone, int64_t slack)
 {
 	struct rc_heap_thread *t = &rc_heap_self;
 
-	if (rc_guard || !rc_heap_counting) {
-		return 0; /* the shim's own, or the heap is not tracked */
-	}
 	if (t->state == RC_HEAP_T_NEW) {
 		rc_heap_thread_register();
 	}
-	if (t->state == RC_HEAP_T_ACTIVE) {
-		rc_heap_add(t, 1, (int64_t)n);
-		if (rc_heap_sample_due(t, n)) {
-			unsigned sampled = rc_heap_sample(p, n);
-			if (sampled || rc_scope_cur == 0) {
-				return RC_HEAP_COUNTED | sampled;
-			}
-		}
-		if (rc_scope_cur != 0) {
-			return RC_HEAP_COUNTED | scope_record(p, n, site);
-		}
-		return RC_HEAP_COUNTED;
+	if (t->state != RC_HEAP_T_ACTIVE) {
+		atomic_fetch_add(&G.blocks, blocks);
+		atomic_fetch_add(&G.charged, alloc - gone);
+		atomic_fetch_add(&G.slack, slack);
+		return false;
 	}
-	atomic_fetch_add(&G.blocks, 1);
-	atomic_fetch_add(&G.bytes, (int64_t)n);
-	return RC_HEAP_COUNTED;
+	rc_heap_add(&t->blocks, blocks);
+	rc_heap_add(&t->base, -gone);
+	rc_heap_add(&t->slack, slack);
+	return alloc > 0 && rc_heap_charge_due(t, (size_t)alloc) && rc_heap_due();
 }
 
-void
-rc_heap_uncount_slow(size_t n)
+bool
+rc_heap_count_new(size_t n, size_t usable)
 {
-	atomic_fetch_sub(&G.blocks, 1);
-	atomic_fetch_sub(&G.bytes, (int64_t)n);
+	return count(1, (int64_t)(usable + RC_HEAP_CHARGE_EXTRA), 0,
+		     rc_heap_exact ? (int64_t)(usable - n) : 0);
 }
 
 void
-rc_heap_totals(int64_t *blocks, int64_t *bytes)
+rc_heap_count_gone(size_t n, size_t usable)
+{
+	count(-1, 0, (int64_t)(usable + RC_HEAP_CHARGE_EXTRA),
+	      rc_heap_exact ? -(int64_t)(usable - n) : 0);
+}
+
+bool
+rc_heap_due(void)
+{
+	struct rc_heap_thread *t = &rc_heap_self;
+	if (!G.sampling) {
+		/* Before the configuration is known (allocations of the
+		 * loader and of other constructors): nothing is sampled. */
+		set_countdown(t, (int64_t)RC_DEFAULT_HEAP_SAMPLE);
+		return false;
+	}
+	set_countdown(t, next_interval(t));
+	return rc_guard == 0;
+}
+
+void
+rc_heap_totals(int64_t *blocks, int64_t *bytes, int64_t *requested)
 {
 	rc_spin_lock(&G.tlock);
-	int64_t b = atomic_load(&G.blocks), y = atomic_load(&G.bytes);
+	int64_t b = atomic_load(&G.blocks), c = atomic_load(&G.charged),
+		sl = atomic_load(&G.slack);
 	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
-		b += atomic_load_explicit(&t->blocks, memory_order_relaxed);
-		y += atomic_load_explicit(&t->bytes, memory_order_relaxed);
+		int64_t tb, tc, ts;
+		read_thread(t, &tb, &tc, &ts);
+		b += tb;
+		c += tc;
+		sl += ts;
 	}
 	rc_spin_unlock(&G.tlock);
 	*blocks = b;
-	*bytes = y;
+	*bytes = c - b * RC_HEAP_CHARGE_EXTRA;
+	*requested = rc_heap_exact ? *bytes - sl : 0;
 }
 
-/* --- the sample table ---------------------------------------------------- */
+/* --- records ---------------------------------------------------------------- */
+
+enum rc_heap_plan
+rc_heap_plan(void)
+{
+	if (rc_guard) {
+		return RC_HEAP_OWN;
+	}
+	return rc_scope_cur && G.sampling ? RC_HEAP_SCOPE : RC_HEAP_PLAIN;
+}
+
+uint32_t
+rc_heap_sample_stack(void)
+{
+	int saved_errno = errno;
+	rc_guard++;
+	uint32_t id = rc_stack_capture_alloc(G.depth);
+	rc_guard--;
+	errno = saved_errno;
+	return id;
+}
+
+uint32_t
+rc_heap_site_stack(const void *site)
+{
+	int saved_errno = errno;
+	rc_guard++;
+	uint32_t id = rc_stack_site((uintptr_t)site, G.depth);
+	rc_guard--;
+	errno = saved_errno;
+	return id;
+}
 
 static size_t
 bucket_of(uintptr_t p, size_t nb)
@@ -275,115 +404,221 @@ bucket_of(uintptr_t p, size_t nb)
 	return (size_t)(h >> 20) & (nb - 1);
 }
 
-static bool
+/* The buckets, doubled: allocated outside G.slock (whose holders take no
+ * other lock: the fork handlers take it last), then swapped in. */
+static void
 grow(void)
 {
+	rc_spin_lock(&G.slock);
 	size_t nb = G.nbuckets ? G.nbuckets * 2 : 1024;
-	struct sample **b = rc_alloc(nb * sizeof(*b));
+	bool due = G.nrecords >= 2 * G.nbuckets;
+	rc_spin_unlock(&G.slock);
+	if (!due) {
+		return;
+	}
+	struct rc_heap_rec **b = rc_alloc(nb * sizeof(*b)), **old = NULL;
 	if (!b) {
+		return;
+	}
+	rc_spin_lock(&G.slock);
+	if (G.nbuckets * 2 == nb || (G.nbuckets == 0 && nb == 1024)) {
+		for (size_t i = 0; i < G.nbuckets; i++) {
+			struct rc_heap_rec *s = G.buckets[i];
+			while (s) {
+				struct rc_heap_rec *next = s->next;
+				size_t k = bucket_of(s->p, nb);
+				s->next = b[k];
+				b[k] = s;
+				s = next;
+			}
+		}
+		old = G.buckets;
+		G.buckets = b;
+		G.nbuckets = nb;
+		b = NULL;
+	}
+	rc_spin_unlock(&G.slock);
+	rc_free(old);
+	rc_free(b); /* another thread grew it meanwhile */
+}
+
+static void
+recorded(const struct rc_heap_rec *r, int d)
+{
+	G.nrecords += (size_t)d;
+	if (r->flags & RC_HEAP_REC_SAMPLE) {
+		G.nsamples += (size_t)d;
+		G.sample_bytes += (uint64_t)d * r->usable;
+		G.sample_requested += (uint64_t)d * r->n;
+	}
+	atomic_fetch_add_explicit(&filter[filter_of(r->p)], (uint32_t)d, memory_order_relaxed);
+}
+
+/* Puts @r in the table: false when memory for the buckets ran out. */
+static bool
+insert(struct rc_heap_rec *r)
+{
+	int saved_errno = errno;
+	grow();
+	rc_spin_lock(&G.slock);
+	if (!G.nbuckets) {
+		rc_spin_unlock(&G.slock);
+		errno = saved_errno;
 		return false;
 	}
-	for (size_t i = 0; i < G.nbuckets; i++) {
-		struct sample *s = G.buckets[i];
-		while (s) {
-			struct sample *next = s->next;
-			size_t k = bucket_of(s->p, nb);
-			s->next = b[k];
-			b[k] = s;
-			s = next;
-		}
-	}
-	rc_free(G.buckets);
-	G.buckets = b;
-	G.nbuckets = nb;
+	size_t k = bucket_of(r->p, G.nbuckets);
+	r->next = G.buckets[k];
+	G.buckets[k] = r;
+	recorded(r, 1);
+	rc_spin_unlock(&G.slock);
+	errno = saved_errno;
 	return true;
 }
 
-/* Puts a record of block @p (@n bytes, @stack) in the table: a
- * statistical sample when @stat, else a scope's record (rc_scope_cur).
- * RC_HEAP_SAMPLED when recorded, 0 when memory ran out.  The caller holds
- * rc_guard. */
-static unsigned
-record(void *p, size_t n, uint32_t stack, bool stat)
+bool
+rc_heap_record(void *p, size_t n, size_t usable, unsigned flags, uint32_t stack)
 {
-	struct sample *s = rc_alloc(sizeof(*s));
-	if (!s) {
-		return 0;
+	struct rc_heap_rec *r = rc_alloc(sizeof(*r));
+	if (!r) {
+		return false;
 	}
-	*s = (struct sample){ .p = (uintptr_t)p, .n = n, .stack = stack,
-			      .scope = rc_scope_cur, .stat = stat };
-	rc_spin_lock(&G.slock);
-	if (G.nrecords >= 2 * G.nbuckets && !grow() && !G.nbuckets) {
-		rc_spin_unlock(&G.slock);
-		rc_free(s);
-		return 0;
+	*r = (struct rc_heap_rec){ .p = (uintptr_t)p, .n = n, .usable = usable, .stack = stack,
+				   .scope = (flags & RC_HEAP_REC_SCOPE) ? rc_scope_cur : 0,
+				   .flags = flags & ~RC_HEAP_REC_SIDE };
+	if (!insert(r)) {
+		rc_free(r);
+		return false;
 	}
-	size_t k = bucket_of(s->p, G.nbuckets);
-	s->next = G.buckets[k];
-	G.buckets[k] = s;
-	G.nrecords++;
-	if (stat) {
-		G.nsamples++;
-		G.sample_bytes += n;
-	}
-	rc_spin_unlock(&G.slock);
-	return RC_HEAP_SAMPLED;
+	return true;
 }
 
-/* Record @s was just taken out of its bucket: the counts follow.  Under
- * G.slock. */
-static void
-unrecorded(const struct sample *s)
-{
-	G.nrecords--;
-	if (s->stat) {
-		G.nsamples--;
-		G.sample_bytes -= s->n;
-	}
-}
+/* The three words before a side block: its record, a check word, and a
+ * word that reads as the header of a mapped glibc chunk (flag 2). */
+#define SIDE_MAGIC 0xa5c3f00d5eedb10cull
+#define SIDE_HEAD (3 * sizeof(uintptr_t))
 
-unsigned
-rc_heap_sample(void *p, size_t n)
+void *
+rc_heap_side_alloc(size_t n, size_t usable, size_t align, unsigned flags, uint32_t stack,
+		   bool zero)
 {
-	struct rc_heap_thread *t = &rc_heap_self;
-
-	if (!G.sampling) {
-		/* Before the configuration is known (allocations of the
-		 * loader and of other constructors): nothing is sampled. */
-		t->countdown = (int64_t)RC_DEFAULT_HEAP_SAMPLE;
-		return 0;
+	if (usable > ((size_t)1 << 40) || align > ((size_t)1 << 30)) {
+		return NULL;
 	}
-	t->countdown = next_interval(t);
-	if (rc_guard) {
-		return 0;
+	/* At least 16, and a power of two (memalign rounds the same way). */
+	size_t a = 16;
+	while (a < align) {
+		a <<= 1;
 	}
-	int saved_errno = errno;
-	rc_guard++;
-	unsigned flag = record(p, n, rc_stack_capture_alloc(G.depth), true);
-	rc_guard--;
-	errno = saved_errno;
-	return flag;
+	align = a;
+	size_t lead = (sizeof(struct rc_heap_rec) + SIDE_HEAD + 15) & ~(size_t)15;
+	unsigned char *base = rc_alloc_raw(lead + (align - 16) + usable);
+	if (!base) {
+		return NULL;
+	}
+	uintptr_t p = ((uintptr_t)base + lead + align - 1) & ~(uintptr_t)(align - 1);
+	if (zero) {
+		memset((void *)p, 0, usable);
+	}
+	struct rc_heap_rec *r = (struct rc_heap_rec *)base;
+	*r = (struct rc_heap_rec){ .p = p, .n = n, .usable = usable, .stack = stack,
+				   .scope = (flags & RC_HEAP_REC_SCOPE) ? rc_scope_cur : 0,
+				   .flags = flags | RC_HEAP_REC_SIDE, .storage = base };
+	uintptr_t *w = (uintptr_t *)p;
+	w[-3] = (uintptr_t)r;
+	w[-2] = p ^ SIDE_MAGIC;
+	w[-1] = ((usable + RC_HEAP_CHARGE_EXTRA) & ~(uintptr_t)7) | 2;
+	/* The shim's own blocks are found by the words before them alone:
+	 * they are made inside the unwinder and the loader, which must not
+	 * wait for the table's lock (a fork holds it). */
+	if (!(flags & RC_HEAP_REC_OWN) && !insert(r)) {
+		rc_free(base);
+		return NULL;
+	}
+	return (void *)p;
 }
 
 void
-rc_heap_unsample(void *p)
+rc_heap_side_release(struct rc_heap_rec *r)
 {
-	struct sample *found = NULL;
+	rc_free(r->storage);
+}
 
-	rc_spin_lock(&G.slock);
-	if (G.nbuckets) {
-		for (struct sample **pp = &G.buckets[bucket_of((uintptr_t)p, G.nbuckets)]; *pp;
-		     pp = &(*pp)->next) {
-			if ((*pp)->p == (uintptr_t)p) {
-				found = *pp;
-				*pp = found->next;
-				unrecorded(found);
-				break;
-			}
+struct rc_heap_rec *
+rc_heap_side_of(const void *p)
+{
+	const uintptr_t *w = p;
+	if (w[-2] != ((uintptr_t)p ^ SIDE_MAGIC)) {
+		return NULL;
+	}
+	struct rc_heap_rec *r = (struct rc_heap_rec *)w[-3];
+	return r && r->p == (uintptr_t)p ? r : NULL;
+}
+
+bool
+rc_heap_may_have(const void *p)
+{
+	return atomic_load_explicit(&filter[filter_of((uintptr_t)p)], memory_order_relaxed) != 0;
+}
+
+/* The slot that points at the record of @p, or NULL.  Under G.slock. */
+static struct rc_heap_rec **
+slot_of(uintptr_t p)
+{
+	if (!G.nbuckets) {
+		return NULL;
+	}
+	for (struct rc_heap_rec **pp = &G.buckets[bucket_of(p, G.nbuckets)]; *pp;
+	     pp = &(*pp)->next) {
+		if ((*pp)->p == p) {
+			return pp;
 		}
 	}
+	return NULL;
+}
+
+/* Frees the memory of record @r, taken out of the table. */
+static void
+release(struct rc_heap_rec *r)
+{
+	rc_free(r->flags & RC_HEAP_REC_SIDE ? r->storage : r);
+}
+
+bool
+rc_heap_take(const void *p, struct rc_heap_rec *out)
+{
+	if (!rc_heap_may_have(p)) {
+		return false;
+	}
+	int saved_errno = errno;
+	rc_spin_lock(&G.slock);
+	struct rc_heap_rec **pp = slot_of((uintptr_t)p), *r = NULL;
+	if (pp) {
+		r = *pp;
+		*pp = r->next;
+		recorded(r, -1);
+	}
 	rc_spin_unlock(&G.slock);
-	rc_free(found);
+	if (r) {
+		*out = *r;
+		release(r);
+	}
+	errno = saved_errno;
+	return r != NULL;
+}
+
+bool
+rc_heap_find(const void *p, struct rc_heap_rec *out)
+{
+	if (!rc_heap_may_have(p)) {
+		return false;
+	}
+	rc_spin_lock(&G.slock);
+	struct rc_heap_rec **pp = slot_of((uintptr_t)p);
+	if (pp) {
+		*out = **pp;
+	}
+	rc_spin_unlock(&G.slock);
+	return pp != NULL;
 }
 
 size_t
@@ -399,7 +634,8 @@ size_t
 rc_heap_sample_memory(void)
 {
 	rc_spin_lock(&G.slock);
-	/* Each sample is a 64-byte arena block; plus the buckets. */
+	/* Each record is a 64-byte arena block (in front of a side block,
+	 * the block's own arena block holds it); plus the buckets. */
 	size_t n = G.nrecords * 64 + G.nbuckets * sizeof(void *);
 	rc_spin_unlock(&G.slock);
 	return n;
@@ -410,6 +646,8 @@ rc_heap_sample_interval(void)
 {
 	return G.interval;
 }
+
+/* --- the summary --------------------------------------------------------- */
 
 /* 1 - e^-x for x >= 0, without libm: the series where x is small
  * (where e^-x would cancel), else e^-x = 2^-k e^-r with r in [0, ln 2). */
@@ -439,25 +677,30 @@ one_minus_exp_neg(double x)
 	return 1.0 - e * scale;
 }
 
-/* The weight of one sample of @n bytes: the inverse of the chance that
- * an allocation of that size is sampled. */
+/* The weight of a sample charged @c bytes: the inverse of the chance that
+ * an allocation charged that much is sampled. */
 static double
-inv_probability(uint64_t n)
+inv_probability(uint64_t c)
 {
-	if (G.interval <= 1 || n == 0) {
+	if (G.interval <= 1 || c == 0) {
 		return 1.0;
 	}
-	double p = one_minus_exp_neg((double)n / (double)G.interval);
+	double p = one_minus_exp_neg((double)c / (double)G.interval);
 	return p > 0 ? 1.0 / p : 1.0;
 }
 
-size_t
-rc_heap_groups(struct rc_heap_group **out, uint64_t *samples, uint64_t *sample_bytes)
+static uint64_t
+round_u64(double x)
+{
+	return x <= 0 ? 0 : (uint64_t)(x + 0.5);
+}
+
+/* The live samples by stack, largest estimated bytes first. */
+static size_t
+groups(struct rc_heap_group **out)
 {
 	*out = NULL;
 	rc_spin_lock(&G.slock);
-	*samples = G.nsamples;
-	*sample_bytes = G.sample_bytes;
 	size_t cap = 16;
 	while (cap < 2 * (G.nsamples < 2 * rc_stack_count() + 2 ? G.nsamples
 							    : 2 * rc_stack_count() + 2)) {
@@ -469,12 +712,12 @@ rc_heap_groups(struct rc_heap_group **out, uint64_t *samples, uint64_t *sample_b
 		rc_spin_unlock(&G.slock);
 		return 0;
 	}
-	/* Open addressing by stack id; id 0 (no stack) is kept in slot
-	 * "cap" by marking it with UINT32_MAX while aggregating. */
+	/* Open addressing by stack id; id 0 (no stack) is kept as
+	 * UINT32_MAX while aggregating. */
 	for (size_t i = 0; i < G.nbuckets; i++) {
-		for (struct sample *s = G.buckets[i]; s; s = s->next) {
-			if (!s->stat) {
-				continue; /* a scope's record, not a sample */
+		for (struct rc_heap_rec *s = G.buckets[i]; s; s = s->next) {
+			if (!(s->flags & RC_HEAP_REC_SAMPLE)) {
+				continue; /* a scope's record, or the shim's own */
 			}
 			uint32_t key = s->stack ? s->stack : UINT32_MAX;
 			size_t k = (size_t)(key * 2654435761u) & (cap - 1);
@@ -485,11 +728,13 @@ rc_heap_groups(struct rc_heap_group **out, uint64_t *samples, uint64_t *sample_b
 				tab[k].stack = key;
 				used++;
 			}
-			double w = inv_probability(s->n);
+			double w = inv_probability(s->usable + RC_HEAP_CHARGE_EXTRA);
 			tab[k].samples++;
-			tab[k].sampled_bytes += s->n;
+			tab[k].sampled_bytes += s->usable;
+			tab[k].sampled_requested += s->n;
 			tab[k].est_blocks += w;
-			tab[k].est_bytes += w * (double)s->n;
+			tab[k].est_bytes += w * (double)s->usable;
+			tab[k].est_requested += w * (double)s->n;
 			if (used + 1 >= cap) {
 				/* Cannot happen with the sizing above; stop
 				 * rather than loop. */
@@ -524,6 +769,50 @@ done:
 	return n;
 }
 
+void
+rc_heap_summarize(struct rc_heap_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	rc_heap_totals(&s->blocks, &s->bytes, &s->requested);
+	s->exact_mode = rc_heap_exact;
+	s->requested_exact = rc_heap_exact;
+	s->interval = G.interval;
+	s->ngroups = groups(&s->groups);
+
+	double blocks = 0, bytes = 0, requested = 0;
+	for (size_t i = 0; i < s->ngroups; i++) {
+		const struct rc_heap_group *g = &s->groups[i];
+		s->samples += g->samples;
+		s->sampled_bytes += g->sampled_bytes;
+		s->sampled_requested += g->sampled_requested;
+		blocks += g->est_blocks;
+		bytes += g->est_bytes;
+		requested += g->est_requested;
+	}
+	/* Never above the exact totals: a run of luck (or the totals of a
+	 * moment, threads still allocating) scales every group down alike.
+	 * Requested bytes follow the bytes (a block's requested size never
+	 * exceeds its usable one, in the groups as in the totals). */
+	double fb = blocks > (double)s->blocks ? (s->blocks > 0 ? (double)s->blocks / blocks : 0) : 1;
+	double fy = bytes > (double)s->bytes ? (s->bytes > 0 ? (double)s->bytes / bytes : 0) : 1;
+	for (size_t i = 0; i < s->ngroups; i++) {
+		struct rc_heap_group *g = &s->groups[i];
+		g->est_blocks *= fb;
+		g->est_bytes *= fy;
+		g->est_requested *= fy;
+	}
+	if (!rc_heap_exact) {
+		/* Requested bytes, estimated: the exact usable bytes times
+		 * the ratio the samples show (each weighted as above); with
+		 * no sample, the usable bytes (an upper bound). */
+		uint64_t est = (uint64_t)(s->bytes > 0 ? s->bytes : 0);
+		if (bytes > 0) {
+			est = round_u64((double)est * (requested / bytes));
+		}
+		s->requested = (int64_t)est;
+	}
+}
+
 /* --- scopes ---------------------------------------------------------------- */
 
 void (*rc_heap_block_free)(void *p);
@@ -534,32 +823,16 @@ rc_heap_scope_changed(void)
 	refresh_gate();
 }
 
-/* Records block @p, allocated at @site inside the calling thread's scope,
- * that the sampler passed over.  RC_HEAP_SAMPLED when recorded. */
-static unsigned
-scope_record(void *p, size_t n, const void *site)
-{
-	if (rc_guard || !G.sampling) {
-		return 0;
-	}
-	int saved_errno = errno;
-	rc_guard++;
-	unsigned flag = record(p, n, rc_stack_site((uintptr_t)site, G.depth), false);
-	rc_guard--;
-	errno = saved_errno;
-	return flag;
-}
-
 void
 rc_heap_scope_totals(uint32_t scope, uint64_t *blocks, uint64_t *bytes)
 {
 	*blocks = *bytes = 0;
 	rc_spin_lock(&G.slock);
 	for (size_t i = 0; i < G.nbuckets; i++) {
-		for (struct sample *s = G.buckets[i]; s; s = s->next) {
+		for (struct rc_heap_rec *s = G.buckets[i]; s; s = s->next) {
 			if (s->scope == scope && scope != 0) {
 				(*blocks)++;
-				*bytes += s->n;
+				*bytes += s->usable;
 			}
 		}
 	}
@@ -606,56 +879,70 @@ rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool fr
 		rc_guard--;
 		return;
 	}
-	/* Room for every block's stack (blocks freed meanwhile only leave
-	 * slots unused; blocks added meanwhile cannot be: the scope has
-	 * ended on its only thread). */
+	/* Room for every block's stack and address (blocks freed meanwhile
+	 * only leave slots unused; blocks added meanwhile cannot be: the
+	 * scope has ended on its only thread). */
 	size_t cap = 16;
 	while (cap < 2 * blocks + 2 && cap < ((size_t)1 << 20)) {
 		cap *= 2;
 	}
 	struct rc_heap_scope_group *tab = rc_alloc(cap * sizeof(*tab));
-	size_t used = 0;
-	struct sample *gone = NULL; /* records taken out of the table */
+	size_t ndoomed = 0, room = free_blocks ? (size_t)blocks : 0, used = 0;
+	uintptr_t *doomed = room ? rc_alloc(room * sizeof(*doomed)) : NULL;
+	if (!doomed) {
+		free_blocks = false; /* out of memory: handed over instead */
+	}
+	struct rc_heap_rec *gone = NULL; /* plain records taken out */
 
 	blocks = bytes = 0;
 	rc_spin_lock(&G.slock);
 	for (size_t i = 0; i < G.nbuckets; i++) {
-		for (struct sample **pp = &G.buckets[i]; *pp;) {
-			struct sample *s = *pp;
+		for (struct rc_heap_rec **pp = &G.buckets[i]; *pp;) {
+			struct rc_heap_rec *s = *pp;
 			if (s->scope != scope) {
 				pp = &s->next;
 				continue;
 			}
 			blocks++;
-			bytes += s->n;
+			bytes += s->usable;
 			if (tab) {
-				group_add(tab, cap, &used, s->stack, s->n);
+				group_add(tab, cap, &used, s->stack, s->usable);
 			}
-			if (free_blocks || (parent == 0 && !s->stat)) {
-				/* Out of the table: the block is freed below,
-				 * or (kept, no enclosing scope) is no longer
-				 * any scope's; its tag still says sampled,
-				 * and its free finds no record. */
-				*pp = s->next;
-				unrecorded(s);
-				s->next = gone;
-				gone = s;
+			if (free_blocks && ndoomed < room) {
+				/* Freed below, which takes the record out. */
+				doomed[ndoomed++] = s->p;
+				pp = &s->next;
 				continue;
 			}
 			s->scope = parent;
+			if (parent == 0) {
+				s->flags &= ~RC_HEAP_REC_SCOPE;
+				if (!(s->flags & (RC_HEAP_REC_SAMPLE | RC_HEAP_REC_SIDE |
+						  RC_HEAP_REC_OWN))) {
+					/* No longer any scope's, and a large
+					 * chunk: an ordinary block, which its
+					 * free counts by its size. */
+					*pp = s->next;
+					recorded(s, -1);
+					s->next = gone;
+					gone = s;
+					continue;
+				}
+			}
 			pp = &s->next;
 		}
 	}
 	rc_spin_unlock(&G.slock);
 
 	while (gone) {
-		struct sample *next = gone->next;
-		if (free_blocks) {
-			rc_heap_block_free((void *)gone->p);
-		}
+		struct rc_heap_rec *next = gone->next;
 		rc_free(gone);
 		gone = next;
 	}
+	for (size_t i = 0; i < ndoomed; i++) {
+		rc_heap_block_free((void *)doomed[i]);
+	}
+	rc_free(doomed);
 	if (free_blocks) {
 		rc_result_add(res, RCSHIM_KIND_HEAP, blocks, 0, 0, bytes);
 	} else {
@@ -696,13 +983,13 @@ rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting)
 {
 	G.interval = sample_bytes ? sample_bytes : 1;
 	G.depth = stack_depth;
-	rc_heap_counting = counting;
 	G.sampling = counting;
 	refresh_gate();
 	/* The calling thread (usually the only one yet) starts at the
 	 * configured interval at once. */
 	if (rc_heap_self.state == RC_HEAP_T_ACTIVE) {
-		rc_heap_self.countdown = next_interval(&rc_heap_self);
+		set_countdown(&rc_heap_self, counting ? next_interval(&rc_heap_self)
+						      : (int64_t)RC_DEFAULT_HEAP_SAMPLE);
 	}
 }
 
@@ -718,35 +1005,59 @@ rc_heap_inactive_reason(void)
 	return G.inactive[0] ? G.inactive : NULL;
 }
 
-/* --- fork ------------------------------------------------------------------ */
+/* --- fork ------------------------------------------------------------------
+ *
+ * The heap's locks are taken after every other lock of the shim's and
+ * after the unwinders have drained (an unwinder's allocation may count or
+ * record), by handlers of the heap's own (rc_heap_fork_lock and friends,
+ * which the preload layer registers before the constructor registers its
+ * own, so that they run after them on the way in).  Their holders take
+ * no other lock. */
 
 void
 rc_heap_fork_prepare(void)
+{
+}
+
+void
+rc_heap_fork_parent(void)
+{
+}
+
+void
+rc_heap_fork_child(void)
+{
+}
+
+void
+rc_heap_fork_lock(void)
 {
 	rc_spin_lock(&G.tlock);
 	rc_spin_lock(&G.slock);
 }
 
 void
-rc_heap_fork_parent(void)
+rc_heap_fork_unlock(void)
 {
 	rc_spin_unlock(&G.slock);
 	rc_spin_unlock(&G.tlock);
 }
 
 void
-rc_heap_fork_child(void)
+rc_heap_fork_unlock_child(void)
 {
 	rc_spin_reset(&G.slock);
 	rc_spin_reset(&G.tlock);
 	/* Only this thread exists here: the others' counters are folded,
 	 * and their nodes dropped (their memory will be reused for the
-	 * TLS of threads this child creates). */
+	 * TLS of threads this child creates).  A thread stopped inside
+	 * set_countdown left its sequence count odd for good: read once,
+	 * as it is. */
 	struct rc_heap_thread *self = &rc_heap_self;
 	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
 		if (t != self) {
-			atomic_fetch_add(&G.blocks, atomic_load(&t->blocks));
-			atomic_fetch_add(&G.bytes, atomic_load(&t->bytes));
+			atomic_store_explicit(&t->seq, 0, memory_order_relaxed);
+			fold(t);
 		}
 	}
 	G.threads = NULL;
@@ -761,10 +1072,11 @@ rc_heap_reset(void)
 {
 	rc_spin_lock(&G.slock);
 	for (size_t i = 0; i < G.nbuckets; i++) {
-		struct sample *s = G.buckets[i];
+		struct rc_heap_rec *s = G.buckets[i];
 		while (s) {
-			struct sample *next = s->next;
-			rc_free(s);
+			struct rc_heap_rec *next = s->next;
+			recorded(s, -1);
+			release(s);
 			s = next;
 		}
 		G.buckets[i] = NULL;
@@ -772,13 +1084,16 @@ rc_heap_reset(void)
 	G.nrecords = 0;
 	G.nsamples = 0;
 	G.sample_bytes = 0;
+	G.sample_requested = 0;
 	rc_spin_unlock(&G.slock);
 	rc_spin_lock(&G.tlock);
 	atomic_store(&G.blocks, 0);
-	atomic_store(&G.bytes, 0);
+	atomic_store(&G.charged, 0);
+	atomic_store(&G.slack, 0);
 	for (struct rc_heap_thread *t = G.threads; t; t = t->next) {
 		atomic_store(&t->blocks, 0);
-		atomic_store(&t->bytes, 0);
+		atomic_store(&t->base, atomic_load(&t->countdown));
+		atomic_store(&t->slack, 0);
 	}
 	rc_spin_unlock(&G.tlock);
 }

@@ -1,20 +1,27 @@
-/* Heap accounting (DESIGN §1 HEAP): exact live blocks and requested bytes,
- * and sampled allocation stacks.
+/* Heap accounting (DESIGN §1 HEAP, §8): exact live blocks and usable
+ * bytes, sampled allocation stacks, requested bytes estimated from the
+ * samples (or exact, RCSHIM_HEAP=exact).
  *
- * Exact counts need each block's requested size when it is freed, without
- * a table of every allocation.  The size lives in the block itself, in the
- * padding the allocator adds anyway: the interposer asks the real
- * allocator for one byte more than the program did, and the last usable
- * byte (the "tag") holds the slack (usable - requested) and two flags.
- * When the slack does not fit in 6 bits the 8 bytes before the tag hold
- * the size.  glibc rounds requests to 16 bytes, so the extra byte costs a
- * larger chunk for 1 request size in 16 (see docs/design-notes.md).
+ * Nothing is written into a block or past it and no byte is added to it
+ * (DESIGN §9), so a free must tell from the block's address alone whether
+ * the shim knows more of it than its size.  The blocks it does (samples,
+ * blocks allocated inside a scope, the shim's own) are *records*, and a
+ * record is either
+ *   - a *side block*: a small block the shim hands out from its own arena,
+ *     with the record in front of it and a word before it that reads as
+ *     the header of a mapped glibc chunk, so that free's fast path, which
+ *     reads that header anyway, turns away from it at no cost; or
+ *   - a glibc chunk of RC_HEAP_SIDE_LIMIT bytes or more, or a mapped one,
+ *     which free's fast path also turns away (the same test), in a hash
+ *     table keyed by address behind a lock-free filter.
+ * Every other block is counted by its size alone (docs/design-notes.md,
+ * "Heap tracking").
  *
  * Counters are per thread (initial-exec TLS, no shared cache line on the
  * hot path) and folded into process-wide totals when the thread exits.
  *
  * This file knows nothing about interposition: the caller passes the
- * usable size the real allocator reports.
+ * sizes the real allocator reports.
  */
 #pragma once
 
@@ -26,73 +33,65 @@
 
 #include "core/state.h"
 
-/* The tag byte. */
-#define RC_HEAP_SAMPLED 0x80u /* the block is in the sample table */
-#define RC_HEAP_COUNTED 0x40u /* the block is in the live counts */
-#define RC_HEAP_SLACK 0x3fu   /* usable - requested, 1..62 */
-#define RC_HEAP_WIDE 0x3fu    /* slack >= 63: the size is in the 8 bytes before the tag */
+/* A block is charged its usable size plus this: what a chunk from a glibc
+ * arena takes (its size word; the usable bytes run to the next chunk's). */
+#define RC_HEAP_CHARGE_EXTRA 8
+
+/* Records of glibc chunks this size or larger live in the table; smaller
+ * ones are side blocks.  A power of two: free's fast path tests the chunk
+ * size against it with the same instruction that tests the mapped flag. */
+#define RC_HEAP_SIDE_LIMIT 4096
+
+/* The thread gate's values for RCSHIM_HEAP=exact (state.h). */
+#define RC_HEAP_FREE_EXACT 2
+#define RC_HEAP_ALLOC_EXACT 2
+#define RC_HEAP_GATE_EXACT (RC_HEAP_FREE_EXACT | RC_HEAP_ALLOC_EXACT << 8)
 
 /* The calling thread's counters. */
 #define rc_heap_self (rc_self.heap)
-/* False when RCSHIM_TRACK leaves the heap out: nothing new is counted. */
-extern bool rc_heap_counting;
+
+/* RCSHIM_HEAP=exact in effect: the interposer tags every block with its
+ * requested size and counts requested bytes exactly. */
+extern bool rc_heap_exact;
 
 /* The allocator is glibc's and its chunk headers may be read directly:
  * the fast paths of the calling thread and of every thread registered
  * later open (rc_self.gate).  Set by the preload layer once it knows. */
 void rc_heap_set_direct(bool on);
+/* RCSHIM_HEAP=exact: set by the preload layer before the first block. */
+void rc_heap_set_exact(bool on);
 /* Brings the calling thread's gate up to date, for a thread that started
  * counting before rc_heap_set_direct. */
 void rc_heap_refresh_gate(void);
 
-/* Slow paths (heap.c).  @site is the program's call site (the return
- * address into it), for blocks allocated inside a scope. */
-unsigned rc_heap_alloc_slow(void *p, size_t n, const void *site);
-/* Writes the tag of block @p: @n requested, @usable usable bytes. */
-static inline void
-rc_heap_tag(void *p, size_t n, size_t usable, unsigned flags)
-{
-	unsigned char *tag = (unsigned char *)p + usable - 1;
-	size_t slack = usable - n;
-	if (__builtin_expect(slack < RC_HEAP_WIDE, 1)) {
-		*tag = (unsigned char)(slack | flags);
-	} else {
-		uint64_t n64 = n;
-		memcpy(tag - 8, &n64, 8);
-		*tag = (unsigned char)(RC_HEAP_WIDE | flags);
-	}
-}
-unsigned rc_heap_sample(void *p, size_t n);
-void rc_heap_uncount_slow(size_t n);
-void rc_heap_unsample(void *p);
-
-/* Only the owning thread writes its counters; the reporter reads them
- * with relaxed loads.  On x86-64 each update is one add to memory (an
- * aligned 8-byte write is seen whole by other threads) instead of a
- * load, an add and a store: the malloc/free fast path runs it twice. */
+/* --- the fast paths' counting ---------------------------------------------
+ *
+ * Only the owning thread writes its counters; the reporter reads them
+ * with relaxed loads.  On x86-64 each update is one instruction on memory
+ * (an aligned 8-byte write is seen whole by other threads) instead of a
+ * load, an add and a store. */
 static inline __attribute__((always_inline)) void
-rc_heap_add(struct rc_heap_thread *t, int64_t blocks, int64_t bytes)
+rc_heap_add(_Atomic int64_t *v, int64_t d)
 {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
-	if (!__builtin_constant_p(blocks) || blocks != 0) {
-		__asm__("addq %1, %0" : "+m"(*(int64_t *)&t->blocks) : "er"(blocks));
+	if (__builtin_constant_p(d) && d == 1) {
+		__asm__("incq %0" : "+m"(*(int64_t *)v));
+	} else if (__builtin_constant_p(d) && d == -1) {
+		__asm__("decq %0" : "+m"(*(int64_t *)v));
+	} else {
+		__asm__("addq %1, %0" : "+m"(*(int64_t *)v) : "er"(d));
 	}
-	__asm__("addq %1, %0" : "+m"(*(int64_t *)&t->bytes) : "er"(bytes));
 #else
-	atomic_store_explicit(&t->blocks,
-			      atomic_load_explicit(&t->blocks, memory_order_relaxed) + blocks,
-			      memory_order_relaxed);
-	atomic_store_explicit(&t->bytes,
-			      atomic_load_explicit(&t->bytes, memory_order_relaxed) + bytes,
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + d,
 			      memory_order_relaxed);
 #endif
 }
 
-/* Takes @n off the thread's countdown to the next sample: true when it
- * ran out.  On x86-64 one subtraction from memory and a jump on its
- * flags. */
+/* Charges @charge bytes to the calling thread's countdown (which counts
+ * them) and says whether the next sample is due.  On x86-64 one
+ * subtraction from memory and a jump on its flags. */
 static inline __attribute__((always_inline)) bool
-rc_heap_sample_due(struct rc_heap_thread *t, size_t n)
+rc_heap_charge_due(struct rc_heap_thread *t, size_t charge)
 {
 #if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 	/* The Linux kernel's read-modify-write pattern: the operand
@@ -101,99 +100,99 @@ rc_heap_sample_due(struct rc_heap_thread *t, size_t n)
 	__asm__ goto("subq %1, %0\n\t"
 		     "jle %l[due]"
 		     :
-		     : "m"(t->countdown), "er"((int64_t)n)
+		     : "m"(t->countdown), "er"((int64_t)charge)
 		     : "cc", "memory"
 		     : due);
 	return false;
 due:
 	return true;
 #else
-	return (t->countdown -= (int64_t)n) <= 0;
+	int64_t c = atomic_load_explicit(&t->countdown, memory_order_relaxed) - (int64_t)charge;
+	atomic_store_explicit(&t->countdown, c, memory_order_relaxed);
+	return c <= 0;
 #endif
 }
 
-/* Block @p of @n requested bytes was just allocated with @usable usable
- * bytes (usable > n), at @site.  Counts it, maybe samples it, writes its
- * tag.  rc_heap_on_alloc passes the return address of the function it is
- * expanded in: use it in the exported interposer itself, or in helpers
- * that are always inlined into it. */
-#define rc_heap_on_alloc(p, n, usable) rc_heap_on_alloc_at(p, n, usable, __builtin_return_address(0))
-static inline __attribute__((always_inline)) void
-rc_heap_on_alloc_at(void *p, size_t n, size_t usable, const void *site)
-{
-	struct rc_heap_thread *t = &rc_heap_self;
-	unsigned flags;
+/* --- the general paths' counting -----------------------------------------
+ *
+ * On the calling thread: registers it first if it is new; an exited
+ * thread's counts go to the process totals. */
 
-	if (__builtin_expect(rc_self.gate == 0, 1)) {
-		flags = RC_HEAP_COUNTED;
-		rc_heap_add(t, 1, (int64_t)n);
-		if (__builtin_expect(rc_heap_sample_due(t, n), 0)) {
-			flags |= rc_heap_sample(p, n);
-		}
-	} else {
-		flags = rc_heap_alloc_slow(p, n, site);
-	}
-	rc_heap_tag(p, n, usable, flags);
-}
+/* A new block of @n requested bytes (counted in exact mode) and @usable
+ * usable bytes.  True when it is to become a statistical sample (the
+ * countdown ran out on a registered thread, sampling configured): the
+ * countdown is drawn again already. */
+bool rc_heap_count_new(size_t n, size_t usable);
+/* A block of @n requested and @usable usable bytes is gone. */
+void rc_heap_count_gone(size_t n, size_t usable);
+/* The fast path's countdown ran out (the block is charged): draws the
+ * next interval.  True when the block is to become a sample. */
+bool rc_heap_due(void);
 
-/* The requested size of block @p with @usable usable bytes, from its tag;
- * SIZE_MAX when the tag cannot be ours (a foreign or damaged block). */
-static inline size_t
-rc_heap_size(const void *p, size_t usable, unsigned *flags)
-{
-	if (__builtin_expect(usable == 0, 0)) {
-		*flags = 0;
-		return SIZE_MAX;
-	}
-	const unsigned char *tag = (const unsigned char *)p + usable - 1;
-	unsigned b = *tag;
-	size_t slack = b & RC_HEAP_SLACK;
-	*flags = b & (RC_HEAP_COUNTED | RC_HEAP_SAMPLED);
-	if (__builtin_expect(slack < RC_HEAP_WIDE, 1)) {
-		return slack ? usable - slack : SIZE_MAX;
-	}
-	uint64_t n64;
-	if (usable < 9) {
-		return SIZE_MAX;
-	}
-	memcpy(&n64, tag - 8, 8);
-	return n64 <= usable - 9 ? (size_t)n64 : SIZE_MAX;
-}
+/* --- records ------------------------------------------------------------- */
 
-/* Block @p (@usable usable bytes) is about to be freed or reallocated:
- * uncounts and unsamples it.  Returns its requested size (SIZE_MAX if the
- * tag is not ours). */
-static inline size_t
-rc_heap_on_free(void *p, size_t usable)
-{
-	unsigned flags;
-	size_t n = rc_heap_size(p, usable, &flags);
-	if (__builtin_expect(n == SIZE_MAX, 0)) {
-		return n;
-	}
-	if (flags & RC_HEAP_COUNTED) {
-		struct rc_heap_thread *t = &rc_heap_self;
-		if (__builtin_expect(t->state == RC_HEAP_T_ACTIVE, 1)) {
-			rc_heap_add(t, -1, -(int64_t)n);
-		} else {
-			rc_heap_uncount_slow(n);
-		}
-	}
-	if (__builtin_expect(flags & RC_HEAP_SAMPLED, 0)) {
-		rc_heap_unsample(p);
-	}
-	return n;
-}
+#define RC_HEAP_REC_SAMPLE 1u /* a statistical sample: in the groups */
+#define RC_HEAP_REC_SCOPE 2u  /* allocated inside a scope (->scope) */
+#define RC_HEAP_REC_OWN 4u    /* the shim's own (allocated under rc_guard): not counted */
+#define RC_HEAP_REC_SIDE 8u   /* a side block: the record sits in front of it */
+
+struct rc_heap_rec {
+	struct rc_heap_rec *next; /* the table's bucket */
+	uintptr_t p;
+	uint64_t n;      /* requested bytes */
+	uint64_t usable; /* usable bytes: counted as usable + 8 */
+	uint32_t stack;
+	uint32_t scope;  /* the scope it was allocated in; 0: none */
+	uint32_t flags;
+	void *storage;   /* a side block's memory (rc_alloc) */
+};
+
+/* What a new block is for: the program's, counted (PLAIN), also recorded
+ * for its scope (SCOPE), or the shim's own (OWN: under rc_guard). */
+enum rc_heap_plan { RC_HEAP_PLAIN, RC_HEAP_SCOPE, RC_HEAP_OWN };
+enum rc_heap_plan rc_heap_plan(void);
+
+/* The stack of a statistical sample (a full unwind), and of a block
+ * allocated inside a scope at the program's call site @site. */
+uint32_t rc_heap_sample_stack(void);
+uint32_t rc_heap_site_stack(const void *site);
+
+/* Puts a record of block @p in the table (not a side block).  False when
+ * memory ran out (the block is then an ordinary one). */
+bool rc_heap_record(void *p, size_t n, size_t usable, unsigned flags, uint32_t stack);
+
+/* A side block for @n requested and @usable usable bytes (usable >= n),
+ * aligned to @align (a power of two), zeroed when @zero, recorded with
+ * @flags and @stack (in the table, unless RC_HEAP_REC_OWN).  NULL when
+ * memory ran out. */
+void *rc_heap_side_alloc(size_t n, size_t usable, size_t align, unsigned flags,
+			 uint32_t stack, bool zero);
+/* The record of side block @p, or NULL when @p is not one.  Reads the two
+ * words before @p: only for a block whose header word says "mapped". */
+struct rc_heap_rec *rc_heap_side_of(const void *p);
+/* Frees side block @r of the shim's own (RC_HEAP_REC_OWN: never in the
+ * table, found by rc_heap_side_of alone). */
+void rc_heap_side_release(struct rc_heap_rec *r);
+
+/* Whether block @p may have a record in the table: a lock-free filter,
+ * never wrong when it says no. */
+bool rc_heap_may_have(const void *p);
+/* Takes the record of @p out of the table: a copy in *@out, true when
+ * there was one.  A side block's storage is released too (its memory
+ * with it: only after the caller is done with the block). */
+bool rc_heap_take(const void *p, struct rc_heap_rec *out);
+/* The record of @p, looked up without taking it out (a copy). */
+bool rc_heap_find(const void *p, struct rc_heap_rec *out);
 
 /* --- scopes (DESIGN §7) ----------------------------------------------------
  *
- * While a thread has a scope open, its allocations leave the fast path and
- * each block is recorded in the sample table (tagged RC_HEAP_SAMPLED),
- * with the scope and its call site's stack (rc_stack_site), whether or not
- * it is also a statistical sample.  Only statistical samples count in the
- * report's heap groups and sample totals; the other records exist so that
- * the scope's end can name, count and, when asked, free its blocks.
- * A block belongs to the scope its last (re)allocation happened in. */
+ * While a thread has a scope open its allocations leave the fast path and
+ * each block is recorded (RC_HEAP_REC_SCOPE), with the scope and its call
+ * site's stack (rc_stack_site), whether or not it is also a statistical
+ * sample.  Only statistical samples count in the report's heap groups;
+ * the other records exist so that the scope's end can name, count and,
+ * when asked, free its blocks.  A block belongs to the scope its last
+ * (re)allocation happened in. */
 
 /* rc_scope_cur of the calling thread changed: picks the fast path or the
  * recording one.  Called by core/scope.c. */
@@ -211,7 +210,7 @@ struct rc_heap_scope_group {
 };
 
 /* Blocks recorded for scope @scope and still live: their number and
- * requested bytes (tests, and the report). */
+ * usable bytes (tests, and the report). */
 void rc_heap_scope_totals(uint32_t scope, uint64_t *blocks, uint64_t *bytes);
 
 /* --- configuration and state ------------------------------------------------ */
@@ -226,27 +225,41 @@ void rc_heap_set_inactive(const char *why);
 /* NULL when tracking is active, else why not. */
 const char *rc_heap_inactive_reason(void);
 
-/* Exact totals over all threads: live blocks and requested bytes. */
-void rc_heap_totals(int64_t *blocks, int64_t *bytes);
+/* Exact totals over all threads: live blocks and usable bytes, and in
+ * exact mode requested bytes (else 0). */
+void rc_heap_totals(int64_t *blocks, int64_t *bytes, int64_t *requested);
 
 /* Mean bytes between samples (1: every allocation). */
 size_t rc_heap_sample_interval(void);
 
 struct rc_heap_group {
 	uint32_t stack;
-	uint64_t samples;        /* sampled blocks live with this stack */
-	uint64_t sampled_bytes;
-	double est_blocks;       /* scaled to the whole heap */
+	uint64_t samples;           /* sampled blocks live with this stack */
+	uint64_t sampled_bytes;     /* their usable bytes */
+	uint64_t sampled_requested; /* their requested bytes */
+	double est_blocks;          /* scaled to the whole heap */
 	double est_bytes;
+	double est_requested;
 };
 
-/* The live samples grouped by stack, largest estimated bytes first.  The
- * array comes from the arena (rc_free it).  Returns the number of groups;
- * *@samples and *@sample_bytes get the table's totals. */
-size_t rc_heap_groups(struct rc_heap_group **out, uint64_t *samples,
-		      uint64_t *sample_bytes);
+/* The heap as a report shows it: exact totals, requested bytes (exact in
+ * exact mode, else estimated), and the live samples grouped by stack,
+ * largest estimated bytes first, scaled as sampling profilers scale (each
+ * sample of c charged bytes stands for 1 / (1 - exp(-c / interval))
+ * blocks like it) and never above the exact totals. */
+struct rc_heap_summary {
+	int64_t blocks, bytes;      /* exact */
+	int64_t requested;          /* exact when requested_exact */
+	bool requested_exact;
+	bool exact_mode;
+	size_t interval;
+	uint64_t samples, sampled_bytes, sampled_requested;
+	struct rc_heap_group *groups; /* from the arena (rc_free it) */
+	size_t ngroups;
+};
+void rc_heap_summarize(struct rc_heap_summary *s);
 
-/* Number of live samples and the bookkeeping bytes they take. */
+/* Number of live samples and the bookkeeping bytes the records take. */
 size_t rc_heap_sample_count(void);
 size_t rc_heap_sample_memory(void);
 
@@ -255,11 +268,17 @@ size_t rc_heap_sample_memory(void);
 void rc_heap_thread_register(void);
 void rc_heap_thread_exit(void);
 
-/* Fork: locks taken before, released after; the child folds the other
- * threads' counters (those threads do not exist there). */
+/* Fork: called by the constructor's handlers, which take the shim's
+ * other locks; nothing to do there (heap.c, "fork"). */
 void rc_heap_fork_prepare(void);
 void rc_heap_fork_parent(void);
 void rc_heap_fork_child(void);
+/* The heap's own fork handlers: its locks taken last, after the
+ * unwinders drained; released after; in the child the other threads'
+ * counters folded (those threads do not exist there). */
+void rc_heap_fork_lock(void);
+void rc_heap_fork_unlock(void);
+void rc_heap_fork_unlock_child(void);
 
-/* Forgets every sample and zeroes the totals (unit tests). */
+/* Forgets every record and zeroes the totals (unit tests). */
 void rc_heap_reset(void);

@@ -33,39 +33,57 @@ enum rc_heap_thread_state {
 	RC_HEAP_T_EXITED = 2, /* folded: counts go to the process totals */
 };
 
-/* A thread's heap counters and sampling state (core/heap.c owns them). */
+/* A thread's heap counters and sampling state (core/heap.c owns them).
+ * The bytes counted are "charged" bytes: a block's usable size plus 8, the
+ * size of a chunk from a glibc arena, which the fast paths read in one
+ * load from the chunk header.  Live charged bytes = base - countdown: the
+ * countdown to the next sample falls by what each allocation charges, so
+ * one subtraction both counts the bytes and decides the sample. */
 struct rc_heap_thread {
 	/* Written only by the owning thread; read by the reporter. */
-	_Atomic int64_t blocks;
-	_Atomic int64_t bytes;
-	int64_t countdown; /* bytes until the next sample */
-	uint64_t rng;
+	_Atomic int64_t blocks;    /* live blocks: +1 per allocation, -1 per free */
+	_Atomic int64_t countdown; /* charged bytes until the next sample */
+	_Atomic int64_t base;      /* minus the charge of every block freed */
+	/* RCSHIM_HEAP=exact: usable - requested of the live blocks (the
+	 * tags' sum: free subtracts the byte it reads). */
+	_Atomic int64_t slack;
+	/* The request in flight on the fast path, for its rarer ends: kept
+	 * here rather than in a register saved across the allocator's call. */
+	uint64_t pending;
+	/* Odd while the owner rewrites countdown and base together (the
+	 * next sample's interval), so that a reader never sees one
+	 * without the other. */
+	atomic_uint seq;
 	uint8_t state;
+	uint64_t rng;
 	struct rc_heap_thread *next; /* the thread list, under its lock */
 };
 
 /* What the malloc and free fast paths read of the calling thread, in one
  * thread-local object: in a shared library every thread-local variable
- * costs its own load of a TLS offset. */
+ * costs its own load of a TLS offset.  The gate, the counters and the
+ * countdown share its first cache line. */
 struct rc_thread {
 	union {
 		struct {
-			/* Non-zero: free takes the general path (the thread
-			 * is not counting into its own counters, or the
-			 * allocator's chunk header is not glibc's). */
+			/* Zero: free's fast path for RCSHIM_HEAP=counts is
+			 * open.  RC_HEAP_FREE_EXACT (core/heap.h): the one
+			 * for RCSHIM_HEAP=exact.  Else (the thread is not
+			 * counting into its own counters, or the allocator's
+			 * chunk header is not glibc's) the general path. */
 			uint8_t free_off;
-			/* Non-zero: allocations take the general path (as
-			 * free_off, or the heap is not tracked, or a scope is
-			 * open).  Never zero while free_off is not. */
+			/* The same for the allocation paths, which also close
+			 * while a scope is open or the heap is not tracked.
+			 * Never zero while free_off is not. */
 			uint8_t alloc_off;
 			/* rc_guard. */
 			uint16_t guard;
 		};
-		/* Zero: both fast paths are open. */
+		/* Zero: both fast paths of the default mode are open. */
 		uint32_t gate;
 	};
 	struct rc_heap_thread heap;
-};
+} __attribute__((aligned(64)));
 extern RC_TLS struct rc_thread rc_self;
 
 /* Non-zero while the shim itself is working on this thread: its own calls

@@ -284,28 +284,36 @@ text_result(struct rc_out *o, const struct rcshim_result *res)
 static void
 text_heap(struct rc_out *o, struct rc_report *r)
 {
+	const struct rc_heap_summary *h = &r->heap;
 	if (!r->heap_active) {
 		rc_out_fmt(o, "heap: not tracked (%s)\n",
 			   r->heap_inactive ? r->heap_inactive : "RCSHIM_TRACK leaves it out");
 		return;
 	}
-	rc_out_fmt(o, "heap: %ld blocks, %ld bytes %s (exact)\n", (long)r->heap_blocks,
-		   (long)r->heap_bytes, r->event == RC_EVENT_SNAPSHOT ? "in use" : "still allocated");
-	if (r->sample_interval <= 1) {
+	/* Exact: blocks, and bytes as the allocator holds them (usable
+	 * size); requested bytes exact only in RCSHIM_HEAP=exact. */
+	rc_out_fmt(o, "heap: %ld blocks, %ld bytes %s (exact, usable size); ", (long)h->blocks,
+		   (long)h->bytes, r->event == RC_EVENT_SNAPSHOT ? "in use" : "still allocated");
+	if (h->requested_exact) {
+		rc_out_fmt(o, "%ld bytes requested (exact)\n", (long)h->requested);
+	} else {
+		rc_out_fmt(o, "about %ld bytes requested (estimated)\n", (long)h->requested);
+	}
+	if (h->interval <= 1) {
 		rc_out_fmt(o, "  every allocation sampled: %lu blocks, %lu bytes with stacks\n",
-			   (unsigned long)r->samples, (unsigned long)r->sample_bytes);
+			   (unsigned long)h->samples, (unsigned long)h->sampled_bytes);
 	} else {
 		rc_out_fmt(o, "  sampled every %zu bytes on average: %lu samples of %lu bytes; "
 			   "groups below are estimates\n",
-			   r->sample_interval, (unsigned long)r->samples,
-			   (unsigned long)r->sample_bytes);
+			   h->interval, (unsigned long)h->samples, (unsigned long)h->sampled_bytes);
 	}
-	for (size_t g = 0; g < r->nheap_groups; g++) {
-		const struct rc_heap_group *h = &r->heap_groups[g];
-		rc_out_fmt(o, "  %lu blocks, %lu bytes (%lu samples), allocated at:\n",
-			   (unsigned long)round_u64(h->est_blocks),
-			   (unsigned long)round_u64(h->est_bytes), (unsigned long)h->samples);
-		text_frames(o, r, h->stack);
+	for (size_t g = 0; g < h->ngroups; g++) {
+		const struct rc_heap_group *gr = &h->groups[g];
+		rc_out_fmt(o, "  %lu blocks, %lu bytes (%lu requested; %lu samples), allocated at:\n",
+			   (unsigned long)round_u64(gr->est_blocks),
+			   (unsigned long)round_u64(gr->est_bytes),
+			   (unsigned long)round_u64(gr->est_requested), (unsigned long)gr->samples);
+		text_frames(o, r, gr->stack);
 	}
 }
 
@@ -407,7 +415,7 @@ rc_report_emit_text(struct rc_out *o, struct rc_report *r)
 	}
 	rc_out_fmt(o, "shim memory: %zu bytes mapped; %zu stacks (%zu bytes), "
 		   "%lu heap samples (%zu bytes)\n",
-		   r->arena_mapped, r->stack_count, r->stack_memory, (unsigned long)r->samples,
+		   r->arena_mapped, r->stack_count, r->stack_memory, (unsigned long)r->heap.samples,
 		   r->sample_memory);
 	if (o->oom) {
 		rc_out_str(o, "(report truncated: out of memory)\n");
@@ -509,6 +517,7 @@ json_kind(struct rc_out *o, struct rc_report *r, int kind)
 static void
 json_heap(struct rc_out *o, struct rc_report *r)
 {
+	const struct rc_heap_summary *h = &r->heap;
 	rc_out_fmt(o, "{\"kind\":\"heap\",\"tracked\":%s,", r->heap_active ? "true" : "false");
 	if (!r->heap_active) {
 		rc_out_str(o, "\"why_not\":");
@@ -517,17 +526,21 @@ json_heap(struct rc_out *o, struct rc_report *r)
 		rc_out_str(o, ",\"count\":0,\"bytes\":0,\"groups\":[]}");
 		return;
 	}
-	rc_out_fmt(o, "\"count\":%ld,\"bytes\":%ld,\"sample_interval\":%zu,"
-		   "\"samples\":%lu,\"sampled_bytes\":%lu,\"groups\":[",
-		   (long)r->heap_blocks, (long)r->heap_bytes, r->sample_interval,
-		   (unsigned long)r->samples, (unsigned long)r->sample_bytes);
-	for (size_t g = 0; g < r->nheap_groups; g++) {
-		const struct rc_heap_group *h = &r->heap_groups[g];
-		rc_out_fmt(o, "%s{\"stack\":%u,\"count\":%lu,\"bytes\":%lu,\"samples\":%lu,"
-			   "\"sampled_bytes\":%lu}",
-			   g ? "," : "", (unsigned)h->stack, (unsigned long)round_u64(h->est_blocks),
-			   (unsigned long)round_u64(h->est_bytes), (unsigned long)h->samples,
-			   (unsigned long)h->sampled_bytes);
+	rc_out_fmt(o, "\"mode\":\"%s\",\"count\":%ld,\"bytes\":%ld,\"requested_bytes\":%ld,"
+		   "\"requested_exact\":%s,\"sample_interval\":%zu,\"samples\":%lu,"
+		   "\"sampled_bytes\":%lu,\"sampled_requested_bytes\":%lu,\"groups\":[",
+		   h->exact_mode ? "exact" : "counts", (long)h->blocks, (long)h->bytes,
+		   (long)h->requested, h->requested_exact ? "true" : "false", h->interval,
+		   (unsigned long)h->samples, (unsigned long)h->sampled_bytes,
+		   (unsigned long)h->sampled_requested);
+	for (size_t g = 0; g < h->ngroups; g++) {
+		const struct rc_heap_group *gr = &h->groups[g];
+		rc_out_fmt(o, "%s{\"stack\":%u,\"count\":%lu,\"bytes\":%lu,\"requested_bytes\":%lu,"
+			   "\"samples\":%lu,\"sampled_bytes\":%lu,\"sampled_requested_bytes\":%lu}",
+			   g ? "," : "", (unsigned)gr->stack, (unsigned long)round_u64(gr->est_blocks),
+			   (unsigned long)round_u64(gr->est_bytes),
+			   (unsigned long)round_u64(gr->est_requested), (unsigned long)gr->samples,
+			   (unsigned long)gr->sampled_bytes, (unsigned long)gr->sampled_requested);
 	}
 	rc_out_str(o, "]}");
 }
@@ -542,7 +555,7 @@ cmp_u32(uint32_t a, uint32_t b)
 static size_t
 used_stacks(struct rc_report *r, uint32_t **out)
 {
-	size_t cap = r->ngroups + r->nheap_groups + 1, n = 0;
+	size_t cap = r->ngroups + r->heap.ngroups + 1, n = 0;
 	uint32_t *ids = rc_alloc(cap * sizeof(*ids));
 	*out = ids;
 	if (!ids) {
@@ -551,8 +564,8 @@ used_stacks(struct rc_report *r, uint32_t **out)
 	for (size_t g = 0; g < r->ngroups; g++) {
 		ids[n++] = r->items[r->groups[g].first].stack;
 	}
-	for (size_t g = 0; g < r->nheap_groups; g++) {
-		ids[n++] = r->heap_groups[g].stack;
+	for (size_t g = 0; g < r->heap.ngroups; g++) {
+		ids[n++] = r->heap.groups[g].stack;
 	}
 	/* Insertion sort: a few hundred ids at most in practice. */
 	for (size_t i = 1; i < n; i++) {

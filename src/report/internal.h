@@ -92,11 +92,7 @@ struct rc_report {
 
 	bool heap_active;
 	const char *heap_inactive;
-	int64_t heap_blocks, heap_bytes;
-	size_t sample_interval;
-	uint64_t samples, sample_bytes;
-	struct rc_heap_group *heap_groups;
-	size_t nheap_groups;
+	struct rc_heap_summary heap;     /* its figures, when heap_active */
 
 	/* Copies of the cleanup log and notes, taken under their lock. */
 	struct rc_cleanup_entry *cleanups;

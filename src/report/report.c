@@ -239,13 +239,11 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 	r->gpu_present = rc_gpu_present();
 
 	/* The heap: exact totals now (after the cleanup at exit, which may
-	 * have freed some), and its samples by stack. */
+	 * have freed some), the estimates, and its samples by stack. */
 	r->heap_inactive = rc_heap_inactive_reason();
 	r->heap_active = !r->heap_inactive && (rc_cfg.track & (1u << RCSHIM_KIND_HEAP));
 	if (r->heap_active) {
-		rc_heap_totals(&r->heap_blocks, &r->heap_bytes);
-		r->sample_interval = rc_heap_sample_interval();
-		r->nheap_groups = rc_heap_groups(&r->heap_groups, &r->samples, &r->sample_bytes);
+		rc_heap_summarize(&r->heap);
 	}
 
 	rc_spin_lock(&R.log_lock);
@@ -280,7 +278,7 @@ release(struct rc_report *r)
 {
 	free_items(r->items, r->nitems);
 	rc_free(r->groups);
-	rc_free(r->heap_groups);
+	rc_free(r->heap.groups);
 	rc_free(r->cleanups);
 	rc_free(r->notes);
 	rc_sym_end(r->sym);

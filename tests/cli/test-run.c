@@ -358,7 +358,8 @@ START_TEST(options_set_the_variables)
 		{ "interval", "0" },	       { "pressure", "off" },
 		{ "track", "temp,fd" },	       { "tmp-roots", NULL },
 		{ "tmp-owner", "session" },    { "tmp-idle", "10m" },
-		{ "heap-sample", "64k" },      { "stack-depth", "8" },
+		{ "heap-sample", "64k" },      { "heap", "exact" },
+		{ "stack-depth", "8" },
 		{ "report", "" },	       { "report-format", "text" },
 		{ "log", "warn" },
 	};

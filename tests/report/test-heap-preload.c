@@ -3,6 +3,7 @@
  * malloc, and real programs left unchanged. */
 #include "build-config.h"
 
+#include <malloc.h>
 #include <signal.h>
 
 #include "report-util.h"
@@ -34,6 +35,17 @@ run_victim(struct rc_run *r, bool preload, const char *report, const char *sampl
 	const char *env[] = { env_report, env_sample, env_format, NULL };
 	const char *argv[] = { t_victim(victim), arg, NULL };
 	t_run(r, preload, preload ? env : NULL, NULL, argv);
+}
+
+/* What glibc holds for a request of @n bytes: the usable size the shim
+ * counts (this process runs on the same allocator, unpreloaded). */
+static long
+usable_here(size_t n)
+{
+	void *p = malloc(n);
+	long u = (long)malloc_usable_size(p);
+	free(p);
+	return u;
 }
 
 START_TEST(heap_leak_exact_and_named)
@@ -90,9 +102,11 @@ START_TEST(heap_leak_text_report)
 	char *text = t_read_file(report);
 	ck_assert_msg(text, "no report written");
 	if (!under_asan() && !under_valgrind()) {
-		ck_assert_msg(strstr(text, "heap: 100 blocks, 100000 bytes still allocated (exact)"),
+		ck_assert_msg(strstr(text, "heap: 100 blocks, 100000 bytes still allocated (exact, "
+					   "usable size); about 100000 bytes requested (estimated)\n"),
 			      "%s", text);
-		ck_assert_msg(strstr(text, "100 blocks, 100000 bytes (100 samples), allocated at:"),
+		ck_assert_msg(strstr(text, "  100 blocks, 100000 bytes (100000 requested; 100 samples), "
+					   "allocated at:"),
 			      "%s", text);
 		ck_assert_msg(strstr(text, " leak_hundred_blocks+0x"), "%s", text);
 		ck_assert_msg(strstr(text, "heap-leak.c:"), "%s", text);
@@ -137,36 +151,104 @@ parse_valgrind_in_use(const char *err, long *bytes, long *blocks)
 	return true;
 }
 
+/* Valgrind's "in use at exit" for the victim leaking 100 blocks of @size
+ * bytes: false when valgrind is not installed. */
+static bool
+valgrind_in_use(const char *size, long *bytes, long *blocks)
+{
+	struct rc_run vg;
+	const char *argv[] = { "valgrind", "--leak-check=summary", t_victim("report/victim-heap-leak"),
+			       size, NULL };
+	t_run(&vg, false, NULL, NULL, argv);
+	if (WIFEXITED(vg.status) && WEXITSTATUS(vg.status) == 127) {
+		t_run_free(&vg);
+		return false;
+	}
+	ck_assert_msg(parse_valgrind_in_use(vg.err, bytes, blocks), "valgrind said: %s", vg.err);
+	t_run_free(&vg);
+	return true;
+}
+
 START_TEST(heap_leak_agrees_with_valgrind)
 {
 	char *dir = t_scratch();
 	char report[600];
-	struct rc_run vg, shim;
+	struct rc_run shim;
 	long bytes, blocks;
 
 	if (under_asan() || under_valgrind()) {
 		t_scratch_free(dir);
 		return; /* tracking steps aside there: heap_leak_exact_and_named checks it */
 	}
-	const char *argv[] = { "valgrind", "--leak-check=summary", t_victim("report/victim-heap-leak"),
-			       NULL };
-	t_run(&vg, false, NULL, NULL, argv);
-	if (WIFEXITED(vg.status) && WEXITSTATUS(vg.status) == 127) {
-		t_run_free(&vg);
+	/* 1000 is a usable size on glibc: valgrind's requested bytes and
+	 * the shim's exact usable bytes are the same number. */
+	if (!valgrind_in_use("1000", &bytes, &blocks)) {
 		t_scratch_free(dir);
 		return; /* no valgrind here */
 	}
-	ck_assert_msg(parse_valgrind_in_use(vg.err, &bytes, &blocks), "valgrind said: %s", vg.err);
 	ck_assert_int_eq(blocks, 100);
 	ck_assert_int_eq(bytes, 100000);
 
 	snprintf(report, sizeof(report), "%s/report.json", dir);
-	run_victim(&shim, true, report, "1", "json", "report/victim-heap-leak", NULL);
+	run_victim(&shim, true, report, "1", "json", "report/victim-heap-leak", "1000");
 	ck_assert_status_eq(shim.status, 0);
 	ck_assert_int_eq(rq_long(report, "K['heap']['count']"), blocks);
 	ck_assert_int_eq(rq_long(report, "K['heap']['bytes']"), bytes);
-	t_run_free(&vg);
 	t_run_free(&shim);
+	t_scratch_free(dir);
+}
+END_TEST
+
+/* 1001 bytes is not a usable size: the exact bytes are glibc's usable
+ * size (the shim adds nothing to a block, so the same as the program's
+ * without it); the requested bytes, valgrind's figure, are estimated by
+ * default (exact here, every allocation being sampled) and exact with
+ * RCSHIM_HEAP=exact, whose tag byte may give a block a larger chunk. */
+START_TEST(heap_leak_requested_and_usable_bytes)
+{
+	char *dir = t_scratch();
+	char report[600], env_report[700];
+	struct rc_run shim;
+	long bytes, blocks;
+
+	if (under_asan() || under_valgrind()) {
+		t_scratch_free(dir);
+		return;
+	}
+	if (!valgrind_in_use("1001", &bytes, &blocks)) {
+		t_scratch_free(dir);
+		return;
+	}
+	ck_assert_int_eq(blocks, 100);
+	ck_assert_int_eq(bytes, 100100);
+	long usable = usable_here(1001), usable_tagged = usable_here(1002);
+	ck_assert_int_gt(usable, 1001);
+
+	snprintf(report, sizeof(report), "%s/report.json", dir);
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	for (int exact = 0; exact < 2; exact++) {
+		for (int every = 0; every < 2; every++) {
+			const char *env[] = { env_report, "RCSHIM_REPORT_FORMAT=json",
+					      every ? "RCSHIM_HEAP_SAMPLE=1" : "RCSHIM_HEAP_SAMPLE=512k",
+					      exact ? "RCSHIM_HEAP=exact" : "RCSHIM_HEAP=counts", NULL };
+			const char *argv[] = { t_victim("report/victim-heap-leak"), "1001", NULL };
+			t_run(&shim, true, env, NULL, argv);
+			ck_assert_status_eq(shim.status, 0);
+			ck_assert_int_eq(rq_long(report, "K['heap']['count']"), blocks);
+			ck_assert_int_eq(rq_long(report, "K['heap']['bytes']"),
+					 100 * (exact ? usable_tagged : usable));
+			rq_expect(report, "(K['heap']['mode'], K['heap']['requested_exact'])",
+				  exact ? "('exact', True)" : "('counts', False)");
+			if (exact || every) {
+				ck_assert_int_eq(rq_long(report, "K['heap']['requested_bytes']"), bytes);
+			} else {
+				/* An estimate: never above the exact bytes. */
+				ck_assert_int_le(rq_long(report, "K['heap']['requested_bytes']"),
+						 100 * usable);
+			}
+			t_run_free(&shim);
+		}
+	}
 	t_scratch_free(dir);
 }
 END_TEST
@@ -188,18 +270,38 @@ START_TEST(heap_threads_exact_while_threads_exit)
 	if (!stepped_aside_for_asan(report)) {
 		/* 36 threads leaked 10 blocks of 4321 bytes each, from
 		 * thread_leak; the counts of exited threads were folded. */
+		long usable = usable_here(4321);
+		char want[80];
+		snprintf(want, sizeof(want), "[(360, %ld, 1555560)]", 360 * usable);
 		rq_expect(report,
-			  "[(g['count'], g['bytes']) for g in K['heap']['groups'] "
+			  "[(g['count'], g['bytes'], g['requested_bytes']) for g in K['heap']['groups'] "
 			  "if fns(g)[:1] == ['thread_leak']]",
-			  "[(360, 1555560)]");
+			  want);
 		ck_assert_int_ge(rq_long(report, "K['heap']['count']"), 360);
-		ck_assert_int_ge(rq_long(report, "K['heap']['bytes']"), 1555560);
+		ck_assert_int_ge(rq_long(report, "K['heap']['bytes']"), 360 * usable);
 	}
 	/* Default sampling too. */
 	t_run_free(&shim);
 	run_victim(&shim, true, report, "524288", "json", "report/victim-heap-threads", "threads");
 	ck_assert_status_eq(shim.status, bare.status);
 	ck_assert_str_eq(shim.out, bare.out);
+	/* And RCSHIM_HEAP=exact: its fast paths, threads folded, the
+	 * requested bytes exact. */
+	t_run_free(&shim);
+	char env_report[700];
+	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	const char *env[] = { env_report, "RCSHIM_REPORT_FORMAT=json", "RCSHIM_HEAP=exact", NULL };
+	const char *argv[] = { t_victim("report/victim-heap-threads"), "threads", NULL };
+	t_run(&shim, true, env, NULL, argv);
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	if (!stepped_aside_for_asan(report)) {
+		rq_expect(report, "(K['heap']['mode'], K['heap']['requested_exact'])", "('exact', True)");
+		ck_assert_int_ge(rq_long(report, "K['heap']['count']"), 360);
+		ck_assert_int_ge(rq_long(report, "K['heap']['requested_bytes']"), 1555560);
+		ck_assert_int_ge(rq_long(report, "K['heap']['bytes']"),
+				 rq_long(report, "K['heap']['requested_bytes']") + 360);
+	}
 	t_run_free(&bare);
 	t_run_free(&shim);
 	t_scratch_free(dir);
@@ -221,8 +323,12 @@ START_TEST(heap_fork_while_threads_allocate)
 	for (int round = under_valgrind() ? 1 : 0; round < (under_valgrind() ? 2 : 3); round++) {
 		/* Sampling every allocation, and rarely: both must survive
 		 * forks taken while three threads allocate and unwind. */
-		run_victim(&shim, true, report, round == 1 ? "4096" : "1", "json",
-			   "report/victim-heap-threads", "fork");
+		/* The third round in RCSHIM_HEAP=exact. */
+		const char *env[] = { "RCSHIM_REPORT=", round == 1 ? "RCSHIM_HEAP_SAMPLE=4096"
+								    : "RCSHIM_HEAP_SAMPLE=1",
+				      round == 2 ? "RCSHIM_HEAP=exact" : "RCSHIM_HEAP=counts", NULL };
+		const char *argv[] = { t_victim("report/victim-heap-threads"), "fork", NULL };
+		t_run(&shim, true, env, NULL, argv);
 		ck_assert_status_eq(shim.status, bare.status);
 		ck_assert_str_eq(shim.out, bare.out);
 		t_run_free(&shim);
@@ -396,6 +502,7 @@ TEST_SUITE(report_heap)
 	ADD_TEST(s, heap_leak_exact_and_named);
 	ADD_TEST(s, heap_leak_text_report);
 	ADD_TEST(s, heap_leak_agrees_with_valgrind);
+	ADD_TEST(s, heap_leak_requested_and_usable_bytes);
 	ADD_TEST(s, heap_threads_exact_while_threads_exit);
 	/* Not registered under ASan, rather than passed without running:
 	 * GCC 12's ASan allocator is not fork-safe, and this victim deadlocks

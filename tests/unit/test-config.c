@@ -67,6 +67,7 @@ assert_same_config(const struct rc_config *a, const struct rc_config *b)
 	ck_assert_int_eq(a->tmp_owner, b->tmp_owner);
 	ck_assert_uint_eq(a->tmp_idle_s, b->tmp_idle_s);
 	ck_assert_uint_eq(a->heap_sample, b->heap_sample);
+	ck_assert_int_eq(a->heap_exact, b->heap_exact);
 	ck_assert_uint_eq(a->stack_depth, b->stack_depth);
 	ck_assert_str_eq(a->report, b->report);
 	ck_assert_int_eq(a->report_format, b->report_format);
@@ -138,7 +139,7 @@ START_TEST(empty_values_mean_default)
 		"RCSHIM_INTERVAL=",	 "RCSHIM_PRESSURE=",
 		"RCSHIM_TRACK=",	 "RCSHIM_TMP_OWNER=",
 		"RCSHIM_TMP_IDLE=",	 "RCSHIM_HEAP_SAMPLE=",
-		"RCSHIM_STACK_DEPTH=",	 "RCSHIM_REPORT=",
+		"RCSHIM_HEAP=",		 "RCSHIM_STACK_DEPTH=",	 "RCSHIM_REPORT=",
 		"RCSHIM_REPORT_FORMAT=", "RCSHIM_LOG=",
 		/* Without '=' it is not a setting at all. */
 		"RCSHIM_PRIORITY",	 NULL,
@@ -695,6 +696,30 @@ START_TEST(heap_sample)
 }
 END_TEST
 
+/* RCSHIM_HEAP, and the malloc family's early reading of it. */
+START_TEST(heap_mode)
+{
+	ck_assert_int_eq(load1("RCSHIM_HEAP=exact"), 0);
+	ck_assert(cfg.heap_exact);
+	ck_assert_int_eq(load1("RCSHIM_HEAP=Counts"), 0);
+	ck_assert(!cfg.heap_exact);
+	ck_assert_int_eq(load1("RCSHIM_HEAP=tagged"), 1);
+	ck_assert(!cfg.heap_exact);
+	ck_assert_str_eq(W.line[0], "RCSHIM_HEAP=tagged is not valid "
+				    "(accepted: counts or exact); using counts");
+
+	char *exact[] = { "RCSHIM_HEAP=EXACT", NULL };
+	char *dup[] = { "RCSHIM_HEAP=counts", "RCSHIM_HEAP=exact", NULL };
+	char *bad[] = { "RCSHIM_HEAP=yes", NULL };
+	char *empty[] = { "RCSHIM_HEAP=", "RCSHIM_HEAP=exact", NULL };
+	ck_assert(rc_config_heap_exact_of(exact));
+	ck_assert(!rc_config_heap_exact_of(dup));
+	ck_assert(!rc_config_heap_exact_of(bad));
+	ck_assert(!rc_config_heap_exact_of(empty));
+	ck_assert(!rc_config_heap_exact_of(NULL));
+}
+END_TEST
+
 START_TEST(stack_depth)
 {
 	static const char *const bad[] = { "129", "-1", "abc", "1k", "",
@@ -995,7 +1020,7 @@ START_TEST(long_values)
 	static const char *const names[] = {
 		"PRIORITY", "EXIT_PRIORITY", "SIGNAL_PRIORITY", "SIGNAL",
 		"INTERVAL", "PRESSURE", "TRACK", "TMP_ROOTS", "TMP_OWNER",
-		"TMP_IDLE", "HEAP_SAMPLE", "STACK_DEPTH", "REPORT",
+		"TMP_IDLE", "HEAP_SAMPLE", "HEAP", "STACK_DEPTH", "REPORT",
 		"REPORT_FORMAT", "LOG",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -1113,6 +1138,7 @@ TEST_SUITE(config)
 	ADD_TEST(s, tmp_owner);
 	ADD_TEST(s, tmp_idle);
 	ADD_TEST(s, heap_sample);
+	ADD_TEST(s, heap_mode);
 	ADD_TEST(s, stack_depth);
 	ADD_TEST(s, report);
 	ADD_TEST(s, report_not_a_path);

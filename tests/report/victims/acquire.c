@@ -120,14 +120,18 @@ scope_heap(bool free_heap)
 	parse_records(keep, N, SIZE);
 	free(keep[0]);
 	free(keep[1]);
+	/* What the allocator holds for each: the heap's bytes are usable
+	 * sizes (DESIGN §8). */
+	size_t usable = malloc_usable_size(keep[2]);
 	memset(&res, 0, sizeof(res));
 	rcshim_status st = end(s, RCSHIM_HIGH, &res);
 	struct mallinfo2 after = mallinfo2();
-	printf("status %d heap cleaned %llu skipped %llu bytes %llu; mapped %ld MiB; line %d\n",
+	printf("status %d heap cleaned %llu skipped %llu bytes %llu; mapped %ld MiB; line %d; "
+	       "usable %zu\n",
 	       (int)st, (unsigned long long)res.kind[RCSHIM_KIND_HEAP].cleaned,
 	       (unsigned long long)res.kind[RCSHIM_KIND_HEAP].skipped,
 	       (unsigned long long)res.kind[RCSHIM_KIND_HEAP].bytes,
-	       ((long)after.hblkhd - (long)before.hblkhd + (SIZE / 2)) / SIZE, alloc_line);
+	       ((long)after.hblkhd - (long)before.hblkhd + (SIZE / 2)) / SIZE, alloc_line, usable);
 	if (!free_heap) {
 		/* Kept: the program's to use and free. */
 		for (int i = 2; i < N; i++) {

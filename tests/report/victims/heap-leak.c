@@ -1,18 +1,21 @@
-/* Leaks exactly 100 blocks of 1000 bytes from one function and frees
- * everything else.  No stdio: libc's own buffers would still be allocated
- * at exit and blur the comparison with valgrind. */
+/* Leaks exactly 100 blocks of 1000 bytes (or of the size given) from one
+ * function and frees everything else.  No stdio: libc's own buffers would
+ * still be allocated at exit and blur the comparison with valgrind.
+ *
+ * Usage: victim-heap-leak [SIZE] */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static void *keep[100];
+static size_t leak_size = 1000;
 
 __attribute__((noinline)) static void
 leak_hundred_blocks(void)
 {
 	for (int i = 0; i < 100; i++) {
-		keep[i] = malloc(1000);
-		memset(keep[i], i, 1000);
+		keep[i] = malloc(leak_size);
+		memset(keep[i], i, leak_size);
 	}
 	/* Dropped: the blocks are unreachable now. */
 	memset(keep, 0, sizeof(keep));
@@ -25,8 +28,21 @@ churn(void)
 	for (int i = 0; i < 1000; i++) {
 		char *a = malloc((size_t)(i % 700) + 1);
 		char *b = calloc(3, (size_t)i + 1);
+		/* Zeroed, and contents kept by realloc, wherever the block
+		 * lives (a sampled one moves to the shim's side blocks). */
+		for (size_t k = 0; k < 3 * ((size_t)i + 1); k++) {
+			if (b[k]) {
+				_exit(4);
+			}
+		}
 		char *c = realloc(NULL, 40);
+		memset(c, 0x5a, 40);
 		c = realloc(c, (size_t)i * 3 + 50);
+		for (int k = 0; k < 40; k++) {
+			if (c[k] != 0x5a) {
+				_exit(5);
+			}
+		}
 		void *d = NULL;
 		if (posix_memalign(&d, 64, 100) != 0) {
 			_exit(3);
@@ -63,8 +79,11 @@ churn(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc > 1) {
+		leak_size = strtoul(argv[1], NULL, 10);
+	}
 	churn();
 	leak_hundred_blocks();
 	static const char msg[] = "done\n";
