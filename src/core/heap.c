@@ -230,7 +230,7 @@ rc_heap_alloc_slow(void *p, size_t n, const void *site)
 	if (t->state == RC_HEAP_T_ACTIVE) {
 		rc_heap_add(t, 1, (int64_t)n);
 		if (rc_heap_sample_due(t, n)) {
-			unsigned sampled = rc_heap_sample(p, n);
+			unsigned sampled = rc_heap_sample(p, n, site);
 			if (sampled || rc_scope_cur == 0) {
 				return RC_HEAP_COUNTED | sampled;
 			}
@@ -343,7 +343,7 @@ unrecorded(const struct sample *s)
 }
 
 unsigned
-rc_heap_sample(void *p, size_t n)
+rc_heap_sample(void *p, size_t n, const void *site)
 {
 	struct rc_heap_thread *t = &rc_heap_self;
 
@@ -359,7 +359,7 @@ rc_heap_sample(void *p, size_t n)
 	}
 	int saved_errno = errno;
 	rc_guard++;
-	unsigned flag = record(p, n, rc_stack_capture_alloc(G.depth), true);
+	unsigned flag = record(p, n, rc_stack_capture_alloc(G.depth, site), true);
 	rc_guard--;
 	errno = saved_errno;
 	return flag;
@@ -370,6 +370,10 @@ rc_heap_unsample(void *p)
 {
 	struct sample *found = NULL;
 
+	/* A fork child with the shim off: the table may be half-changed. */
+	if (atomic_load_explicit(&rc_off, memory_order_relaxed)) {
+		return;
+	}
 	rc_spin_lock(&G.slock);
 	if (G.nbuckets) {
 		for (struct sample **pp = &G.buckets[bucket_of((uintptr_t)p, G.nbuckets)]; *pp;
@@ -706,6 +710,20 @@ rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting)
 	}
 }
 
+bool
+rc_heap_wants_stacks(void)
+{
+	return G.sampling && G.depth && !G.inactive[0];
+}
+
+void
+rc_heap_off(void)
+{
+	rc_heap_counting = false;
+	G.sampling = false;
+	refresh_gate();
+}
+
 void
 rc_heap_set_inactive(const char *why)
 {
@@ -737,8 +755,9 @@ rc_heap_fork_parent(void)
 void
 rc_heap_fork_child(void)
 {
-	rc_spin_reset(&G.slock);
-	rc_spin_reset(&G.tlock);
+	/* Taken by this thread in rc_heap_fork_prepare. */
+	rc_spin_unlock(&G.slock);
+	rc_spin_unlock(&G.tlock);
 	/* Only this thread exists here: the others' counters are folded,
 	 * and their nodes dropped (their memory will be reused for the
 	 * TLS of threads this child creates). */

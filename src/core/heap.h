@@ -45,6 +45,14 @@ void rc_heap_set_direct(bool on);
  * counting before rc_heap_set_direct. */
 void rc_heap_refresh_gate(void);
 
+/* Whether samples get stacks: the heap is tracked and sampled, with
+ * RCSHIM_STACK_DEPTH above 0. */
+bool rc_heap_wants_stacks(void);
+
+/* A fork child with the shim off (rc_off): nothing is counted or sampled
+ * from now on. */
+void rc_heap_off(void);
+
 /* Slow paths (heap.c).  @site is the program's call site (the return
  * address into it), for blocks allocated inside a scope. */
 unsigned rc_heap_alloc_slow(void *p, size_t n, const void *site);
@@ -62,7 +70,9 @@ rc_heap_tag(void *p, size_t n, size_t usable, unsigned flags)
 		*tag = (unsigned char)(RC_HEAP_WIDE | flags);
 	}
 }
-unsigned rc_heap_sample(void *p, size_t n);
+/* Samples block @p (@n bytes, allocated at @site, the program's call site,
+ * or NULL when unknown). */
+unsigned rc_heap_sample(void *p, size_t n, const void *site);
 void rc_heap_uncount_slow(size_t n);
 void rc_heap_unsample(void *p);
 
@@ -128,7 +138,7 @@ rc_heap_on_alloc_at(void *p, size_t n, size_t usable, const void *site)
 		flags = RC_HEAP_COUNTED;
 		rc_heap_add(t, 1, (int64_t)n);
 		if (__builtin_expect(rc_heap_sample_due(t, n), 0)) {
-			flags |= rc_heap_sample(p, n);
+			flags |= rc_heap_sample(p, n, site);
 		}
 	} else {
 		flags = rc_heap_alloc_slow(p, n, site);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/sys.h"
 
 #define RC_TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -64,6 +65,11 @@ struct rc_thread {
 		/* Zero: both fast paths are open. */
 		uint32_t gate;
 	};
+	/* The shim's spinlocks this thread holds (core/lock.h), plus one
+	 * while it is inside the unwinder (which may hold the loader's
+	 * locks): non-zero, a signal handler on this thread has
+	 * interrupted the shim in a critical section of its own. */
+	uint32_t locks;
 	struct rc_heap_thread heap;
 };
 extern RC_TLS struct rc_thread rc_self;
@@ -74,9 +80,44 @@ extern RC_TLS struct rc_thread rc_self;
 /* The innermost open scope of this thread (0 = none). */
 extern RC_TLS uint32_t rc_scope_cur;
 
-/* This process's pid, refreshed in the fork child. */
+/* This process's pid, refreshed in the fork child.  Not refreshed in a
+ * child that shares this memory (vfork, a raw clone) or that ran no fork
+ * handler (_Fork): where it matters, compare it with the kernel's
+ * (rc_sys_getpid) before acting. */
 extern int32_t rc_pid_cached;
 
+/* Whether the calling process is the one the shim's state belongs to:
+ * false in a vfork or raw clone child (which shares the parent's memory
+ * and must change nothing in it) and in a _Fork child (which ran no fork
+ * handler and owns nothing).  A system call. */
+static inline bool
+rc_own_process(void)
+{
+	return rc_sys_getpid() == rc_pid_cached;
+}
+
+/* Set by the preload layer, whose fork handlers take and release every
+ * module's locks in one order (preload/init.c); without it (the core
+ * alone: unit tests) the modules with locks register their own. */
+extern bool rc_fork_managed;
+
+/* Set in a fork child that was made while its forking thread held one of
+ * the shim's own locks (a fork from a signal handler that interrupted the
+ * shim, or from inside a cleanup): the shim's state may be half-changed
+ * there, so the child tracks nothing and does nothing at its end. */
+extern atomic_bool rc_off;
+
+/* Work waiting for a safe point, as bits (RC_DUE_*; the preload layer
+ * defines them and the work): the core only calls the handler set with
+ * rc_safe_point_set when it reaches one. */
+extern atomic_uint rc_due;
+#define RC_DUE_START 1u /* the worker's start, deferred: at a tracked call */
+enum rc_safe_point_kind {
+	RC_AT_CALL, /* a tracked call, from the program, before any work */
+};
+typedef void (*rc_safe_point_fn)(enum rc_safe_point_kind at);
+void rc_safe_point_set(rc_safe_point_fn fn);
+void rc_safe_point(enum rc_safe_point_kind at);
 /* Parses the environment @envp (usually environ), applies RCSHIM_LOG and
  * the temp roots, and joins or starts the session.  Idempotent.  Returns
  * true when it started a new session (the caller exports its id). */

@@ -17,19 +17,23 @@
 #include "core/state.h"
 #include "core/sys.h"
 #include "core/track.h"
-#include "trigger/worker.h"
 
 RC_TLS void *rc_track_caller;
 
 /* Entering the core: nothing the shim does from here on is the
- * program's, and the program's errno survives. */
+ * program's, and the program's errno survives.  Work waiting for a
+ * tracked call runs first (core/state.h: rc_safe_point). */
 #define ENTER(kind_ok)                                                   \
-	if (rc_guard || !(kind_ok)) {                                    \
+	if (rc_guard || !(kind_ok) ||                                    \
+	    atomic_load_explicit(&rc_off, memory_order_relaxed)) {       \
 		return;                                                  \
 	}                                                                \
 	int saved_errno_ = errno;                                        \
-	rc_guard++;                                                      \
-	rc_worker_start_if_deferred()
+	if (__builtin_expect(atomic_load_explicit(&rc_due, memory_order_relaxed) &         \
+				     RC_DUE_START, 0)) {                                   \
+		rc_safe_point(RC_AT_CALL);                               \
+	}                                                                \
+	rc_guard++
 #define LEAVE()                                                          \
 	do {                                                             \
 		rc_guard--;                                              \
@@ -291,9 +295,6 @@ rc_track_sqlite_open(void *db, void *api_fn)
 			.path = (char *)(file && *file ? file : NULL),
 		};
 		rc_reg_add(&rec);
-		/* Closing a connection is not async-signal-safe: a
-		 * termination signal will need the worker. */
-		rc_worker_ensure();
 	}
 	LEAVE();
 }

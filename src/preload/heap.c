@@ -365,24 +365,24 @@ malloc_failed(size_t n)
 }
 
 /* Block @p, counted already, needs a tag of the general form (an mmapped
- * chunk, a long slack), and a sample when @due. */
+ * chunk, a long slack), and a sample when @due (allocated at @site). */
 static __attribute__((noinline)) void *
-tag_counted(void *p, size_t n, bool due)
+tag_counted(void *p, size_t n, bool due, const void *site)
 {
-	unsigned flags = RC_HEAP_COUNTED | (due ? rc_heap_sample(p, n) : 0);
+	unsigned flags = RC_HEAP_COUNTED | (due ? rc_heap_sample(p, n, site) : 0);
 	rc_heap_tag(p, n, glibc_usable(p), flags);
 	return p;
 }
 
 /* The countdown to the next sample ran out. */
 static __attribute__((noinline)) void *
-malloc_sampled(size_t n)
+malloc_sampled(size_t n, const void *site)
 {
 	void *p = R.malloc(n + 1);
 	if (__builtin_expect(!p, 0)) {
 		return malloc_failed(n);
 	}
-	return tag_counted(p, n, true);
+	return tag_counted(p, n, true, site);
 }
 
 /* The fast paths' tag, read and written straight from glibc's chunk
@@ -441,14 +441,14 @@ malloc(size_t n)
 	struct rc_heap_thread *t = &rc_heap_self;
 	rc_heap_add(t, 1, (int64_t)n);
 	if (__builtin_expect(rc_heap_sample_due(t, n), 0)) {
-		return malloc_sampled(n);
+		return malloc_sampled(n, __builtin_return_address(0));
 	}
 	void *p = R.malloc(n + 1);
 	if (__builtin_expect(!p, 0)) {
 		return malloc_failed(n);
 	}
 	if (__builtin_expect(!fast_tag(p, n), 0)) {
-		return tag_counted(p, n, false);
+		return tag_counted(p, n, false, NULL);
 	}
 	return p;
 }
@@ -624,7 +624,7 @@ realloc(void *p, size_t n)
 	rc_heap_add(t, 0, (int64_t)n - (int64_t)old);
 	bool due = rc_heap_sample_due(t, n);
 	if (__builtin_expect(due || !fast_tag(q, n), 0)) {
-		return tag_counted(q, n, due);
+		return tag_counted(q, n, due, __builtin_return_address(0));
 	}
 	return q;
 }
@@ -789,6 +789,39 @@ find_text(struct dl_phdr_info *info, size_t size, void *ctx)
 	return 0;
 }
 
+/* The executable segments of the dynamic loader and of the C library (and
+ * its former parts): a malloc called from there may come from inside the
+ * loader's own work or hold one of libc's locks (core/stack.h). */
+struct system_ranges {
+	uintptr_t r[4][2];
+	unsigned n;
+};
+
+static int
+find_system(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	static const char *const names[] = { "ld-linux", "ld64.so", "libc.so", "libpthread.so",
+					     "libdl.so" };
+	struct system_ranges *sr = ctx;
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
+	const char *base = strrchr(name, '/');
+	bool system = false;
+	(void)size;
+	base = base ? base + 1 : name;
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		system |= strncmp(base, names[i], strlen(names[i])) == 0;
+	}
+	for (int i = 0; system && i < info->dlpi_phnum && sr->n < 4; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			sr->r[sr->n][0] = info->dlpi_addr + ph->p_vaddr;
+			sr->r[sr->n][1] = sr->r[sr->n][0] + ph->p_memsz;
+			sr->n++;
+		}
+	}
+	return 0;
+}
+
 /* Frees a block of the program's for a scope that ends with
  * RCSHIM_SCOPE_FREE_HEAP. */
 static void
@@ -817,6 +850,9 @@ rc_heap_preload_init(void)
 			rc_stack_set_self(range[1], range[2]);
 		}
 	}
+	struct system_ranges sr = { .n = 0 };
+	dl_iterate_phdr(find_system, &sr);
+	rc_stack_set_system((const uintptr_t(*)[2])sr.r, sr.n);
 	rc_heap_configure(rc_cfg.heap_sample, rc_cfg.stack_depth,
 			  (rc_cfg.track & (1u << RCSHIM_KIND_HEAP)) != 0);
 }

@@ -98,22 +98,25 @@ void
 rc_live_on_signal(int sig, int code, int value)
 {
 	rcshim_priority prio = rc_cfg.signal_priority;
+	unsigned bit;
 
 	atomic_fetch_add(&L.received, 1);
-	if (code == SI_QUEUE) {
-		if (value == RC_LIVE_REPORT_VALUE) {
-			rc_worker_post_report();
-			return;
+	if (code == SI_QUEUE && value == RC_LIVE_REPORT_VALUE) {
+		bit = RC_WORKER_REPORT_BIT;
+	} else {
+		if (code == SI_QUEUE) {
+			if (value < 1 || value > 4) {
+				atomic_fetch_add(&L.refused, 1);
+				rc_warn("signal %d with value %d refused: values 1-4 select LOW, "
+					"MEDIUM, HIGH, CRITICAL; 5 asks for a report", sig, value);
+				return;
+			}
+			prio = (rcshim_priority)(value - 1);
 		}
-		if (value < 1 || value > 4) {
-			atomic_fetch_add(&L.refused, 1);
-			rc_warn("signal %d with value %d refused: values 1-4 select LOW, MEDIUM, "
-				"HIGH, CRITICAL; 5 asks for a report", sig, value);
-			return;
-		}
-		prio = (rcshim_priority)(value - 1);
+		bit = 1u << prio;
 	}
-	rc_worker_post_live(prio, RC_REASON_LIVE_SIGNAL);
+	/* Without the worker the request is not answered (yet). */
+	rc_worker_post(bit, RC_REASON_LIVE_SIGNAL);
 }
 
 unsigned long

@@ -22,7 +22,8 @@ void rc_worker_run_live(rcshim_priority prio, enum rc_reason reason);
 /* CLOCK_MONOTONIC in ms.  Async-signal-safe. */
 uint64_t rc_now_ms(void);
 
-/* The live-signal handler (installed by trigger/signals.c). */
+/* The live-signal handler (installed by trigger/signals.c): hands the
+ * request to the worker. */
 void rc_live_on_signal(int sig, int code, int value);
 
 /* The sigqueue value that asks for a report instead of a cleanup. */

@@ -133,7 +133,8 @@ on_fatal(int sig, siginfo_t *si, void *uc)
 
 	(void)uc;
 	is_managed(sig, &crash);
-	if (atomic_load(&rc_ready) == 2) {
+	/* A fork child the shim is off in owns nothing. */
+	if (atomic_load(&rc_ready) == 2 && !atomic_load(&rc_off)) {
 		rc_guard++;
 		fatal_cleanup(sig, crash);
 		rc_guard--;
@@ -148,7 +149,7 @@ on_live(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 
 	(void)uc;
-	if (atomic_load(&rc_ready) == 2) {
+	if (atomic_load(&rc_ready) == 2 && !atomic_load(&rc_off)) {
 		rc_live_on_signal(sig, si ? si->si_code : 0, si ? si->si_value.sival_int : 0);
 	}
 	errno = saved;
