@@ -725,6 +725,15 @@ rc_heap_off(void)
 }
 
 void
+rc_heap_trim_later(void)
+{
+	atomic_fetch_or(&rc_due, RC_DUE_TRIM);
+	/* This thread's next allocation takes the general path, where the
+	 * trim runs (RC_AT_ALLOC); its gate is brought up to date there. */
+	rc_self.alloc_off = 2;
+}
+
+void
 rc_heap_set_inactive(const char *why)
 {
 	rc_fmt(G.inactive, sizeof(G.inactive), "%s", why);

@@ -53,6 +53,12 @@ bool rc_heap_wants_stacks(void);
  * from now on. */
 void rc_heap_off(void);
 
+/* From a signal handler's live cleanup: malloc_trim, which takes the
+ * allocator's locks, is due at the next allocation instead (RC_DUE_TRIM,
+ * run at the RC_AT_ALLOC safe point); the calling thread's next one takes
+ * the general path.  Async-signal-safe. */
+void rc_heap_trim_later(void);
+
 /* Slow paths (heap.c).  @site is the program's call site (the return
  * address into it), for blocks allocated inside a scope. */
 unsigned rc_heap_alloc_slow(void *p, size_t n, const void *site);

@@ -335,12 +335,12 @@ rc_stack_set_system(const uintptr_t (*ranges)[2], unsigned n)
  * dlopen, or in a library constructor waiting for a lock the program
  * holds here), a call from the program rather than from the loader (which
  * allocates in the middle of its own updates) or the C library (which may
- * hold a lock of its own), and not in a child that shares this memory
- * (vfork). */
+ * hold a lock of its own), not from the shim's own signal-handler work,
+ * and not in a child that shares this memory (vfork). */
 static bool
 may_load_in_malloc(const void *site)
 {
-	if (!site || !__libc_single_threaded || rc_self.locks) {
+	if (!site || !__libc_single_threaded || rc_self.signal_safe || rc_self.locks) {
 		return false;
 	}
 	for (unsigned i = 0; i < S.nsystem; i++) {

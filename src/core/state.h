@@ -70,6 +70,9 @@ struct rc_thread {
 	 * locks): non-zero, a signal handler on this thread has
 	 * interrupted the shim in a critical section of its own. */
 	uint32_t locks;
+	/* Set while the thread does the shim's work inside a signal
+	 * handler: only async-signal-safe steps (no loader, no malloc). */
+	uint8_t signal_safe;
 	struct rc_heap_thread heap;
 };
 extern RC_TLS struct rc_thread rc_self;
@@ -112,8 +115,12 @@ extern atomic_bool rc_off;
  * rc_safe_point_set when it reaches one. */
 extern atomic_uint rc_due;
 #define RC_DUE_START 1u /* the worker's start, deferred: at a tracked call */
+#define RC_DUE_DRAIN 2u /* live requests that arrived inside the shim */
+#define RC_DUE_TRIM 4u  /* a heap trim asked for in a handler: at an allocation */
 enum rc_safe_point_kind {
-	RC_AT_CALL, /* a tracked call, from the program, before any work */
+	RC_AT_UNLOCK, /* the thread released its last shim lock */
+	RC_AT_CALL,   /* a tracked call, from the program, before any work */
+	RC_AT_ALLOC,  /* the allocator's general path, before the allocation */
 };
 typedef void (*rc_safe_point_fn)(enum rc_safe_point_kind at);
 void rc_safe_point_set(rc_safe_point_fn fn);

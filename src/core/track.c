@@ -30,7 +30,7 @@ RC_TLS void *rc_track_caller;
 	}                                                                \
 	int saved_errno_ = errno;                                        \
 	if (__builtin_expect(atomic_load_explicit(&rc_due, memory_order_relaxed) &         \
-				     RC_DUE_START, 0)) {                                   \
+				     (RC_DUE_START | RC_DUE_DRAIN), 0)) {                  \
 		rc_safe_point(RC_AT_CALL);                               \
 	}                                                                \
 	rc_guard++

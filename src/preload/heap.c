@@ -346,9 +346,29 @@ malloc_general(size_t n, const void *site)
 #define FORWARDING() \
 	__builtin_expect(atomic_load_explicit(&mode, memory_order_acquire) == M_FORWARD, 1)
 
+/* Before an allocation on the general path: a heap trim a signal handler
+ * asked for (RC_AT_ALLOC: here this thread holds none of the allocator's
+ * locks, wherever the program called malloc from). */
+static __attribute__((noinline)) void
+at_alloc(void)
+{
+	if (atomic_load_explicit(&rc_due, memory_order_relaxed) & RC_DUE_TRIM) {
+		rc_safe_point(RC_AT_ALLOC);
+	}
+	if (rc_self.alloc_off == 2) {
+		rc_heap_refresh_gate();
+	}
+}
+
 static __attribute__((noinline)) void *
 malloc_slow(size_t n, const void *site)
 {
+	if (__builtin_expect(rc_self.alloc_off == 2 ||
+				     (atomic_load_explicit(&rc_due, memory_order_relaxed) &
+				      RC_DUE_TRIM),
+			     0)) {
+		at_alloc();
+	}
 	if (FORWARDING()) {
 		return R.malloc(n);
 	}

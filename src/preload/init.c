@@ -2,7 +2,9 @@
 #include "build-config.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,12 +123,60 @@ after_fork_child(void)
 	rc_guard--;
 }
 
-/* Work that waited for a safe point (core/state.h): the worker's deferred
- * start, at a tracked call the program makes. */
+/* Signals blocked around work done outside a handler that a handler could
+ * otherwise interrupt on the same thread. */
+static void
+block_signals(sigset_t *old)
+{
+	sigset_t all;
+	sigfillset(&all);
+	rc_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, sizeof(long), 0, 0);
+}
+
+static void
+restore_signals(const sigset_t *old)
+{
+	rc_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, sizeof(long), 0, 0);
+}
+
+/* Work that waited for a safe point (core/state.h): live requests that
+ * arrived while this or another thread was inside the shim (anywhere the
+ * thread holds none of the shim's locks), a heap trim a handler asked for
+ * (in the allocator's general path), the worker's deferred start (a
+ * tracked call, made by the program). */
 static void
 safe_point(enum rc_safe_point_kind at)
 {
-	if (at == RC_AT_CALL && !atomic_load(&rc_off) &&
+	static const unsigned here[] = {
+		[RC_AT_UNLOCK] = RC_DUE_DRAIN,
+		[RC_AT_CALL] = RC_DUE_DRAIN | RC_DUE_START,
+		[RC_AT_ALLOC] = RC_DUE_DRAIN | RC_DUE_TRIM,
+	};
+	unsigned due = atomic_load(&rc_due) & here[at];
+	if (!due || atomic_load(&rc_off) || !rc_own_process()) {
+		return;
+	}
+	if ((due & RC_DUE_DRAIN) &&
+	    (atomic_fetch_and(&rc_due, ~RC_DUE_DRAIN) & RC_DUE_DRAIN)) {
+		sigset_t old;
+		int saved_errno = errno;
+		block_signals(&old);
+		rc_live_drain();
+		restore_signals(&old);
+		errno = saved_errno;
+	}
+	if (at == RC_AT_ALLOC && (due & RC_DUE_TRIM) &&
+	    (atomic_fetch_and(&rc_due, ~RC_DUE_TRIM) & RC_DUE_TRIM)) {
+		int saved_errno = errno;
+		rc_guard++;
+		uint64_t bytes = rc_heap_trim();
+		rc_result_add(&rc_lifetime, RCSHIM_KIND_HEAP, 0, 0, 0, bytes);
+		rc_info("heap trim asked for by a live signal: %lu bytes given back",
+			(unsigned long)bytes);
+		rc_guard--;
+		errno = saved_errno;
+	}
+	if (at == RC_AT_CALL && (due & RC_DUE_START) &&
 	    (atomic_fetch_and(&rc_due, ~RC_DUE_START) & RC_DUE_START)) {
 		rc_worker_start_deferred();
 	}
@@ -206,7 +256,9 @@ init(bool from_constructor)
 	rc_signals_install((rc_sigaction_fn)rc_real_next("sigaction"));
 	/* The worker only where it is needed (DESIGN §4): here for a timer
 	 * or a pressure monitor; else when the process first holds
-	 * something whose cleanup needs it (rc_worker_need).  libunwind is
+	 * something whose cleanup needs it (rc_worker_need).  The live
+	 * signal needs no thread: without one its handler does the
+	 * async-signal-safe steps itself (trigger/live.h).  libunwind is
 	 * opened when a stack is first taken (core/stack.h), not here. */
 	if (periodic) {
 		rc_worker_start_or_defer();

@@ -83,15 +83,26 @@ fatal_cleanup(int sig, bool crash)
 	struct rcshim_result res;
 	rc_result_init(&res);
 	bool done = false;
+	struct rc_clean_req req = { RC_MODE_FINAL, rc_cfg.priority, RC_REASON_SIGNAL, sig, 0 };
 	if (!crash && rc_worker_running()) {
-		struct rc_clean_req req = { RC_MODE_FINAL, rc_cfg.priority, RC_REASON_SIGNAL,
-					    sig, 0 };
 		done = rc_worker_request_wait(&req, RC_SIGNAL_DEADLINE_MS);
 		if (!done) {
 			rc_warn("cleanup for signal %d did not finish in %u ms; "
 				"doing the async-signal-safe steps only",
 				sig, RC_SIGNAL_DEADLINE_MS);
 		}
+	} else if (!crash && rc_self.locks == 0) {
+		/* No worker: the process holds nothing whose cleanup needs
+		 * one, and the final cleanup's steps that are
+		 * async-signal-safe, with its report, run here.  Not when
+		 * the signal interrupted the shim's own critical section on
+		 * this thread (the crash steps below take no lock). */
+		rc_self.signal_safe++;
+		if (rc_clean(&req, &res) != RCSHIM_BUSY) {
+			rc_report_cleanup(&req, &res);
+			done = true;
+		}
+		rc_self.signal_safe--;
 	}
 	if (!done) {
 		/* Final mode leaves fds to the kernel; the crash column

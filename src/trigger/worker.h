@@ -10,7 +10,8 @@
  * memory, a registered resource or cleaner, an open scope: the preload
  * layer calls rc_worker_need), or by the constructor when a timer or a
  * pressure monitor is configured.  A process holding only temp artifacts
- * and fds stays single-threaded.
+ * and fds stays single-threaded; its live requests are answered inside the
+ * signal handler with the async-signal-safe steps (trigger/live.h).
  *
  * The thread is ready — past its own start-up, a sanitizer runtime's
  * included — before the call that started it returns, and it never holds
