@@ -41,6 +41,18 @@ rc_safe_point(enum rc_safe_point_kind at)
 	in_safe_point = false;
 }
 
+bool
+rc_vfork_over(void)
+{
+	if (!rc_self.vfork || !rc_own_process()) {
+		return false;
+	}
+	/* The guard the vfork wrapper raised for the child's sake. */
+	rc_guard = (uint16_t)(rc_guard - rc_self.vfork);
+	rc_self.vfork = 0;
+	return true;
+}
+
 static void
 warn_line(void *ctx, const char *line)
 {

@@ -70,6 +70,9 @@ struct rc_thread {
 	 * locks): non-zero, a signal handler on this thread has
 	 * interrupted the shim in a critical section of its own. */
 	uint32_t locks;
+	/* vfork()s in flight from this thread (preload/vfork.c): the
+	 * child shares this memory and must change nothing in it. */
+	uint8_t vfork;
 	/* Set while the thread does the shim's work inside a signal
 	 * handler: only async-signal-safe steps (no loader, no malloc). */
 	uint8_t signal_safe;
@@ -125,6 +128,12 @@ enum rc_safe_point_kind {
 typedef void (*rc_safe_point_fn)(enum rc_safe_point_kind at);
 void rc_safe_point_set(rc_safe_point_fn fn);
 void rc_safe_point(enum rc_safe_point_kind at);
+
+/* A vfork child returned to its parent: the parent's first call into the
+ * shim afterwards finds rc_self.vfork set and clears it here.  True when
+ * the caller is that parent (its guard is back as before the vfork);
+ * false in the child itself, where the shim must do nothing. */
+bool rc_vfork_over(void);
 /* Parses the environment @envp (usually environ), applies RCSHIM_LOG and
  * the temp roots, and joins or starts the session.  Idempotent.  Returns
  * true when it started a new session (the caller exports its id). */

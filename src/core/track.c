@@ -21,10 +21,12 @@
 RC_TLS void *rc_track_caller;
 
 /* Entering the core: nothing the shim does from here on is the
- * program's, and the program's errno survives.  Work waiting for a
- * tracked call runs first (core/state.h: rc_safe_point). */
+ * program's, and the program's errno survives.  The guard is also raised
+ * in a vfork child (preload/vfork.c), which must change nothing here; its
+ * parent clears it at its first call after the child is gone.  Work
+ * waiting for a tracked call runs first (core/state.h: rc_safe_point). */
 #define ENTER(kind_ok)                                                   \
-	if (rc_guard || !(kind_ok) ||                                    \
+	if ((rc_guard && !rc_vfork_over()) || !(kind_ok) ||              \
 	    atomic_load_explicit(&rc_off, memory_order_relaxed)) {       \
 		return;                                                  \
 	}                                                                \
@@ -185,13 +187,20 @@ rc_track_close(int fd)
 	 * while the engine (holding the guard) closes a connection; a stale
 	 * entry left then would be taken, once another thread reuses the
 	 * number, for that thread's fd.  The shim's own fds are closed with
-	 * raw system calls and never come here. */
+	 * raw system calls and never come here.  Not in a vfork child: the
+	 * table is its parent's. */
+	if (__builtin_expect(rc_self.vfork, 0) && !rc_vfork_over()) {
+		return;
+	}
 	rc_fd_untrack(fd);
 }
 
 void
 rc_track_close_range(unsigned lo, unsigned hi)
 {
+	if (__builtin_expect(rc_self.vfork, 0) && !rc_vfork_over()) {
+		return;
+	}
 	rc_fd_untrack_range(lo > INT_MAX ? INT_MAX : (int)lo, hi > INT_MAX ? INT_MAX : (int)hi);
 }
 

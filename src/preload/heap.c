@@ -346,12 +346,15 @@ malloc_general(size_t n, const void *site)
 #define FORWARDING() \
 	__builtin_expect(atomic_load_explicit(&mode, memory_order_acquire) == M_FORWARD, 1)
 
-/* Before an allocation on the general path: a heap trim a signal handler
- * asked for (RC_AT_ALLOC: here this thread holds none of the allocator's
- * locks, wherever the program called malloc from). */
+/* Before an allocation on the general path: a vfork over, a heap trim a
+ * signal handler asked for (RC_AT_ALLOC: here this thread holds none of
+ * the allocator's locks, wherever the program called malloc from). */
 static __attribute__((noinline)) void
 at_alloc(void)
 {
+	if (rc_self.vfork) {
+		rc_vfork_over();
+	}
 	if (atomic_load_explicit(&rc_due, memory_order_relaxed) & RC_DUE_TRIM) {
 		rc_safe_point(RC_AT_ALLOC);
 	}
@@ -363,7 +366,7 @@ at_alloc(void)
 static __attribute__((noinline)) void *
 malloc_slow(size_t n, const void *site)
 {
-	if (__builtin_expect(rc_self.alloc_off == 2 ||
+	if (__builtin_expect(rc_self.vfork || rc_self.alloc_off == 2 ||
 				     (atomic_load_explicit(&rc_due, memory_order_relaxed) &
 				      RC_DUE_TRIM),
 			     0)) {
@@ -498,6 +501,9 @@ free_slow(void *p)
 {
 	if (in_pool(p)) {
 		return;
+	}
+	if (__builtin_expect(rc_self.vfork, 0)) {
+		rc_vfork_over();
 	}
 	if (FORWARDING()) {
 		R.free(p);

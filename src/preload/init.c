@@ -281,7 +281,11 @@ rc_constructor(void)
 static void
 final_at_exit(void)
 {
-	if (atomic_load(&rc_ready) != 2 || atomic_exchange(&rc_finished, true)) {
+	/* Not in a child that shares this memory (vfork, a raw clone) or ran
+	 * no fork handler (_Fork): it owns nothing, and the state is its
+	 * parent's. */
+	if (atomic_load(&rc_ready) != 2 || atomic_load(&rc_finished) || !rc_own_process() ||
+	    atomic_exchange(&rc_finished, true)) {
 		return;
 	}
 	unsigned long blind = atomic_load(&forks_blind);
@@ -328,7 +332,7 @@ REAL(void (*)(int), _Exit);
 static void
 final_at__exit(void)
 {
-	if (rc_guard == 0 && rc_sys_getpid() == rc_pid_cached) {
+	if (rc_own_process() && (rc_guard == 0 || rc_vfork_over())) {
 		rc_guard++;
 		final_at_exit();
 		rc_guard--;
