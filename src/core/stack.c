@@ -77,7 +77,15 @@ static struct {
 /* Set on a thread whose wait for the load ran out (it may hold the loader
  * lock the load needs): it falls back at once from then on. */
 static RC_TLS bool gave_up;
+/* Non-zero while this thread is inside libunwind (loading it, or
+ * unwinding): what it opens is the shim's (rc_stack_in_unwinder). */
+static RC_TLS unsigned in_unwinder;
 
+bool
+rc_stack_in_unwinder(void)
+{
+	return in_unwinder != 0;
+}
 
 static uint64_t
 hash_pcs(const uintptr_t *pc, unsigned n)
@@ -231,6 +239,7 @@ load(void)
 	int saved_errno = errno;
 
 	rc_guard++; /* the loader's allocations are not the program's */
+	in_unwinder++;
 	void *h = dlopen(UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
 	int (*bt)(void **, int) = NULL;
 	policy_fn policy = NULL;
@@ -255,6 +264,7 @@ load(void)
 			dlclose(h);
 		}
 	}
+	in_unwinder--;
 	rc_guard--;
 	atomic_store_explicit(&S.unw, state, memory_order_release);
 	rc_sys_futex(&S.unw, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
@@ -402,7 +412,9 @@ capture(unsigned depth, bool may_load, uint32_t *id)
 	/* Inside the unwinder (maybe inside the loader's lock): a fork from
 	 * a handler on this thread must not wait for it (core/lock.h). */
 	rc_crit_enter();
+	in_unwinder++;
 	int n = S.backtrace(buf, (int)(depth + SELF_SLACK + 1));
+	in_unwinder--;
 	rc_crit_leave();
 	atomic_fetch_sub(&S.unwinders, 1);
 

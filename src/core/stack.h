@@ -98,6 +98,11 @@ uint32_t rc_stack_intern(const uintptr_t *pc, unsigned n);
  * for the life of the process).  0 for an unknown id. */
 unsigned rc_stack_frames(uint32_t id, const uintptr_t **pc);
 
+/* Whether the calling thread is inside libunwind (loading it or
+ * unwinding): the fds it creates there are the shim's, and are moved above
+ * the program's (rc_fd_floor). */
+bool rc_stack_in_unwinder(void);
+
 /* Number of distinct stacks, and the bytes they take. */
 size_t rc_stack_count(void);
 size_t rc_stack_memory(void);

@@ -129,10 +129,10 @@ typedef void (*rc_safe_point_fn)(enum rc_safe_point_kind at);
 void rc_safe_point_set(rc_safe_point_fn fn);
 void rc_safe_point(enum rc_safe_point_kind at);
 
-/* A vfork child returned to its parent: the parent's first call into the
- * shim afterwards finds rc_self.vfork set and clears it here.  True when
- * the caller is that parent (its guard is back as before the vfork);
- * false in the child itself, where the shim must do nothing. */
+/* For a thread whose guard is up with rc_self.vfork set: false in the
+ * vfork child (which must do nothing), true, with the mark and the guard
+ * cleared, in a parent the mark was left set in (preload/proc.c clears
+ * them itself when vfork returns to the parent). */
 bool rc_vfork_over(void);
 /* Parses the environment @envp (usually environ), applies RCSHIM_LOG and
  * the temp roots, and joins or starts the session.  Idempotent.  Returns

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/fdtable.h"
+#include "core/stack.h"
 #include "preload/real.h"
 
 #define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
@@ -50,6 +52,8 @@ REAL(int (*)(int, int, ...), fcntl64);
 REAL(int (*)(int), close);
 REAL(int (*)(unsigned, unsigned, int), close_range);
 REAL(void (*)(int), closefrom);
+REAL(int (*)(int[2]), pipe);
+REAL(int (*)(int[2], int), pipe2);
 
 RC_EXPORT int
 open(const char *path, int flags, ...)
@@ -248,4 +252,42 @@ closefrom(int lo)
 	}
 	rc_track_close_range(lo < 0 ? 0 : (unsigned)lo, INT_MAX);
 	real_closefrom(lo);
+}
+
+/* --- pipes ---------------------------------------------------------------------
+ *
+ * Not tracked.  Interposed for the shim's own sake: libunwind opens a pipe
+ * when it first unwinds and keeps it for good (it validates addresses by
+ * writing them into it).  Made inside the unwinder, both ends are moved
+ * above the program's fds (core/fdtable.h: rc_fd_floor): with stdin closed,
+ * the program's next open must still return 0. */
+
+static int
+own_pipe(int fds[2], int flags)
+{
+	fds[0] = rc_fd_raise(fds[0], flags & O_CLOEXEC);
+	fds[1] = rc_fd_raise(fds[1], flags & O_CLOEXEC);
+	return 0;
+}
+
+RC_EXPORT int
+pipe2(int fds[2], int flags)
+{
+	RESOLVE(pipe2, -1);
+	int r = real_pipe2(fds, flags);
+	if (__builtin_expect(r == 0 && rc_stack_in_unwinder(), 0)) {
+		return own_pipe(fds, flags);
+	}
+	return r;
+}
+
+RC_EXPORT int
+pipe(int fds[2])
+{
+	RESOLVE(pipe, -1);
+	int r = real_pipe(fds);
+	if (__builtin_expect(r == 0 && rc_stack_in_unwinder(), 0)) {
+		return own_pipe(fds, 0);
+	}
+	return r;
 }
