@@ -39,7 +39,7 @@ extern char **environ;
  * engine runs), or the worker stayed busy past FORK_WAIT_MS.  The fork
  * handlers then take no lock (waiting on one this thread holds would never
  * end), and the child turns the shim off (rc_off). */
-static bool fork_blind;
+static RC_TLS bool fork_blind; /* per forking thread: forks may overlap */
 static atomic_ulong forks_blind;
 
 /* The worker is made idle first (it may need any lock to finish its job,
