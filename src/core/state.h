@@ -70,7 +70,7 @@ struct rc_thread {
 	 * locks): non-zero, a signal handler on this thread has
 	 * interrupted the shim in a critical section of its own. */
 	uint32_t locks;
-	/* vfork()s in flight from this thread (preload/vfork.c): the
+	/* vfork()s in flight from this thread (preload/proc.c): the
 	 * child shares this memory and must change nothing in it. */
 	uint8_t vfork;
 	/* Set while the thread does the shim's work inside a signal

@@ -21,18 +21,20 @@
 RC_TLS void *rc_track_caller;
 
 /* Entering the core: nothing the shim does from here on is the
- * program's, and the program's errno survives.  The guard is also raised
- * in a vfork child (preload/vfork.c), which must change nothing here; its
- * parent clears it at its first call after the child is gone.  Work
- * waiting for a tracked call runs first (core/state.h: rc_safe_point). */
+ * program's, and the program's errno survives.  The guard is also up in a
+ * vfork child (preload/proc.c), which must change nothing here, and in a
+ * fork child the shim is off in (rc_off).  Work waiting for a tracked
+ * call runs first (core/state.h: rc_safe_point). */
+#define ENTER_DUE (RC_DUE_START | RC_DUE_DRAIN)
 #define ENTER(kind_ok)                                                   \
 	if ((rc_guard && !rc_vfork_over()) || !(kind_ok) ||              \
 	    atomic_load_explicit(&rc_off, memory_order_relaxed)) {       \
 		return;                                                  \
 	}                                                                \
 	int saved_errno_ = errno;                                        \
-	if (__builtin_expect(atomic_load_explicit(&rc_due, memory_order_relaxed) &         \
-				     (RC_DUE_START | RC_DUE_DRAIN), 0)) {                  \
+	if (__builtin_expect(atomic_load_explicit(&rc_due,               \
+						  memory_order_relaxed) & \
+				     ENTER_DUE, 0)) {                    \
 		rc_safe_point(RC_AT_CALL);                               \
 	}                                                                \
 	rc_guard++
