@@ -1,9 +1,6 @@
 #include "build-config.h"
 
-#include <fcntl.h>
-#include <limits.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "core/arena.h"
 #include "core/fdtable.h"
@@ -180,48 +177,4 @@ rc_fd_reset(void)
 {
 	int hw = atomic_load_explicit(&high_water, memory_order_relaxed);
 	rc_fd_untrack_range(0, hw);
-}
-
-/* --- the shim's own fds ------------------------------------------------------ */
-
-static atomic_int fd_floor = -1;
-
-int
-rc_fd_floor(void)
-{
-	int f = atomic_load_explicit(&fd_floor, memory_order_relaxed);
-	if (f >= 0) {
-		return f;
-	}
-	struct rlimit lim;
-	long soft = 1024;
-	if (rc_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &lim, 0, 0) == 0 &&
-	    lim.rlim_cur != RLIM_INFINITY) {
-		soft = lim.rlim_cur > INT_MAX ? INT_MAX : (long)lim.rlim_cur;
-	}
-	long floor = soft / 2 > 100 ? soft / 2 : 100;
-	if (floor > 1024) {
-		floor = 1024;
-	}
-	if (floor >= soft) {
-		floor = soft / 2; /* a tiny limit: as high as it allows */
-	}
-	f = floor > 2 ? (int)floor : 0;
-	atomic_store_explicit(&fd_floor, f, memory_order_relaxed);
-	return f;
-}
-
-int
-rc_fd_raise(int fd, bool cloexec)
-{
-	int floor = rc_fd_floor();
-	if (fd < 0 || floor == 0 || fd >= floor) {
-		return fd;
-	}
-	int high = (int)rc_sys(SYS_fcntl, fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, floor, 0, 0, 0);
-	if (high < 0) {
-		return fd;
-	}
-	rc_sys_close(fd);
-	return high;
 }

@@ -58,19 +58,3 @@ void rc_fd_foreach(bool (*fn)(int fd, const struct rc_fd_entry *e, void *ctx),
 int rc_fd_high_water(void);
 /* Forgets everything (tests, and the fork child's fresh start). */
 void rc_fd_reset(void);
-
-/* --- the shim's own fds ------------------------------------------------------
- *
- * An fd the shim (or a library it loads: libunwind's pipe) keeps open must
- * not take a number the program would otherwise get: a program that closed
- * stdin expects its next open to return 0.  Such fds are moved above a
- * floor: the higher of 100 and half the soft RLIMIT_NOFILE, at most 1024
- * (beyond that the kernel's fd table would grow for nothing), and below the
- * limit itself. */
-
-/* The floor (computed once); 0 when the limit leaves no room above 2. */
-int rc_fd_floor(void);
-/* Moves @fd above the floor (F_DUPFD, close-on-exec when @cloexec) and
- * returns the new number; @fd itself when it cannot be moved.
- * Async-signal-safe. */
-int rc_fd_raise(int fd, bool cloexec);

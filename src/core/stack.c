@@ -78,7 +78,7 @@ static struct {
  * lock the load needs): it falls back at once from then on. */
 static RC_TLS bool gave_up;
 /* Non-zero while this thread is inside libunwind (loading it, or
- * unwinding): what it opens is the shim's (rc_stack_in_unwinder). */
+ * unwinding): what it asks for is the shim's (rc_stack_in_unwinder). */
 static RC_TLS unsigned in_unwinder;
 
 bool

@@ -99,8 +99,8 @@ uint32_t rc_stack_intern(const uintptr_t *pc, unsigned n);
 unsigned rc_stack_frames(uint32_t id, const uintptr_t **pc);
 
 /* Whether the calling thread is inside libunwind (loading it or
- * unwinding): the fds it creates there are the shim's, and are moved above
- * the program's (rc_fd_floor). */
+ * unwinding): a pipe it asks for there would be the shim's, kept open in
+ * the program for good, and is answered without an fd (preload/fd.c). */
 bool rc_stack_in_unwinder(void);
 
 /* Number of distinct stacks, and the bytes they take. */

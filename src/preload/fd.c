@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#include "core/fdtable.h"
 #include "core/stack.h"
 #include "preload/real.h"
 
@@ -254,40 +256,88 @@ closefrom(int lo)
 	real_closefrom(lo);
 }
 
-/* --- pipes ---------------------------------------------------------------------
+/* --- libunwind's pipe ------------------------------------------------------------
  *
- * Not tracked.  Interposed for the shim's own sake: libunwind opens a pipe
- * when it first unwinds and keeps it for good (it validates addresses by
- * writing them into it).  Made inside the unwinder, both ends are moved
- * above the program's fds (core/fdtable.h: rc_fd_floor): with stdin closed,
- * the program's next open must still return 0. */
+ * libunwind checks that an address is readable, where a frame has no
+ * unwind information or its fast path has not seen it yet, by writing one
+ * byte of it into a pipe it opens at its first unwind and keeps for good
+ * (through pipe2, read and syscall(SYS_write)).  That pipe took the lowest
+ * free numbers (with stdin closed, fd 0: the program's next open no longer
+ * returned 0), and wherever it was it showed in the program's list of its
+ * own fds (CPython's test_pass_fds_redirected).  Asked for inside the
+ * unwinder, the pipe is two negative numbers instead, which the kernel
+ * refuses as fds and libunwind does not take for "none" (-1): its read
+ * fails, and the write it then makes with syscall() is answered here with
+ * the same check the pipe made, with no fd: process_vm_readv of that byte
+ * from this process (which the kernel allows a process on itself).  The
+ * shim thus holds no fd at all. */
+
+#define UNW_FAKE_READ -2
+#define UNW_FAKE_WRITE -3
 
 static int
-own_pipe(int fds[2], int flags)
+fake_pipe(int fds[2])
 {
-	fds[0] = rc_fd_raise(fds[0], flags & O_CLOEXEC);
-	fds[1] = rc_fd_raise(fds[1], flags & O_CLOEXEC);
+	fds[0] = UNW_FAKE_READ;
+	fds[1] = UNW_FAKE_WRITE;
 	return 0;
 }
 
 RC_EXPORT int
 pipe2(int fds[2], int flags)
 {
-	RESOLVE(pipe2, -1);
-	int r = real_pipe2(fds, flags);
-	if (__builtin_expect(r == 0 && rc_stack_in_unwinder(), 0)) {
-		return own_pipe(fds, flags);
+	if (__builtin_expect(rc_stack_in_unwinder(), 0)) {
+		return fake_pipe(fds);
 	}
-	return r;
+	RESOLVE(pipe2, -1);
+	return real_pipe2(fds, flags);
 }
 
 RC_EXPORT int
 pipe(int fds[2])
 {
-	RESOLVE(pipe, -1);
-	int r = real_pipe(fds);
-	if (__builtin_expect(r == 0 && rc_stack_in_unwinder(), 0)) {
-		return own_pipe(fds, 0);
+	if (__builtin_expect(rc_stack_in_unwinder(), 0)) {
+		return fake_pipe(fds);
 	}
-	return r;
+	RESOLVE(pipe, -1);
+	return real_pipe(fds);
+}
+
+/* Whether the byte at @addr is readable: 1, else -1 with errno EFAULT (a
+ * process_vm_readv the system refuses, under a seccomp policy say, counts
+ * as unreadable: libunwind then ends the stack there rather than read
+ * memory it could not check). */
+static long
+check_readable(const void *addr)
+{
+	char byte;
+	struct iovec local = { &byte, 1 }, remote = { (void *)(uintptr_t)addr, 1 };
+	long r = rc_sys(SYS_process_vm_readv, rc_sys_getpid(), &local, 1, &remote, 1, 0);
+	if (r == 1) {
+		return 1;
+	}
+	errno = EFAULT;
+	return -1;
+}
+
+REAL(long (*)(long, ...), syscall);
+
+RC_EXPORT long
+syscall(long n, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, n);
+	for (int i = 0; i < 6; i++) {
+		a[i] = va_arg(ap, long);
+	}
+	va_end(ap);
+	/* The fd was passed as an int: only its low half is meaningful. */
+	if (__builtin_expect(n == SYS_write && (int)a[0] == UNW_FAKE_WRITE, 0) &&
+	    rc_stack_in_unwinder()) {
+		return check_readable((const void *)a[1]);
+	}
+	RESOLVE(syscall, -1);
+	return real_syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -61,7 +61,8 @@ START_TEST(vfork_child_close_leaves_parent_fd_tracked)
 END_TEST
 
 /* With stdin closed, a program's next open gets fd 0, also after the shim
- * loaded libunwind (which keeps a pipe open for good). */
+ * loaded libunwind (which would keep a pipe open for good), and its list
+ * of open fds is the one it has bare. */
 START_TEST(stdin_closed_next_open_gets_fd_0)
 {
 	struct scratch s;
@@ -72,7 +73,7 @@ START_TEST(stdin_closed_next_open_gets_fd_0)
 	const char *argv[] = { t_victim("victim-stdin-closed"), NULL };
 	t_run(&bare, false, env, NULL, argv);
 	t_run(&shim, true, env, NULL, argv);
-	ck_assert_str_eq(bare.out, "0\n");
+	ck_assert_msg(strncmp(bare.out, "0\n", 2) == 0, "%s", bare.out);
 	ck_assert_msg(shim.status == 0, "%s: %s", t_status_str(shim.status), shim.err);
 	ck_assert_str_eq(shim.out, bare.out);
 	t_run_free(&bare);
