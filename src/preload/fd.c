@@ -322,6 +322,16 @@ check_readable(const void *addr)
 
 REAL(long (*)(long, ...), syscall);
 
+/* Resolved at load: syscall() is the one of these a program may first call
+ * from a signal handler (a futex wake, say), where dlsym must not run. */
+__attribute__((constructor)) static void
+resolve_syscall(void)
+{
+	if (!real_syscall) {
+		real_syscall = (__typeof__(real_syscall))rc_real_next("syscall");
+	}
+}
+
 RC_EXPORT long
 syscall(long n, ...)
 {
