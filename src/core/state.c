@@ -18,40 +18,6 @@ atomic_bool rc_finished;
 RC_TLS struct rc_thread rc_self = { .free_off = 1, .alloc_off = 1 };
 RC_TLS uint32_t rc_scope_cur;
 int32_t rc_pid_cached;
-atomic_bool rc_off;
-bool rc_fork_managed;
-atomic_uint rc_due;
-static rc_safe_point_fn safe_point_fn;
-static RC_TLS bool in_safe_point;
-
-void
-rc_safe_point_set(rc_safe_point_fn fn)
-{
-	safe_point_fn = fn;
-}
-
-void
-rc_safe_point(enum rc_safe_point_kind at)
-{
-	if (!safe_point_fn || in_safe_point || rc_self.locks) {
-		return;
-	}
-	in_safe_point = true;
-	safe_point_fn(at);
-	in_safe_point = false;
-}
-
-bool
-rc_vfork_over(void)
-{
-	if (!rc_self.vfork || !rc_own_process()) {
-		return false;
-	}
-	/* The guard the vfork wrapper raised for the child's sake. */
-	rc_guard = (uint16_t)(rc_guard - rc_self.vfork);
-	rc_self.vfork = 0;
-	return true;
-}
 
 static void
 warn_line(void *ctx, const char *line)
