@@ -8,8 +8,8 @@
 
 #include "core/arena.h"
 #include "core/elfsym.h"
-#include "core/state.h"
 #include "core/log.h"
+#include "core/state.h"
 #include "core/sys.h"
 #include "report/symbol.h"
 
