@@ -24,7 +24,6 @@
 #include "core/session.h"
 #include "core/state.h"
 #include "core/sys.h"
-#include "trigger/worker.h"
 
 struct item {
 	uint64_t id;
@@ -58,29 +57,34 @@ static RC_TLS bool in_cleaner;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /* A fork while another thread holds the table's lock must not leave the
- * child with it held (the child's registrations would spin for ever). */
-static void
-fork_prepare(void)
+ * child with it held (the child's registrations would spin for ever).
+ * The preload layer's fork handlers call these (rc_fork_managed); the core
+ * alone registers them itself. */
+void
+rc_custom_fork_prepare(void)
 {
 	rc_spin_lock(&T.lock);
 }
 
-static void
-fork_parent(void)
+void
+rc_custom_fork_parent(void)
 {
 	rc_spin_unlock(&T.lock);
 }
 
-static void
-fork_child(void)
+void
+rc_custom_fork_child(void)
 {
-	rc_spin_reset(&T.lock);
+	rc_spin_unlock(&T.lock); /* taken by this thread in prepare */
 }
 
 static void
 fork_handlers(void)
 {
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (!rc_fork_managed) {
+		pthread_atfork(rc_custom_fork_prepare, rc_custom_fork_parent,
+			       rc_custom_fork_child);
+	}
 }
 
 bool
@@ -446,11 +450,6 @@ rc_custom_register_db(void *db, const char *name)
 		.path = (char *)(file && *file ? file : NULL),
 	};
 	it->made_record = flag_or_add(RCSHIM_KIND_SQLITE, rec.handle, &rec, &ok);
-	/* A termination signal closes connections on the worker, never in
-	 * the handler. */
-	if (ok) {
-		rc_worker_ensure();
-	}
 	rc_guard--;
 	if (!ok) {
 		item_free(it);
@@ -536,11 +535,6 @@ rc_custom_register_cleaner(rcshim_cleaner_fn fn, void *ctx, rcshim_priority prio
 	};
 	rc_guard++;
 	bool ok = rc_reg_add(&rec) != NULL;
-	if (ok) {
-		/* A termination signal runs cleaners on the worker, never
-		 * inside the handler. */
-		rc_worker_ensure();
-	}
 	rc_guard--;
 	if (ok) {
 		rc_spin_lock(&T.lock);

@@ -98,3 +98,8 @@ long rc_custom_call(rcshim_cleaner_fn fn, void *ctx);
  * registered step counts registered GPU buffers as skipped, in every mode
  * but process end. */
 int rc_gpu_free_registered(uint64_t dptr, uint64_t size) __attribute__((weak));
+
+/* Around fork: the table's lock (see rc_fork_managed, core/state.h). */
+void rc_custom_fork_prepare(void);
+void rc_custom_fork_parent(void);
+void rc_custom_fork_child(void);

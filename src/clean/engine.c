@@ -144,9 +144,17 @@ rc_step_match(const struct rc_record *r, void *p)
 	       (r->flags & m->need_flags) == m->need_flags && !(r->flags & m->deny_flags);
 }
 
-/* Dependency order (step.h). */
-static void (*const steps[])(const struct rc_step_ctx *) = {
-	rc_step_custom, rc_step_sqlite, rc_step_fd, rc_step_gpu, rc_step_temp, rc_step_heap,
+/* Dependency order (step.h).  Inside a signal handler (rc_self.signal_safe:
+ * a process without the worker thread) only the steps that are
+ * async-signal-safe run; the others call into code the interrupted thread
+ * may be inside (a cleaner, SQLite, the GPU driver).  Such a process holds
+ * nothing of their kinds unless its worker failed to start. */
+static const struct {
+	void (*run)(const struct rc_step_ctx *);
+	bool signal_safe;
+} steps[] = {
+	{ rc_step_custom, false }, { rc_step_sqlite, false }, { rc_step_fd, true },
+	{ rc_step_gpu, false },    { rc_step_temp, true },    { rc_step_heap, true },
 };
 
 static void
@@ -154,7 +162,9 @@ run_steps(const struct rc_clean_req *req, struct rcshim_result *res)
 {
 	struct rc_step_ctx ctx = { req, rc_sys_getpid(), res };
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
-		steps[i](&ctx);
+		if (steps[i].signal_safe || !rc_self.signal_safe) {
+			steps[i].run(&ctx);
+		}
 	}
 }
 
@@ -171,7 +181,15 @@ rc_clean(const struct rc_clean_req *req, struct rcshim_result *res)
 		res->status = RCSHIM_INVALID;
 		return res->status;
 	}
-	if (req->mode == RC_MODE_LIVE) {
+	if (rc_self.signal_safe) {
+		/* A handler never waits long: the holder may be waiting for
+		 * something the interrupted code holds (a cleaner's lock,
+		 * the allocator's). */
+		if (!rc_spin_trylock_for(&engine_lock, req->mode == RC_MODE_LIVE ? 1000 : 100)) {
+			res->status = RCSHIM_BUSY;
+			return res->status;
+		}
+	} else if (req->mode == RC_MODE_LIVE) {
 		if (!rc_spin_trylock(&engine_lock)) {
 			res->status = RCSHIM_BUSY;
 			return res->status;

@@ -61,6 +61,10 @@ size_t rc_result_describe(const struct rcshim_result *res, char *buf, size_t len
 /* One info line: "<reason>[ <signo>]: reclaimed <description>". */
 void rc_result_log(enum rc_reason reason, int signo, const struct rcshim_result *res);
 
+/* clean/heap.c: malloc_trim(0); returns how many bytes resident memory
+ * dropped by.  Not async-signal-safe. */
+uint64_t rc_heap_trim(void);
+
 /* The fork child: a cleanup another thread was running in the parent
  * does not exist in the child, nor must its lock. */
 void rc_engine_after_fork_child(void);

@@ -12,6 +12,7 @@
 #include "clean/step.h"
 #include "core/heap.h"
 #include "core/log.h"
+#include "core/state.h"
 #include "core/sys.h"
 
 /* Resident bytes, from /proc/self/statm (its second field, in pages);
@@ -44,15 +45,20 @@ resident_bytes(void)
 	return pages * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-static void
-trim(const struct rc_step_ctx *ctx)
+uint64_t
+rc_heap_trim(void)
 {
 	uint64_t before = resident_bytes();
 	malloc_trim(0);
 	uint64_t after = resident_bytes();
+	return before > after ? before - after : 0;
+}
+
+static void
+trim(const struct rc_step_ctx *ctx)
+{
 	/* Bytes only: a trim is not an item reclaimed. */
-	rc_result_add(ctx->res, RCSHIM_KIND_HEAP, 0, 0, 0,
-		      before > after ? before - after : 0);
+	rc_result_add(ctx->res, RCSHIM_KIND_HEAP, 0, 0, 0, rc_heap_trim());
 }
 
 static void
@@ -79,7 +85,14 @@ rc_step_heap(const struct rc_step_ctx *ctx)
 	}
 	if (req->mode == RC_MODE_LIVE) {
 		if (req->prio >= RCSHIM_MEDIUM) {
-			trim(ctx);
+			if (rc_self.signal_safe) {
+				/* malloc_trim takes the allocator's locks, which
+				 * the interrupted code may hold: at the next
+				 * allocation instead (rc_heap_trim_later). */
+				rc_heap_trim_later();
+			} else {
+				trim(ctx);
+			}
 		}
 		return;
 	}

@@ -11,6 +11,7 @@
 
 #include "clean/step.h"
 #include "core/fdtable.h"
+#include "core/state.h"
 #include "core/sys.h"
 
 struct fd_close_ctx {
@@ -18,6 +19,9 @@ struct fd_close_ctx {
 	uint32_t scope;
 	bool verified_only;
 	bool stdio; /* fclose streams (not async-signal-safe) */
+	/* Leave streams alone (a handler: the program goes on, and its FILE
+	 * must not be left over a closed fd). */
+	bool keep_stdio;
 	struct rcshim_result *res;
 };
 
@@ -50,6 +54,10 @@ close_one(int fd, const struct rc_fd_entry *e, void *p)
 		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
 		return true;
 	}
+	if (c->keep_stdio && (flags & RC_FD_STDIO) && e->aux) {
+		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 0, 1, 0);
+		return true;
+	}
 	rc_fd_untrack(fd);
 	if (c->stdio && (flags & RC_FD_STDIO) && e->aux) {
 		/* A stream opened through stdio: its buffer is the program's
@@ -74,7 +82,7 @@ void
 rc_close_owned_fds(int32_t pid, uint32_t scope, bool verified_only,
 		   struct rcshim_result *res)
 {
-	struct fd_close_ctx c = { pid, scope, verified_only, false, res };
+	struct fd_close_ctx c = { pid, scope, verified_only, false, false, res };
 	rc_fd_foreach(close_one, &c);
 }
 
@@ -114,7 +122,11 @@ rc_step_fd(const struct rc_step_ctx *ctx)
 		return;
 	}
 	if (req->scope || (req->mode == RC_MODE_LIVE && req->prio == RCSHIM_CRITICAL)) {
-		struct fd_close_ctx c = { ctx->pid, req->scope, true, true, ctx->res };
+		/* In a signal handler (no worker), streams are left open:
+		 * fclose is not async-signal-safe. */
+		bool in_handler = rc_self.signal_safe;
+		struct fd_close_ctx c = { ctx->pid, req->scope, true, !in_handler, in_handler,
+					  ctx->res };
 		rc_fd_foreach(close_one, &c);
 	}
 }

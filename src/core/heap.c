@@ -376,11 +376,11 @@ rc_heap_plan(void)
 }
 
 uint32_t
-rc_heap_sample_stack(void)
+rc_heap_sample_stack(const void *site)
 {
 	int saved_errno = errno;
 	rc_guard++;
-	uint32_t id = rc_stack_capture_alloc(G.depth);
+	uint32_t id = rc_stack_capture_alloc(G.depth, site);
 	rc_guard--;
 	errno = saved_errno;
 	return id;
@@ -993,6 +993,29 @@ rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting)
 	}
 }
 
+bool
+rc_heap_wants_stacks(void)
+{
+	return G.sampling && G.depth && !G.inactive[0];
+}
+
+void
+rc_heap_off(void)
+{
+	G.sampling = false;
+	rc_self.free_off = 1;
+	rc_self.alloc_off = 1;
+}
+
+void
+rc_heap_trim_later(void)
+{
+	atomic_fetch_or(&rc_due, RC_DUE_TRIM);
+	/* This thread's next allocation takes the general path, where the
+	 * trim runs (RC_AT_ALLOC); its gate is brought up to date there. */
+	rc_self.alloc_off = 2;
+}
+
 void
 rc_heap_set_inactive(const char *why)
 {
@@ -1009,10 +1032,9 @@ rc_heap_inactive_reason(void)
  *
  * The heap's locks are taken after every other lock of the shim's and
  * after the unwinders have drained (an unwinder's allocation may count or
- * record), by handlers of the heap's own (rc_heap_fork_lock and friends,
- * which the preload layer registers before the constructor registers its
- * own, so that they run after them on the way in).  Their holders take
- * no other lock. */
+ * record): last in the preload layer's fork handlers (preload/init.c),
+ * which take none in a fork made from inside the shim's own work.  Their
+ * holders take no other lock. */
 
 void
 rc_heap_fork_prepare(void)
@@ -1046,8 +1068,10 @@ rc_heap_fork_unlock(void)
 void
 rc_heap_fork_unlock_child(void)
 {
-	rc_spin_reset(&G.slock);
-	rc_spin_reset(&G.tlock);
+	/* Taken by this very thread before the fork: released, so that its
+	 * count of the shim's locks stays right (core/lock.h). */
+	rc_spin_unlock(&G.slock);
+	rc_spin_unlock(&G.tlock);
 	/* Only this thread exists here: the others' counters are folded,
 	 * and their nodes dropped (their memory will be reused for the
 	 * TLS of threads this child creates).  A thread stopped inside

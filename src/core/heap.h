@@ -154,7 +154,7 @@ enum rc_heap_plan rc_heap_plan(void);
 
 /* The stack of a statistical sample (a full unwind), and of a block
  * allocated inside a scope at the program's call site @site. */
-uint32_t rc_heap_sample_stack(void);
+uint32_t rc_heap_sample_stack(const void *site);
 uint32_t rc_heap_site_stack(const void *site);
 
 /* Puts a record of block @p in the table (not a side block).  False when
@@ -218,6 +218,21 @@ void rc_heap_scope_totals(uint32_t scope, uint64_t *blocks, uint64_t *bytes);
 /* Applies the configuration (sample interval, stack depth, whether the heap
  * is tracked) and starts sampling.  From the constructor. */
 void rc_heap_configure(size_t sample_bytes, unsigned stack_depth, bool counting);
+
+/* Whether samples get stacks: the heap is tracked and sampled, with
+ * RCSHIM_STACK_DEPTH above 0. */
+bool rc_heap_wants_stacks(void);
+
+/* A fork child with the shim off (rc_off): nothing is counted or sampled
+ * from now on (the calling thread's paths close; the preload layer passes
+ * allocations on as they are). */
+void rc_heap_off(void);
+
+/* From a signal handler's live cleanup: malloc_trim, which takes the
+ * allocator's locks, is due at the next allocation instead (RC_DUE_TRIM,
+ * run at the RC_AT_ALLOC safe point); the calling thread's next one takes
+ * the general path.  Async-signal-safe. */
+void rc_heap_trim_later(void);
 
 /* Interposition is not active (another allocator replaces malloc, or the
  * program defines its own): the report says so, in @why. */

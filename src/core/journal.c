@@ -17,17 +17,16 @@
 #define HEADER_LEN (sizeof(RC_JOURNAL_MAGIC) - 1 + 12 + 1)
 /* One record line at most: op, type, three numbers, a path escaped. */
 #define LINE_MAX_LEN (2 * 4096 + 96)
-/* The lowest number the journal's fd may have (DESIGN §4: never a low fd
- * the program would otherwise get). */
-#define FD_FLOOR 256
 #define STALE_TRIES 256
 
+/* What this process knows of the journal file it appended to last (no fd
+ * is kept: the shim holds none of the program's numbers, and a program may
+ * list or close every fd it has). */
 static struct {
 	struct rc_spinlock lock;
-	int fd;         /* the journal, -1 when not open */
-	uint32_t roots; /* R lines this process wrote into that file */
-	uint64_t base;  /* its size after the last compaction */
-} J = { RC_SPINLOCK_INIT, -1, 0, 0 };
+	uint64_t dev, ino; /* the file */
+	uint64_t base;     /* its size after the last compaction */
+} J = { RC_SPINLOCK_INIT, 0, 0, 0 };
 
 static inline int
 sys_flock(int fd, int op)
@@ -35,21 +34,6 @@ sys_flock(int fd, int op)
 	return (int)rc_sys(SYS_flock, fd, op, 0, 0, 0, 0);
 }
 
-
-/* Moves @fd above the floor, close-on-exec. */
-static int
-keep_high(int fd)
-{
-	if (fd < 0 || fd >= FD_FLOOR) {
-		return fd;
-	}
-	int hi = (int)rc_sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, FD_FLOOR, 0, 0, 0);
-	if (hi < 0) {
-		return fd; /* a limit below the floor: keep what we have */
-	}
-	rc_sys_close(fd);
-	return hi;
-}
 
 const char *
 rc_journal_name(char *buf, size_t len)
@@ -221,127 +205,103 @@ format(char *buf, size_t len, char op, bool dir, uint64_t dev, uint64_t ino,
 	return n;
 }
 
-/* One write under a shared lock.  Returns the file's size after it,
- * -ESTALE when the file is no longer the journal (compacted or replayed:
- * the caller opens the new one), or -errno. */
-static long
-write_locked(int fd, const char *buf, size_t n)
-{
-	struct stat st;
-	if (sys_flock(fd, LOCK_SH) < 0) {
-		return -EIO;
-	}
-	if (rc_sys_fstat(fd, &st) < 0) {
-		sys_flock(fd, LOCK_UN);
-		return -EIO;
-	}
-	if (st.st_nlink == 0) {
-		sys_flock(fd, LOCK_UN);
-		return -ESTALE;
-	}
-	ssize_t w = rc_sys_write(fd, buf, n);
-	sys_flock(fd, LOCK_UN);
-	if (w != (ssize_t)n) {
-		return w < 0 ? (long)w : -EIO;
-	}
-	return (long)st.st_size + (long)n;
-}
+static void compact(int fd);
 
-static void compact(void);
+/* Appends @n bytes of whole lines, formatted by @fmt_lines once the file
+ * is known, under a shared lock of the file that is the journal now. */
+struct line {
+	char op;
+	bool dir;
+	uint64_t dev, ino;
+	const struct rc_root *root;
+	const char *path;
+};
 
-/* Without the shared state: a child that went through no fork handler (a
- * vfork or clone child shares its parent's memory, which it must not
- * change), or a signal handler that interrupted an append. */
 static int
-append_once(const char *buf, size_t n)
+append(const struct line *l, bool shared)
 {
-	long r = -ESTALE;
-	for (int tries = 0; tries < STALE_TRIES && r == -ESTALE; tries++) {
+	char buf[LINE_MAX_LEN * 2];
+	struct stat st;
+	/* Each pass that finds the file replaced means another member
+	 * completed a compaction (or the owner replayed it): bounded
+	 * generously, for a crowd of busy members on a loaded machine. */
+	for (int tries = 0; tries < STALE_TRIES; tries++) {
 		int fd = open_journal();
 		if (fd < 0) {
 			return fd;
 		}
-		r = write_locked(fd, buf, n);
+		if (sys_flock(fd, LOCK_SH) < 0 || rc_sys_fstat(fd, &st) < 0) {
+			rc_sys_close(fd);
+			return -EIO;
+		}
+		if (st.st_nlink == 0) {
+			rc_sys_close(fd); /* replaced since we opened it */
+			continue;
+		}
+		/* A '+' line goes with its root's line, every time: which
+		 * file has which root lines cannot be known for sure (an
+		 * inode number is reused once a replayed journal is gone);
+		 * compaction keeps one of each. */
+		size_t n = format(buf, sizeof(buf), l->op, l->dir, l->dev, l->ino, l->root,
+				  l->op == '+', l->path);
+		if (!n) {
+			rc_sys_close(fd);
+			return -ENAMETOOLONG;
+		}
+		ssize_t w = rc_sys_write(fd, buf, n);
+		if (w != (ssize_t)n) {
+			rc_sys_close(fd);
+			return w < 0 ? (int)w : -EIO;
+		}
+		if (shared && (J.dev != (uint64_t)st.st_dev || J.ino != (uint64_t)st.st_ino)) {
+			J.dev = (uint64_t)st.st_dev;
+			J.ino = (uint64_t)st.st_ino;
+			J.base = read_base(fd);
+		}
+		sys_flock(fd, LOCK_UN);
+		uint64_t size = (uint64_t)st.st_size + n;
+		if (shared && size >= RC_JOURNAL_COMPACT_MIN && size >= 2 * J.base) {
+			compact(fd);
+		}
 		rc_sys_close(fd);
+		return 0;
 	}
-	return r < 0 ? (int)r : 0;
+	return -ESTALE;
 }
 
 int
 rc_journal_append(char op, bool dir, uint64_t dev, uint64_t ino, unsigned root,
 		  const char *path)
 {
-	char buf[LINE_MAX_LEN * 2];
 	const struct rc_root *rt = root == RC_ROOT_NONE ? NULL : rc_tmp_root(root);
-	bool need_root = op == '+' && rt;
-	uint32_t bit = root < 32 ? 1u << root : 0;
-	size_t n;
+	struct line l = { op, dir, dev, ino, rt, path };
 
 	if (!rc_session.dir[0] || !path) {
 		return -ENOENT;
 	}
-	if (rc_sys_getpid() != rc_pid_cached) {
-		n = format(buf, sizeof(buf), op, dir, dev, ino, rt, need_root, path);
-		return n ? append_once(buf, n) : -ENAMETOOLONG;
-	}
-	/* Bounded: the holder may be the thread a signal handler interrupted. */
-	unsigned spins = 0;
-	while (!rc_spin_trylock(&J.lock)) {
-		if (++spins > 2000) {
-			n = format(buf, sizeof(buf), op, dir, dev, ino, rt, need_root, path);
-			return n ? append_once(buf, n) : -ENAMETOOLONG;
+	/* What this process knows of the file is shared state: not in a
+	 * child that went through no fork handler (a vfork or clone child
+	 * shares its parent's memory, which it must not change), nor in a
+	 * signal handler that interrupted an append (bounded wait). */
+	bool shared = rc_sys_getpid() == rc_pid_cached;
+	for (unsigned spins = 0; shared && !rc_spin_trylock(&J.lock); spins++) {
+		if (spins > 2000) {
+			shared = false;
+			break;
 		}
 		rc_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 	}
-	long size = -ESTALE;
-	bool with_root = false;
-	/* Each -ESTALE means another member completed a compaction: bounded
-	 * generously, for a crowd of busy members on a loaded machine. */
-	for (int tries = 0; tries < STALE_TRIES && size == -ESTALE; tries++) {
-		if (J.fd < 0) {
-			int fd = open_journal();
-			if (fd < 0) {
-				size = fd;
-				break;
-			}
-			J.fd = keep_high(fd);
-			/* A file written by others: its R lines are not known. */
-			J.roots = 0;
-			J.base = read_base(J.fd);
-		}
-		with_root = need_root && !(J.roots & bit);
-		n = format(buf, sizeof(buf), op, dir, dev, ino, rt, with_root, path);
-		if (!n) {
-			size = -ENAMETOOLONG;
-			break;
-		}
-		size = write_locked(J.fd, buf, n);
-		if (size == -ESTALE) {
-			rc_sys_close(J.fd);
-			J.fd = -1;
-		}
+	int r = append(&l, shared);
+	if (shared) {
+		rc_spin_unlock(&J.lock);
 	}
-	if (size >= 0) {
-		if (with_root) {
-			J.roots |= bit;
-		}
-		if ((uint64_t)size >= RC_JOURNAL_COMPACT_MIN && (uint64_t)size >= 2 * J.base) {
-			compact();
-		}
-	}
-	rc_spin_unlock(&J.lock);
-	return size < 0 ? (int)size : 0;
+	return r;
 }
 
 void
 rc_journal_after_fork_child(void)
 {
 	rc_spin_reset(&J.lock);
-	if (J.fd >= 0) {
-		rc_sys_close(J.fd);
-	}
-	J.fd = -1;
-	J.roots = 0;
 }
 
 /* ---- reading -------------------------------------------------------------------- */
@@ -546,14 +506,13 @@ same_raw(const struct rc_jline *a, const struct rc_jline *b)
 	return a->rawlen == b->rawlen && !memcmp(a->raw, b->raw, a->rawlen);
 }
 
-/* Called with J.lock held and J.fd open. */
+/* Called with J.lock held; @fd is the journal, unlocked. */
 static void
-compact(void)
+compact(int fd)
 {
 	char name[128], tmp[160], h[HEADER_LEN + 1];
 	struct stat st;
 	struct rc_jview v;
-	int fd = J.fd;
 
 	if (sys_flock(fd, LOCK_EX) < 0) {
 		return;
@@ -606,25 +565,21 @@ compact(void)
 	}
 	if (nfd >= 0) {
 		ssize_t w = rc_sys_write(nfd, out, out_len);
-		if (w == (ssize_t)out_len &&
+		struct stat nst;
+		if (w == (ssize_t)out_len && rc_sys_fstat(nfd, &nst) == 0 &&
 		    rc_sys(SYS_renameat, dfd, tmp, dfd, name, 0, 0) == 0) {
-			sys_flock(fd, LOCK_UN);
-			rc_sys_close(fd);
-			J.fd = keep_high(nfd);
+			J.dev = (uint64_t)nst.st_dev;
+			J.ino = (uint64_t)nst.st_ino;
 			J.base = out_len;
-			nfd = -1;
-			fd = -1;
 		} else {
 			rc_sys_unlinkat(dfd, tmp, 0);
-			rc_sys_close(nfd);
 		}
+		rc_sys_close(nfd);
 	}
 	if (dfd >= 0) {
 		rc_sys_close(dfd);
 	}
-	if (fd >= 0) {
-		sys_flock(fd, LOCK_UN);
-	}
+	sys_flock(fd, LOCK_UN);
 	rc_sys_munmap(out, (size_t)st.st_size + HEADER_LEN + 1);
 }
 
@@ -632,8 +587,10 @@ void
 rc_journal_compact_now(void)
 {
 	rc_spin_lock(&J.lock);
-	if (J.fd >= 0) {
-		compact();
+	int fd = open_journal();
+	if (fd >= 0) {
+		compact(fd);
+		rc_sys_close(fd);
 	}
 	rc_spin_unlock(&J.lock);
 }

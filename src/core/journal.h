@@ -15,12 +15,12 @@
  * if its parent is a root of an R line that passes the root checks again,
  * its name is one component, and it still has the recorded identity.
  *
- * Appends are one write(2) of whole lines, under a shared flock(2) of the
- * file; compaction (when the file has grown to twice its size after the
+ * Appends open the file (no fd is kept) and make one write(2) of whole
+ * lines, under a shared flock(2) of the file; compaction (when the file has grown to twice its size after the
  * last compaction, and at least RC_JOURNAL_COMPACT_MIN) takes the lock
  * exclusively, writes the live lines to a new file and renames it over
- * the journal.  An appender that finds its file unlinked (st_nlink 0)
- * opens the new one.  A session's journal so stays proportional to what it
+ * the journal.  An appender that finds the file it opened unlinked
+ * (st_nlink 0) opens the new one.  A session's journal so stays proportional to what it
  * holds.  Raw system calls: async-signal-safe, except that a thread
  * interrupted while appending cannot append again from a signal handler
  * through the shared state (it then writes through a fresh open).
@@ -44,13 +44,12 @@ const char *rc_journal_name(char *buf, size_t len);
 const char *rc_journal_path(char *buf, size_t len);
 
 /* Appends a '+' or '-' record of the artifact "<root>/<name>" at @path
- * under the root of index @root (core/roots.h; its R line goes first where
- * this process has not written it yet).  Returns 0 or -errno. */
+ * under the root of index @root (core/roots.h; a '+' line goes with the
+ * root's R line).  Returns 0 or -errno. */
 int rc_journal_append(char op, bool dir, uint64_t dev, uint64_t ino, unsigned root,
 		      const char *path);
 
-/* The fork child: the journal's fd is the parent's open file description
- * (its flock is shared): opened anew when next needed. */
+/* The fork child: the lock of what the process knows of the journal. */
 void rc_journal_after_fork_child(void);
 
 /* Compacts the journal now if it is worth it (tests). */

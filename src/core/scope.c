@@ -52,14 +52,16 @@ on_thread_exit(void *value)
 	rc_scope_abandon_thread();
 }
 
-static void
-fork_prepare(void)
+/* Called by the preload layer's fork handlers (rc_fork_managed); the core
+ * alone registers them itself. */
+void
+rc_scope_fork_prepare(void)
 {
 	rc_spin_lock(&G.lock);
 }
 
-static void
-fork_parent(void)
+void
+rc_scope_fork_parent(void)
 {
 	rc_spin_unlock(&G.lock);
 }
@@ -67,17 +69,19 @@ fork_parent(void)
 /* The child keeps the list: the forking thread's scopes are still open
  * there (its code goes on inside them); the other threads' are orphans
  * nobody will end, which only costs their entries. */
-static void
-fork_child(void)
+void
+rc_scope_fork_child(void)
 {
-	rc_spin_reset(&G.lock);
+	rc_spin_unlock(&G.lock); /* taken by this thread in prepare */
 }
 
 static void
 init_once(void)
 {
 	have_key = pthread_key_create(&exit_key, on_thread_exit) == 0;
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (!rc_fork_managed) {
+		pthread_atfork(rc_scope_fork_prepare, rc_scope_fork_parent, rc_scope_fork_child);
+	}
 }
 
 /* Caller holds G.lock. */

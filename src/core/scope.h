@@ -63,3 +63,8 @@ void rc_scope_abandon_thread(void);
  * everything in librcshim.so is.) */
 void rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio,
 		       bool free_blocks, struct rcshim_result *res) __attribute__((weak));
+
+/* Around fork: the list's lock (see rc_fork_managed, core/state.h). */
+void rc_scope_fork_prepare(void);
+void rc_scope_fork_parent(void);
+void rc_scope_fork_child(void);

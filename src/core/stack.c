@@ -11,6 +11,7 @@
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <time.h>
 
 #include "core/arena.h"
@@ -36,11 +37,14 @@
 /* Where libunwind stands (the futex word captures wait on). */
 enum {
 	UNW_IDLE,    /* not loaded, nobody loading */
-	UNW_PENDING, /* a load was promised (the worker is starting) */
 	UNW_LOADING, /* a thread is inside dlopen */
 	UNW_READY,
 	UNW_FAILED,  /* absent or unusable: one-frame stacks for good */
 };
+
+/* Text ranges a malloc called from must not load libunwind from: the
+ * dynamic loader's and the C library's (see may_load_in_malloc). */
+#define MAX_SYSTEM_RANGES 4
 
 struct entry {
 	struct entry *_Atomic next;
@@ -66,11 +70,22 @@ static struct {
 	atomic_uint last_id;
 	atomic_size_t count, bytes;
 	uintptr_t self_lo, self_hi;
+	uintptr_t system[MAX_SYSTEM_RANGES][2];
+	unsigned nsystem;
 } S;
 
 /* Set on a thread whose wait for the load ran out (it may hold the loader
  * lock the load needs): it falls back at once from then on. */
 static RC_TLS bool gave_up;
+/* Non-zero while this thread is inside libunwind (loading it, or
+ * unwinding): what it asks for is the shim's (rc_stack_in_unwinder). */
+static RC_TLS unsigned in_unwinder;
+
+bool
+rc_stack_in_unwinder(void)
+{
+	return in_unwinder != 0;
+}
 
 static uint64_t
 hash_pcs(const uintptr_t *pc, unsigned n)
@@ -224,6 +239,7 @@ load(void)
 	int saved_errno = errno;
 
 	rc_guard++; /* the loader's allocations are not the program's */
+	in_unwinder++;
 	void *h = dlopen(UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
 	int (*bt)(void **, int) = NULL;
 	policy_fn policy = NULL;
@@ -248,6 +264,7 @@ load(void)
 			dlclose(h);
 		}
 	}
+	in_unwinder--;
 	rc_guard--;
 	atomic_store_explicit(&S.unw, state, memory_order_release);
 	rc_sys_futex(&S.unw, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
@@ -262,27 +279,20 @@ now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Waits while a load is promised (unless @loading_only) or in progress;
- * the state it ends with.  A promised load is waited for longer: until it
- * starts, nothing the waiting thread holds can stand in its way. */
+/* Waits while a load is in progress on another thread (bounded: this
+ * thread may hold the loader lock that load needs); the state it ends
+ * with. */
 static unsigned
-wait_loaded(bool loading_only)
+wait_loaded(void)
 {
 	unsigned st = atomic_load_explicit(&S.unw, memory_order_acquire);
-	if (gave_up || !(st == UNW_LOADING || (st == UNW_PENDING && !loading_only))) {
+	if (gave_up || st != UNW_LOADING) {
 		return st;
 	}
 	int saved_errno = errno;
-	unsigned seen = st;
-	uint64_t since = now_ns();
-	while (st == UNW_LOADING || (st == UNW_PENDING && !loading_only)) {
+	uint64_t end = now_ns() + RC_STACK_LOAD_WAIT_MS * 1000000ull;
+	while (st == UNW_LOADING) {
 		uint64_t t = now_ns();
-		if (st != seen) {
-			seen = st;
-			since = t;
-		}
-		uint64_t end = since + (st == UNW_PENDING ? RC_STACK_START_WAIT_MS
-							  : RC_STACK_LOAD_WAIT_MS) * 1000000ull;
 		if (t >= end) {
 			gave_up = true;
 			break;
@@ -300,29 +310,58 @@ bool
 rc_stack_load(void)
 {
 	unsigned st = atomic_load_explicit(&S.unw, memory_order_acquire);
-	while (st == UNW_IDLE || st == UNW_PENDING) {
+	while (st == UNW_IDLE) {
 		if (atomic_compare_exchange_weak(&S.unw, &st, UNW_LOADING)) {
 			load();
 			st = atomic_load_explicit(&S.unw, memory_order_acquire);
 		}
 	}
 	if (st == UNW_LOADING) {
-		st = wait_loaded(true);
+		st = wait_loaded();
 	}
 	return st == UNW_READY;
-}
-
-void
-rc_stack_load_promise(void)
-{
-	unsigned idle = UNW_IDLE;
-	atomic_compare_exchange_strong(&S.unw, &idle, UNW_PENDING);
 }
 
 void
 rc_stack_malloc_hooked(void)
 {
 	atomic_store(&S.malloc_hooked, true);
+}
+
+void
+rc_stack_set_system(const uintptr_t (*ranges)[2], unsigned n)
+{
+	S.nsystem = 0;
+	for (unsigned i = 0; i < n && i < MAX_SYSTEM_RANGES; i++) {
+		S.system[i][0] = ranges[i][0];
+		S.system[i][1] = ranges[i][1];
+		S.nsystem++;
+	}
+}
+
+/* Whether a capture inside malloc, for a block allocated at @site, may
+ * open libunwind itself.  Only where nothing can hold the loader's locks
+ * against it: a single-threaded process (no other thread can be inside
+ * dlopen, or in a library constructor waiting for a lock the program
+ * holds here), a call from the program rather than from the loader (which
+ * allocates in the middle of its own updates) or the C library (which may
+ * hold a lock of its own), not from the shim's own signal-handler work,
+ * and not in a child that shares this memory (vfork). */
+static bool
+may_load_in_malloc(const void *site)
+{
+	if (!site || !__libc_single_threaded || rc_self.signal_safe || rc_self.locks) {
+		return false;
+	}
+	for (unsigned i = 0; i < S.nsystem; i++) {
+		if ((uintptr_t)site >= S.system[i][0] && (uintptr_t)site < S.system[i][1]) {
+			return false;
+		}
+	}
+	if (S.self_hi && (uintptr_t)site >= S.self_lo && (uintptr_t)site < S.self_hi) {
+		return false;
+	}
+	return rc_own_process();
 }
 
 /* Whether stacks can be unwound now: waits for a load in progress, or
@@ -337,7 +376,7 @@ unwinder(bool may_load)
 	if (st == UNW_IDLE) {
 		return may_load && rc_stack_load();
 	}
-	return wait_loaded(false) == UNW_READY;
+	return wait_loaded() == UNW_READY;
 }
 
 /* --- capturing ---------------------------------------------------------------- */
@@ -370,7 +409,13 @@ capture(unsigned depth, bool may_load, uint32_t *id)
 		atomic_fetch_sub(&S.unwinders, 1);
 		return NOTHING;
 	}
+	/* Inside the unwinder (maybe inside the loader's lock): a fork from
+	 * a handler on this thread must not wait for it (core/lock.h). */
+	rc_crit_enter();
+	in_unwinder++;
 	int n = S.backtrace(buf, (int)(depth + SELF_SLACK + 1));
+	in_unwinder--;
+	rc_crit_leave();
 	atomic_fetch_sub(&S.unwinders, 1);
 
 	/* buf[0] is the entry point; then the shim's own frames, if known. */
@@ -427,11 +472,29 @@ rc_stack_capture(unsigned depth)
 }
 
 uint32_t
-rc_stack_capture_alloc(unsigned depth)
+rc_stack_capture_alloc(unsigned depth, const void *site)
 {
 	uint32_t id;
-	capture(depth, !atomic_load_explicit(&S.malloc_hooked, memory_order_relaxed), &id);
+	bool may_load = !atomic_load_explicit(&S.malloc_hooked, memory_order_relaxed);
+	if (!may_load && depth &&
+	    atomic_load_explicit(&S.unw, memory_order_relaxed) == UNW_IDLE) {
+		may_load = may_load_in_malloc(site);
+	}
+	if (capture(depth, may_load, &id) == NO_UNWINDER && site) {
+		/* The call site alone: the function and line that allocated. */
+		uintptr_t pc = (uintptr_t)site;
+		id = rc_stack_intern(&pc, 1);
+	}
 	return id;
+}
+
+void
+rc_stack_before_threads(void)
+{
+	if (__libc_single_threaded && atomic_load(&S.malloc_hooked) &&
+	    atomic_load_explicit(&S.unw, memory_order_relaxed) == UNW_IDLE && rc_own_process()) {
+		rc_stack_load();
+	}
 }
 
 /* Call site -> stack id, direct-mapped; an entry is only a hint, checked
@@ -489,7 +552,7 @@ rc_stack_set_self(uintptr_t lo, uintptr_t hi)
 void
 rc_stack_fork_wait_load(void)
 {
-	wait_loaded(true);
+	wait_loaded();
 }
 
 void
@@ -512,12 +575,11 @@ rc_stack_fork_parent(void)
 void
 rc_stack_fork_child(void)
 {
-	rc_spin_reset(&S.lock);
+	rc_spin_unlock(&S.lock); /* taken in rc_stack_fork_prepare */
 	atomic_store(&S.unwinders, 0);
-	/* A load promised or in progress in the parent is made by a thread
-	 * the child does not have: nobody would end it. */
-	unsigned st = atomic_load(&S.unw);
-	if (st == UNW_PENDING || st == UNW_LOADING) {
+	/* A load in progress in the parent is made by a thread the child
+	 * does not have: nobody would end it. */
+	if (atomic_load(&S.unw) == UNW_LOADING) {
 		atomic_store(&S.unw, UNW_IDLE);
 	}
 	gave_up = false;

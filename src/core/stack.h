@@ -8,10 +8,11 @@
  * program's distinct call paths, not by how often it allocates.
  *
  * libunwind is not linked (it and liblzma would cost every program's
- * start-up): rc_stack_load opens it with dlopen, from a context where
- * entering the dynamic loader is safe, never from inside malloc.  Until it
- * is loaded a capture waits for a load in progress (bounded), and else
- * falls back to the program's call site alone (docs/design-notes.md).
+ * start-up): rc_stack_load opens it with dlopen when a stack is first
+ * really taken, from a context where entering the dynamic loader is safe,
+ * never from inside malloc where it is not (docs/design-notes.md).  Until
+ * it is loaded a capture waits for a load in progress (bounded), and else
+ * falls back to the program's call site alone.
  */
 #pragma once
 
@@ -23,47 +24,57 @@
 
 /* How long a capture waits for a load another thread is making: bounded,
  * because the waiting thread may hold the loader lock that load needs (a
- * capture from a library constructor run by dlopen).  A load promised but
- * not started yet (the worker thread is starting) cannot be held up so,
- * and is given longer.  A thread that waited out a bound falls back at
- * once from then on. */
+ * capture from a library constructor run by dlopen).  A thread that
+ * waited out the bound falls back at once from then on. */
 #define RC_STACK_LOAD_WAIT_MS 100
-#define RC_STACK_START_WAIT_MS 1000
 
 /* Opens libunwind, once; true when stacks can be unwound.  Idempotent and
  * thread-safe: a second caller waits for the first one's load (bounded).
  * It enters the dynamic loader, so never call it from inside malloc or
- * from anything the loader itself may call: the preload layer calls it
- * first thing on the worker thread, or from the constructor when there is
- * no worker.  If libunwind cannot be opened, says so once (debug) and
- * captures keep their one-frame fallback. */
+ * from anything the loader itself may call.  If libunwind cannot be
+ * opened, says so once (debug) and captures keep their one-frame
+ * fallback. */
 bool rc_stack_load(void);
-
-/* For the constructor, before it starts the worker: a load is coming on
- * another thread, so captures until it ends wait for it (bounded) instead
- * of falling back at once.  A later rc_stack_load on any thread makes it. */
-void rc_stack_load_promise(void);
 
 /* For the preload layer, whose malloc interposer runs the heap sampler:
  * from now on rc_stack_capture_alloc and rc_stack_site may run inside the
- * loader (which allocates) and never load libunwind themselves.  Without
- * this call (the core linked directly, as by the unit tests) they do. */
+ * loader (which allocates) and load libunwind only where
+ * rc_stack_capture_alloc says.  Without this call (the core linked
+ * directly, as by the unit tests) they load it at their first capture. */
 void rc_stack_malloc_hooked(void);
+
+/* For the preload layer: the text of the dynamic loader and of the C
+ * library, @n ranges [lo, hi).  A malloc called from there may be inside
+ * the loader's own work, or hold a lock of the C library: the heap
+ * sampler never loads libunwind for it. */
+void rc_stack_set_system(const uintptr_t (*ranges)[2], unsigned n);
 
 /* Captures the calling thread's stack, at most @depth frames, leading
  * frames of the shim itself skipped, and interns it.  Returns its id, or 0
  * when @depth is 0, unwinding failed, a fork is in progress, or memory ran
  * out.  Without libunwind (not loaded yet, or absent) the stack is one
  * frame: the return address into the program, found along the shim's own
- * frame pointers.  Loads libunwind itself if nobody has tried yet.  The
- * caller holds rc_guard (libunwind may allocate). */
+ * frame pointers.  Loads libunwind itself if nobody has tried yet: it is
+ * for the tracking calls of temp artifacts, SQLite connections, GPU memory
+ * and registrations, which the program makes outside malloc.  The caller
+ * holds rc_guard (libunwind may allocate). */
 uint32_t rc_stack_capture(unsigned depth);
 
-/* The same for the heap sampler, which runs inside malloc: it waits for a
- * load in progress but loads nothing itself once rc_stack_malloc_hooked
- * was called, and without libunwind it returns 0 (the malloc interposer
- * keeps no frame pointers to find the program's call site by). */
-uint32_t rc_stack_capture_alloc(unsigned depth);
+/* The same for the heap sampler, which runs inside malloc, for a block
+ * allocated at @site (the program's call site; NULL if unknown).  It
+ * waits for a load in progress; once rc_stack_malloc_hooked was called it
+ * loads libunwind itself only where that cannot meet the loader's locks
+ * (a single-threaded process, @site outside the loader and the C
+ * library); without libunwind the stack is @site alone (0 when @site is
+ * NULL: the malloc interposer keeps no frame pointers to find it by). */
+uint32_t rc_stack_capture_alloc(unsigned depth, const void *site);
+
+/* For the preload layer, where the process is about to get its second
+ * thread (the program's first pthread_create, or the shim's worker) and
+ * allocation stacks are wanted: loads libunwind now, while a load cannot
+ * meet another thread's hold on the loader; afterwards the heap sampler
+ * does not load it inside malloc.  From the program's own context only. */
+void rc_stack_before_threads(void);
 
 /* A stack for an acquisition at call site @pc (the return address into
  * the program) without unwinding every time: the first acquisition at a
@@ -73,8 +84,10 @@ uint32_t rc_stack_capture_alloc(unsigned depth);
  * unwind (about 1 100 instructions) would cost a tenth of an open+close
  * pair.  Lock-free on a hit.  Without libunwind the stack is @pc alone,
  * and the site is unwound again once libunwind is there.  Called from
- * inside malloc too (scopes' blocks): like rc_stack_capture_alloc, it
- * never loads libunwind itself once rc_stack_malloc_hooked was called. */
+ * inside malloc too (scopes' blocks): it never loads libunwind itself
+ * once rc_stack_malloc_hooked was called (the fd path is also the one a
+ * program's signal handler most often takes, where the loader must not be
+ * entered). */
 uint32_t rc_stack_site(uintptr_t pc, unsigned depth);
 
 /* Interns @n program counters; returns the id (0 when out of memory or
@@ -84,6 +97,11 @@ uint32_t rc_stack_intern(const uintptr_t *pc, unsigned n);
 /* The frames of stack @id: their count, and *@pc pointed at them (valid
  * for the life of the process).  0 for an unknown id. */
 unsigned rc_stack_frames(uint32_t id, const uintptr_t **pc);
+
+/* Whether the calling thread is inside libunwind (loading it or
+ * unwinding): a pipe it asks for there would be the shim's, kept open in
+ * the program for good, and is answered without an fd (preload/fd.c). */
+bool rc_stack_in_unwinder(void);
 
 /* Number of distinct stacks, and the bytes they take. */
 size_t rc_stack_count(void);

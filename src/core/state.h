@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/sys.h"
 
 #define RC_TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -82,6 +83,17 @@ struct rc_thread {
 		/* Zero: both fast paths of the default mode are open. */
 		uint32_t gate;
 	};
+	/* The shim's spinlocks this thread holds (core/lock.h), plus one
+	 * while it is inside the unwinder (which may hold the loader's
+	 * locks): non-zero, a signal handler on this thread has
+	 * interrupted the shim in a critical section of its own. */
+	uint32_t locks;
+	/* vfork()s in flight from this thread (preload/proc.c): the
+	 * child shares this memory and must change nothing in it. */
+	uint8_t vfork;
+	/* Set while the thread does the shim's work inside a signal
+	 * handler: only async-signal-safe steps (no loader, no malloc). */
+	uint8_t signal_safe;
 	struct rc_heap_thread heap;
 } __attribute__((aligned(64)));
 extern RC_TLS struct rc_thread rc_self;
@@ -92,9 +104,54 @@ extern RC_TLS struct rc_thread rc_self;
 /* The innermost open scope of this thread (0 = none). */
 extern RC_TLS uint32_t rc_scope_cur;
 
-/* This process's pid, refreshed in the fork child. */
+/* This process's pid, refreshed in the fork child.  Not refreshed in a
+ * child that shares this memory (vfork, a raw clone) or that ran no fork
+ * handler (_Fork): where it matters, compare it with the kernel's
+ * (rc_sys_getpid) before acting. */
 extern int32_t rc_pid_cached;
 
+/* Whether the calling process is the one the shim's state belongs to:
+ * false in a vfork or raw clone child (which shares the parent's memory
+ * and must change nothing in it) and in a _Fork child (which ran no fork
+ * handler and owns nothing).  A system call. */
+static inline bool
+rc_own_process(void)
+{
+	return rc_sys_getpid() == rc_pid_cached;
+}
+
+/* Set by the preload layer, whose fork handlers take and release every
+ * module's locks in one order (preload/init.c); without it (the core
+ * alone: unit tests) the modules with locks register their own. */
+extern bool rc_fork_managed;
+
+/* Set in a fork child that was made while its forking thread held one of
+ * the shim's own locks (a fork from a signal handler that interrupted the
+ * shim, or from inside a cleanup): the shim's state may be half-changed
+ * there, so the child tracks nothing and does nothing at its end. */
+extern atomic_bool rc_off;
+
+/* Work waiting for a safe point, as bits (RC_DUE_*; the preload layer
+ * defines them and the work): the core only calls the handler set with
+ * rc_safe_point_set when it reaches one. */
+extern atomic_uint rc_due;
+#define RC_DUE_START 1u /* the worker's start, deferred: at a tracked call */
+#define RC_DUE_DRAIN 2u /* live requests that arrived inside the shim */
+#define RC_DUE_TRIM 4u  /* a heap trim asked for in a handler: at an allocation */
+enum rc_safe_point_kind {
+	RC_AT_UNLOCK, /* the thread released its last shim lock */
+	RC_AT_CALL,   /* a tracked call, from the program, before any work */
+	RC_AT_ALLOC,  /* the allocator's general path, before the allocation */
+};
+typedef void (*rc_safe_point_fn)(enum rc_safe_point_kind at);
+void rc_safe_point_set(rc_safe_point_fn fn);
+void rc_safe_point(enum rc_safe_point_kind at);
+
+/* For a thread whose guard is up with rc_self.vfork set: false in the
+ * vfork child (which must do nothing), true, with the mark and the guard
+ * cleared, in a parent the mark was left set in (preload/proc.c clears
+ * them itself when vfork returns to the parent). */
+bool rc_vfork_over(void);
 /* Parses the environment @envp (usually environ), applies RCSHIM_LOG and
  * the temp roots, and joins or starts the session.  Idempotent.  Returns
  * true when it started a new session (the caller exports its id). */

@@ -19,19 +19,27 @@
 #include "core/state.h"
 #include "core/sys.h"
 #include "core/track.h"
-#include "trigger/worker.h"
 
 RC_TLS void *rc_track_caller;
 
 /* Entering the core: nothing the shim does from here on is the
- * program's, and the program's errno survives. */
+ * program's, and the program's errno survives.  The guard is also up in a
+ * vfork child (preload/proc.c), which must change nothing here, and in a
+ * fork child the shim is off in (rc_off).  Work waiting for a tracked
+ * call runs first (core/state.h: rc_safe_point). */
+#define ENTER_DUE (RC_DUE_START | RC_DUE_DRAIN)
 #define ENTER(kind_ok)                                                   \
-	if (rc_guard || !(kind_ok)) {                                    \
+	if ((rc_guard && !rc_vfork_over()) || !(kind_ok) ||              \
+	    atomic_load_explicit(&rc_off, memory_order_relaxed)) {       \
 		return;                                                  \
 	}                                                                \
 	int saved_errno_ = errno;                                        \
-	rc_guard++;                                                      \
-	rc_worker_start_if_deferred()
+	if (__builtin_expect(atomic_load_explicit(&rc_due,               \
+						  memory_order_relaxed) & \
+				     ENTER_DUE, 0)) {                    \
+		rc_safe_point(RC_AT_CALL);                               \
+	}                                                                \
+	rc_guard++
 #define LEAVE()                                                          \
 	do {                                                             \
 		rc_guard--;                                              \
@@ -207,13 +215,20 @@ rc_track_close(int fd)
 	 * while the engine (holding the guard) closes a connection; a stale
 	 * entry left then would be taken, once another thread reuses the
 	 * number, for that thread's fd.  The shim's own fds are closed with
-	 * raw system calls and never come here. */
+	 * raw system calls and never come here.  Not in a vfork child: the
+	 * table is its parent's. */
+	if (__builtin_expect(rc_self.vfork, 0) && !rc_vfork_over()) {
+		return;
+	}
 	rc_fd_untrack(fd);
 }
 
 void
 rc_track_close_range(unsigned lo, unsigned hi)
 {
+	if (__builtin_expect(rc_self.vfork, 0) && !rc_vfork_over()) {
+		return;
+	}
 	rc_fd_untrack_range(lo > INT_MAX ? INT_MAX : (int)lo, hi > INT_MAX ? INT_MAX : (int)hi);
 }
 
@@ -294,9 +309,6 @@ rc_track_sqlite_open(void *db, void *api_fn)
 			.path = (char *)(file && *file ? file : NULL),
 		};
 		rc_reg_add(&rec);
-		/* Closing a connection is not async-signal-safe: a
-		 * termination signal will need the worker. */
-		rc_worker_ensure();
 	}
 	LEAVE();
 }

@@ -13,6 +13,7 @@
 #include "core/scope.h"
 #include "core/state.h"
 #include "preload/real.h"
+#include "trigger/worker.h"
 
 /* A final cleanup from inside a custom cleaner would wait for the engine
  * that the cleanup running the cleaner holds. */
@@ -81,11 +82,26 @@ rcshim_priority_name(rcshim_priority priority)
 
 /* --- scopes ------------------------------------------------------------------ */
 
+/* What a scope or a registration holds is reclaimed, at a termination
+ * signal or a live request, by code that is not async-signal-safe (a
+ * cleaner, SQLite, the driver): the worker's, started before the call
+ * returns. */
+static uint64_t
+needs_worker(uint64_t id)
+{
+	if (id) {
+		int saved_errno = errno;
+		rc_worker_need();
+		errno = saved_errno;
+	}
+	return id;
+}
+
 RC_EXPORT rcshim_scope
 rcshim_scope_begin_flags(const char *name, unsigned flags)
 {
 	rc_ensure_init();
-	return rc_scope_begin(name, flags);
+	return (rcshim_scope)needs_worker(rc_scope_begin(name, flags));
 }
 
 RC_EXPORT rcshim_scope
@@ -113,14 +129,14 @@ RC_EXPORT rcshim_id
 rcshim_register_temp_dir(const char *path, const char *name)
 {
 	rc_ensure_init();
-	return rc_custom_register_temp_dir(path, name);
+	return needs_worker(rc_custom_register_temp_dir(path, name));
 }
 
 RC_EXPORT rcshim_id
 rcshim_register_fd(int fd, const char *name)
 {
 	rc_ensure_init();
-	return rc_custom_register_fd(fd, NULL, name);
+	return needs_worker(rc_custom_register_fd(fd, NULL, name));
 }
 
 RC_EXPORT rcshim_id
@@ -131,21 +147,21 @@ rcshim_register_file(FILE *file, const char *name)
 		errno = EINVAL;
 		return 0;
 	}
-	return rc_custom_register_fd(fileno(file), file, name);
+	return needs_worker(rc_custom_register_fd(fileno(file), file, name));
 }
 
 RC_EXPORT rcshim_id
 rcshim_register_gpu_buffer(uint64_t dptr, size_t size, const char *name)
 {
 	rc_ensure_init();
-	return rc_custom_register_gpu(dptr, size, name);
+	return needs_worker(rc_custom_register_gpu(dptr, size, name));
 }
 
 RC_EXPORT rcshim_id
 rcshim_register_db(struct sqlite3 *db, const char *name)
 {
 	rc_ensure_init();
-	return rc_custom_register_db(db, name);
+	return needs_worker(rc_custom_register_db(db, name));
 }
 
 RC_EXPORT rcshim_id
@@ -153,7 +169,7 @@ rcshim_register_cleaner(rcshim_cleaner_fn fn, void *ctx, rcshim_priority priorit
 			const char *name)
 {
 	rc_ensure_init();
-	return rc_custom_register_cleaner(fn, ctx, priority, name);
+	return needs_worker(rc_custom_register_cleaner(fn, ctx, priority, name));
 }
 
 RC_EXPORT rcshim_status

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "preload/cuda.h"
 #include "preload/real.h"
+#include "trigger/worker.h"
 
 typedef rc_cu_result CUresult;
 typedef rc_cu_ptr CUdeviceptr;
@@ -203,6 +204,10 @@ rc_cuda_wrap(int i, void *real)
 		CALLER();                                                            \
 		rc_track_gpu_alloc((uint64_t)(handle), (uint64_t)(size), (sub),      \
 				   (uint64_t)(uintptr_t)(pool), (void *)(real));      \
+		/* Freeing it (live HIGH and above) is the worker's job. */          \
+		if (rc_tracking(RCSHIM_KIND_GPU)) {                                  \
+			rc_worker_need();                                            \
+		}                                                                    \
 	} while (0)
 
 /* Takes the record before the driver frees (the address cannot be handed

@@ -9,9 +9,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/stack.h"
 #include "preload/real.h"
 
 #define NEEDS_MODE(flags) (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE)
@@ -50,6 +54,8 @@ REAL(int (*)(int, int, ...), fcntl64);
 REAL(int (*)(int), close);
 REAL(int (*)(unsigned, unsigned, int), close_range);
 REAL(void (*)(int), closefrom);
+REAL(int (*)(int[2]), pipe);
+REAL(int (*)(int[2], int), pipe2);
 
 RC_EXPORT int
 open(const char *path, int flags, ...)
@@ -248,4 +254,100 @@ closefrom(int lo)
 	}
 	rc_track_close_range(lo < 0 ? 0 : (unsigned)lo, INT_MAX);
 	real_closefrom(lo);
+}
+
+/* --- libunwind's pipe ------------------------------------------------------------
+ *
+ * libunwind checks that an address is readable, where a frame has no
+ * unwind information or its fast path has not seen it yet, by writing one
+ * byte of it into a pipe it opens at its first unwind and keeps for good
+ * (through pipe2, read and syscall(SYS_write)).  That pipe took the lowest
+ * free numbers (with stdin closed, fd 0: the program's next open no longer
+ * returned 0), and wherever it was it showed in the program's list of its
+ * own fds (CPython's test_pass_fds_redirected).  Asked for inside the
+ * unwinder, the pipe is two negative numbers instead, which the kernel
+ * refuses as fds and libunwind does not take for "none" (-1): its read
+ * fails, and the write it then makes with syscall() is answered here with
+ * the same check the pipe made, with no fd: process_vm_readv of that byte
+ * from this process (which the kernel allows a process on itself).  The
+ * shim thus holds no fd at all. */
+
+#define UNW_FAKE_READ -2
+#define UNW_FAKE_WRITE -3
+
+static int
+fake_pipe(int fds[2])
+{
+	fds[0] = UNW_FAKE_READ;
+	fds[1] = UNW_FAKE_WRITE;
+	return 0;
+}
+
+RC_EXPORT int
+pipe2(int fds[2], int flags)
+{
+	if (__builtin_expect(rc_stack_in_unwinder(), 0)) {
+		return fake_pipe(fds);
+	}
+	RESOLVE(pipe2, -1);
+	return real_pipe2(fds, flags);
+}
+
+RC_EXPORT int
+pipe(int fds[2])
+{
+	if (__builtin_expect(rc_stack_in_unwinder(), 0)) {
+		return fake_pipe(fds);
+	}
+	RESOLVE(pipe, -1);
+	return real_pipe(fds);
+}
+
+/* Whether the byte at @addr is readable: 1, else -1 with errno EFAULT (a
+ * process_vm_readv the system refuses, under a seccomp policy say, counts
+ * as unreadable: libunwind then ends the stack there rather than read
+ * memory it could not check). */
+static long
+check_readable(const void *addr)
+{
+	char byte;
+	struct iovec local = { &byte, 1 }, remote = { (void *)(uintptr_t)addr, 1 };
+	long r = rc_sys(SYS_process_vm_readv, rc_sys_getpid(), &local, 1, &remote, 1, 0);
+	if (r == 1) {
+		return 1;
+	}
+	errno = EFAULT;
+	return -1;
+}
+
+REAL(long (*)(long, ...), syscall);
+
+/* Resolved at load: syscall() is the one of these a program may first call
+ * from a signal handler (a futex wake, say), where dlsym must not run. */
+__attribute__((constructor)) static void
+resolve_syscall(void)
+{
+	if (!real_syscall) {
+		real_syscall = (__typeof__(real_syscall))rc_real_next("syscall");
+	}
+}
+
+RC_EXPORT long
+syscall(long n, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, n);
+	for (int i = 0; i < 6; i++) {
+		a[i] = va_arg(ap, long);
+	}
+	va_end(ap);
+	/* The fd was passed as an int: only its low half is meaningful. */
+	if (__builtin_expect(n == SYS_write && (int)a[0] == UNW_FAKE_WRITE, 0) &&
+	    rc_stack_in_unwinder()) {
+		return check_readable((const void *)a[1]);
+	}
+	RESOLVE(syscall, -1);
+	return real_syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -455,7 +455,7 @@ adopt(void *p, size_t n, size_t align, size_t keep, const void *site)
 	}
 	if (rc_heap_count_new(n, usable)) {
 		flags = RC_HEAP_REC_SAMPLE;
-		stack = rc_heap_sample_stack();
+		stack = rc_heap_sample_stack(site);
 	}
 	if (plan == RC_HEAP_SCOPE) {
 		flags |= RC_HEAP_REC_SCOPE;
@@ -489,14 +489,44 @@ call_real(enum op op, size_t n, size_t align)
 	}
 }
 
+/* Before an allocation on the general path: a vfork over, a heap trim a
+ * signal handler asked for (RC_AT_ALLOC: here this thread holds none of
+ * the allocator's locks, wherever the program called malloc from). */
+static __attribute__((noinline)) void
+at_alloc(void)
+{
+	if (rc_self.vfork) {
+		rc_vfork_over();
+	}
+	if (atomic_load_explicit(&rc_due, memory_order_relaxed) & RC_DUE_TRIM) {
+		rc_safe_point(RC_AT_ALLOC);
+	}
+	if (rc_self.alloc_off == 2) {
+		rc_heap_refresh_gate();
+	}
+}
+
 /* An allocation off the fast path: before the allocator is known, on a
  * thread not yet counting, inside a scope or the shim's own work, in
  * exact mode for the rarer calls.  @site: the program's call site. */
 static __attribute__((noinline)) void *
 alloc_general(size_t n, size_t align, enum op op, const void *site)
 {
+	if (__builtin_expect(rc_self.vfork || rc_self.alloc_off == 2 ||
+				     (atomic_load_explicit(&rc_due, memory_order_relaxed) &
+				      RC_DUE_TRIM),
+			     0)) {
+		at_alloc();
+	}
 	switch (resolved()) {
 	case M_TRACK: {
+		/* A vfork child (its memory is its parent's), a fork child
+		 * with the shim off: the allocator's own blocks, untouched. */
+		if (__builtin_expect(rc_self.vfork ||
+					     atomic_load_explicit(&rc_off, memory_order_relaxed),
+				     0)) {
+			return call_real(op, n, align);
+		}
 		size_t extra = rc_heap_exact;
 		if (TOO_BIG(n)) {
 			errno = ENOMEM;
@@ -539,6 +569,14 @@ forget(void *p)
 	struct rc_heap_rec rec;
 	size_t usable;
 
+	if (__builtin_expect(atomic_load_explicit(&rc_off, memory_order_relaxed), 0)) {
+		/* A fork child with the shim off: its tables may be half-
+		 * changed and their locks held for good.  A side block lives
+		 * in the shim's memory and stays there; the rest go back to
+		 * the allocator, uncounted. */
+		return !(atomic_load_explicit(&direct, memory_order_relaxed) &&
+			 (HDR(p) & MAPPED) && rc_heap_side_of(p));
+	}
 	if (atomic_load_explicit(&direct, memory_order_relaxed)) {
 		size_t h = HDR(p);
 		if (h & MAPPED) {
@@ -579,6 +617,9 @@ free_general(void *p)
 {
 	if (in_pool(p)) {
 		return;
+	}
+	if (__builtin_expect(rc_self.vfork, 0)) {
+		rc_vfork_over();
 	}
 	switch (resolved()) {
 	case M_TRACK:
@@ -857,9 +898,10 @@ uncharge(self_t s, size_t charge)
 
 /* Block @p of @n bytes became a sample: its record. */
 static void *
-sampled(void *p, size_t n, size_t usable, size_t keep)
+sampled(void *p, size_t n, size_t usable, size_t keep, const void *site)
 {
-	void *q = make_record(p, n, usable, 16, keep, RC_HEAP_REC_SAMPLE, rc_heap_sample_stack());
+	void *q = make_record(p, n, usable, 16, keep, RC_HEAP_REC_SAMPLE,
+			      rc_heap_sample_stack(site));
 	if (q) {
 		return q;
 	}
@@ -869,24 +911,24 @@ sampled(void *p, size_t n, size_t usable, size_t keep)
 /* The countdown ran out at block @p (charged, not yet a live block) of
  * the request left in heap.pending. */
 static __attribute__((noinline)) void *
-alloc_due(void *p)
+alloc_due(void *p, const void *site)
 {
 	rc_heap_add(&rc_heap_self.blocks, 1);
 	if (!rc_heap_due()) {
 		return p;
 	}
-	return sampled(p, rc_heap_self.pending, CHUNK(HDR(p)) - 8, 0);
+	return sampled(p, rc_heap_self.pending, CHUNK(HDR(p)) - 8, 0, site);
 }
 
 /* The same for calloc: a block that moves takes its zeros along. */
 static __attribute__((noinline)) void *
-calloc_due(void *p)
+calloc_due(void *p, const void *site)
 {
 	rc_heap_add(&rc_heap_self.blocks, 1);
 	if (!rc_heap_due()) {
 		return p;
 	}
-	return sampled(p, rc_heap_self.pending, CHUNK(HDR(p)) - 8, SIZE_MAX);
+	return sampled(p, rc_heap_self.pending, CHUNK(HDR(p)) - 8, SIZE_MAX, site);
 }
 
 /* A mapped chunk from the fast path: its usable size is asked of glibc. */
@@ -915,14 +957,14 @@ malloc_closed(size_t n, const void *site)
 /* RCSHIM_HEAP=exact: the countdown ran out at block @p (charged, not yet a
  * live block, no tag yet), or its slack does not fit in a byte. */
 static __attribute__((noinline)) void *
-exact_slow(void *p)
+exact_slow(void *p, const void *site)
 {
 	size_t n = rc_heap_self.pending, usable = CHUNK(HDR(p)) - 8;
 	bool due = rc_heap_self.countdown <= 0;
 	rc_heap_add(&rc_heap_self.blocks, 1);
 	rc_heap_add(&rc_heap_self.slack, (int64_t)(usable - n));
 	if (due && rc_heap_due()) {
-		return sampled(p, n, usable, 0);
+		return sampled(p, n, usable, 0, site);
 	}
 	return exact_tag(p, n, usable, 0);
 }
@@ -932,7 +974,7 @@ exact_slow(void *p)
  * tags' sum (its slack) beside the blocks and their charge.  The request
  * is in heap.pending already (malloc put it there). */
 static __attribute__((noinline)) void *
-exact_malloc(size_t n)
+exact_malloc(size_t n, const void *site)
 {
 	size_t n1;
 	/* Requests that large fail anyway (glibc's limit is PTRDIFF_MAX):
@@ -953,12 +995,12 @@ exact_malloc(size_t n)
 	size_t chunk = CHUNK(h);
 	self_t s = self();
 	if (__builtin_expect(charge_due(s, chunk), 0)) {
-		return exact_slow(p);
+		return exact_slow(p, site);
 	}
 	size_t slack = slack_of(s, chunk);
 	if (__builtin_expect(slack > 255, 0)) {
 		/* The countdown did not run out: exact_slow sees so. */
-		return exact_slow(p);
+		return exact_slow(p, site);
 	}
 	blocks_inc(s);
 	slack_add(s, slack);
@@ -977,7 +1019,7 @@ malloc(size_t n)
 	set_pending(s, n);
 	if (__builtin_expect(!gate_open(s), 0)) {
 		if (gate_exact(s)) {
-			return exact_malloc(n);
+			return exact_malloc(n, __builtin_return_address(0));
 		}
 		return malloc_closed(n, __builtin_return_address(0));
 	}
@@ -993,7 +1035,7 @@ malloc(size_t n)
 	/* The chunk's size is what the block is charged: usable + 8. */
 	s = self();
 	if (__builtin_expect(charge_due(s, CHUNK(h)), 0)) {
-		return alloc_due(p);
+		return alloc_due(p, __builtin_return_address(0));
 	}
 	blocks_inc(s);
 	return p;
@@ -1098,7 +1140,7 @@ calloc(size_t nmemb, size_t size)
 	}
 	s = self();
 	if (__builtin_expect(charge_due(s, CHUNK(h)), 0)) {
-		return calloc_due(p);
+		return calloc_due(p, __builtin_return_address(0));
 	}
 	blocks_inc(s);
 	return p;
@@ -1224,7 +1266,7 @@ exact_realloc_slow(void *q)
 	bool due = rc_heap_self.countdown <= 0;
 	rc_heap_add(&rc_heap_self.slack, (int64_t)(usable - n));
 	if (due && rc_heap_due()) {
-		return sampled(q, n, usable, n);
+		return sampled(q, n, usable, n, NULL);
 	}
 	return exact_tag(q, n, usable, n);
 }
@@ -1282,13 +1324,13 @@ exact_realloc(void *p, size_t n)
 /* The countdown ran out at block @q, reallocated on the fast path for
  * the request in heap.pending. */
 static __attribute__((noinline)) void *
-realloc_due(void *q)
+realloc_due(void *q, const void *site)
 {
 	if (!rc_heap_due()) {
 		return q;
 	}
 	size_t n = rc_heap_self.pending;
-	return sampled(q, n, CHUNK(HDR(q)) - 8, n);
+	return sampled(q, n, CHUNK(HDR(q)) - 8, n, site);
 }
 
 /* A mapped chunk came back from realloc's fast path: the old block is
@@ -1351,7 +1393,7 @@ realloc(void *p, size_t n)
 	}
 	s = self();
 	if (__builtin_expect(charge_due(s, CHUNK(hq)), 0)) {
-		return realloc_due(q);
+		return realloc_due(q, __builtin_return_address(0));
 	}
 	return q;
 }
@@ -1486,6 +1528,39 @@ find_text(struct dl_phdr_info *info, size_t size, void *ctx)
 	return 0;
 }
 
+/* The executable segments of the dynamic loader and of the C library (and
+ * its former parts): a malloc called from there may come from inside the
+ * loader's own work or hold one of libc's locks (core/stack.h). */
+struct system_ranges {
+	uintptr_t r[4][2];
+	unsigned n;
+};
+
+static int
+find_system(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	static const char *const names[] = { "ld-linux", "ld64.so", "libc.so", "libpthread.so",
+					     "libdl.so" };
+	struct system_ranges *sr = ctx;
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
+	const char *base = strrchr(name, '/');
+	bool system = false;
+	(void)size;
+	base = base ? base + 1 : name;
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		system |= strncmp(base, names[i], strlen(names[i])) == 0;
+	}
+	for (int i = 0; system && i < info->dlpi_phnum && sr->n < 4; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			sr->r[sr->n][0] = info->dlpi_addr + ph->p_vaddr;
+			sr->r[sr->n][1] = sr->r[sr->n][0] + ph->p_memsz;
+			sr->n++;
+		}
+	}
+	return 0;
+}
+
 /* Frees a block of the program's for a scope that ends with
  * RCSHIM_SCOPE_FREE_HEAP. */
 static void
@@ -1497,10 +1572,6 @@ free_block(void *p)
 void
 rc_heap_preload_init(void)
 {
-	/* Before the constructor registers its own handlers: these run
-	 * after them before a fork, once the unwinders drained (core/heap.c,
-	 * "fork"), and before them after. */
-	pthread_atfork(rc_heap_fork_lock, rc_heap_fork_unlock, rc_heap_fork_unlock_child);
 	rc_heap_block_free = free_block;
 	Dl_info info;
 	uintptr_t range[3] = { 0, 0, 0 };
@@ -1514,6 +1585,9 @@ rc_heap_preload_init(void)
 			rc_stack_set_self(range[1], range[2]);
 		}
 	}
+	struct system_ranges sr = { .n = 0 };
+	dl_iterate_phdr(find_system, &sr);
+	rc_stack_set_system((const uintptr_t(*)[2])sr.r, sr.n);
 	rc_heap_configure(rc_cfg.heap_sample, rc_cfg.stack_depth,
 			  (rc_cfg.track & (1u << RCSHIM_KIND_HEAP)) != 0);
 }

@@ -2,17 +2,21 @@
 #include "build-config.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clean/custom.h"
 #include "clean/engine.h"
 #include "core/arena.h"
 #include "core/fdtable.h"
 #include "core/heap.h"
 #include "core/log.h"
 #include "core/registry.h"
+#include "core/scope.h"
 #include "core/session.h"
 #include "core/stack.h"
 #include "core/state.h"
@@ -26,41 +30,161 @@
 
 extern char **environ;
 
-/* The registry, the heap tables, the stack table and the arena are taken
- * across fork, in that order (each one's holders may take the next): the
- * child gets them consistent and unlocked.  No thread is left inside the
- * unwinder, which can hold the loader's locks; a load of libunwind in
- * progress is waited for first (bounded), while the loading thread can
- * still take any lock its allocations need. */
+/* How long a fork waits for the worker to finish what it is doing. */
+#define FORK_WAIT_MS 2000
+
+/* This fork copies a thread that holds, or may hold, the shim's own locks:
+ * the forking thread is inside one of the shim's critical sections (a fork
+ * from a signal handler that interrupted the shim, or from a cleaner the
+ * engine runs), or the worker stayed busy past FORK_WAIT_MS.  The fork
+ * handlers then take no lock (waiting on one this thread holds would never
+ * end), and the child turns the shim off (rc_off). */
+static RC_TLS bool fork_blind; /* per forking thread: forks may overlap */
+static atomic_ulong forks_blind;
+
+/* The worker is made idle first (it may need any lock to finish its job,
+ * and a lock it held would stay held in the child: SQLite's inside a
+ * close, the allocator's inside its thread start-up under ASan); then the
+ * registry, the heap tables, the stack table and the arena are taken, in
+ * that order (each one's holders may take the next): the child gets them
+ * consistent and unlocked.  No thread is left inside the unwinder, which
+ * can hold the loader's locks; a load of libunwind in progress is waited
+ * for first (bounded), while the loading thread can still take any lock
+ * its allocations need.  Nothing here waits on the forking thread itself:
+ * a thread inside the shim's own work forks blind. */
 static void
 before_fork(void)
 {
+	rc_guard++;
+	fork_blind = rc_self.locks != 0 || rc_worker_is_self();
+	if (fork_blind) {
+		return;
+	}
+	if (!rc_worker_fork_prepare(FORK_WAIT_MS)) {
+		rc_worker_fork_parent();
+		fork_blind = true;
+		return;
+	}
 	rc_stack_fork_wait_load();
+	rc_custom_fork_prepare();
+	rc_scope_fork_prepare();
 	rc_reg_lock();
 	rc_heap_fork_prepare();
 	rc_stack_fork_prepare();
 	rc_arena_lock();
+	/* Last: the unwinders have drained (an unwinder's allocation may
+	 * count or record), and their holders take no other lock. */
+	rc_heap_fork_lock();
 }
 
 static void
 after_fork_parent(void)
 {
+	if (fork_blind) {
+		fork_blind = false;
+		atomic_fetch_add(&forks_blind, 1);
+		rc_guard--;
+		return;
+	}
+	rc_heap_fork_unlock();
 	rc_arena_unlock();
 	rc_stack_fork_parent();
 	rc_heap_fork_parent();
 	rc_reg_unlock();
+	rc_scope_fork_parent();
+	rc_custom_fork_parent();
+	rc_worker_fork_parent();
+	rc_guard--;
 }
 
 static void
 after_fork_child(void)
 {
+	/* The parent's pending work is not the child's. */
+	atomic_store(&rc_due, 0);
+	rc_state_after_fork_child();
+	rc_worker_after_fork_child();
+	if (fork_blind) {
+		/* The shim's state may be half-changed here, and its locks
+		 * held by a thread that is gone or by the frame this fork
+		 * interrupted: the child tracks nothing and, at its end,
+		 * does nothing.  Its only thread keeps the guard up. */
+		fork_blind = false;
+		atomic_store(&rc_off, true);
+		atomic_store(&rc_finished, true);
+		rc_heap_off();
+		rc_info("forked inside the shim's own work: tracking is off in process %d",
+			rc_pid_cached);
+		return;
+	}
+	rc_heap_fork_unlock_child();
 	rc_arena_unlock();
 	rc_stack_fork_child();
 	rc_heap_fork_child();
 	rc_reg_unlock();
-	rc_state_after_fork_child();
-	rc_worker_after_fork_child();
+	rc_scope_fork_child();
+	rc_custom_fork_child();
 	rc_engine_after_fork_child();
+	rc_guard--;
+}
+
+/* Signals blocked around work done outside a handler that a handler could
+ * otherwise interrupt on the same thread. */
+static void
+block_signals(sigset_t *old)
+{
+	sigset_t all;
+	sigfillset(&all);
+	rc_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, sizeof(long), 0, 0);
+}
+
+static void
+restore_signals(const sigset_t *old)
+{
+	rc_sys(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, sizeof(long), 0, 0);
+}
+
+/* Work that waited for a safe point (core/state.h): live requests that
+ * arrived while this or another thread was inside the shim (anywhere the
+ * thread holds none of the shim's locks), a heap trim a handler asked for
+ * (in the allocator's general path), the worker's deferred start (a
+ * tracked call, made by the program). */
+static void
+safe_point(enum rc_safe_point_kind at)
+{
+	static const unsigned here[] = {
+		[RC_AT_UNLOCK] = RC_DUE_DRAIN,
+		[RC_AT_CALL] = RC_DUE_DRAIN | RC_DUE_START,
+		[RC_AT_ALLOC] = RC_DUE_DRAIN | RC_DUE_TRIM,
+	};
+	unsigned due = atomic_load(&rc_due) & here[at];
+	if (!due || atomic_load(&rc_off) || !rc_own_process()) {
+		return;
+	}
+	if ((due & RC_DUE_DRAIN) &&
+	    (atomic_fetch_and(&rc_due, ~RC_DUE_DRAIN) & RC_DUE_DRAIN)) {
+		sigset_t old;
+		int saved_errno = errno;
+		block_signals(&old);
+		rc_live_drain();
+		restore_signals(&old);
+		errno = saved_errno;
+	}
+	if (at == RC_AT_ALLOC && (due & RC_DUE_TRIM) &&
+	    (atomic_fetch_and(&rc_due, ~RC_DUE_TRIM) & RC_DUE_TRIM)) {
+		int saved_errno = errno;
+		rc_guard++;
+		uint64_t bytes = rc_heap_trim();
+		rc_result_add(&rc_lifetime, RCSHIM_KIND_HEAP, 0, 0, 0, bytes);
+		rc_info("heap trim asked for by a live signal: %lu bytes given back",
+			(unsigned long)bytes);
+		rc_guard--;
+		errno = saved_errno;
+	}
+	if (at == RC_AT_CALL && (due & RC_DUE_START) &&
+	    (atomic_fetch_and(&rc_due, ~RC_DUE_START) & RC_DUE_START)) {
+		rc_worker_start_deferred();
+	}
 }
 
 /* Puts @entry ("RCSHIM_SESSION=id", kept for good) in the environment, in
@@ -120,31 +244,27 @@ init(bool from_constructor)
 		return;
 	}
 	rc_guard++;
-	/* The heap sampler may run inside the loader from now on: it must
-	 * never open libunwind itself (core/stack.h). */
+	/* The heap sampler may run inside the loader from now on: it opens
+	 * libunwind only where that is safe (core/stack.h). */
 	rc_stack_malloc_hooked();
 	if (rc_state_init(environ)) {
 		/* Descendants join this session. */
 		export_session(rc_session.var);
 	}
 	rc_heap_preload_init();
+	rc_safe_point_set(safe_point);
+	rc_fork_managed = true;
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	bool periodic = rc_live_init();
 	rc_signals_install((rc_sigaction_fn)rc_real_next("sigaction"));
-	/* The live signal's handler only wakes the worker: it must exist
-	 * before the first signal can arrive. */
-	if (periodic || rc_signal_held(rc_cfg.live_signal)) {
-		/* It opens libunwind first thing, off this thread (start-up
-		 * does not wait for it); captures meanwhile wait for it. */
-		if (rc_cfg.stack_depth) {
-			rc_stack_load_promise();
-		}
+	/* The worker only where it is needed (DESIGN §4): here for a timer
+	 * or a pressure monitor; else when the process first holds
+	 * something whose cleanup needs it (rc_worker_need).  The live
+	 * signal needs no thread: without one its handler does the
+	 * async-signal-safe steps itself (trigger/live.h).  libunwind is
+	 * opened when a stack is first taken (core/stack.h), not here. */
+	if (periodic) {
 		rc_worker_start_or_defer();
-	}
-	/* No worker now (no live trigger, or deferred under a sanitizer):
-	 * here, before the program runs, and not inside its malloc. */
-	if (rc_cfg.stack_depth && !rc_worker_running()) {
-		rc_stack_load();
 	}
 	rc_guard--;
 }
@@ -164,8 +284,19 @@ rc_constructor(void)
 static void
 final_at_exit(void)
 {
-	if (atomic_load(&rc_ready) != 2 || atomic_exchange(&rc_finished, true)) {
+	/* Not in a child that shares this memory (vfork, a raw clone) or ran
+	 * no fork handler (_Fork): it owns nothing, and the state is its
+	 * parent's. */
+	if (atomic_load(&rc_ready) != 2 || atomic_load(&rc_finished) || !rc_own_process() ||
+	    atomic_exchange(&rc_finished, true)) {
 		return;
+	}
+	unsigned long blind = atomic_load(&forks_blind);
+	if (blind) {
+		rc_report_note("%lu fork %s made inside the shim's own work (from a signal "
+			       "handler or a cleaner, or while the worker stayed busy): tracking "
+			       "was off in %s", blind, blind == 1 ? "child was" : "children were",
+			       blind == 1 ? "it" : "them");
 	}
 	/* Finished first: nothing after this point is tracked, and a signal
 	 * arriving now finds the work done. */
@@ -204,7 +335,7 @@ REAL(void (*)(int), _Exit);
 static void
 final_at__exit(void)
 {
-	if (rc_guard == 0 && rc_sys_getpid() == rc_pid_cached) {
+	if (rc_own_process() && (rc_guard == 0 || rc_vfork_over())) {
 		rc_guard++;
 		final_at_exit();
 		rc_guard--;

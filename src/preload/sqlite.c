@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "preload/real.h"
+#include "trigger/worker.h"
 
 #define SQLITE_OK 0
 #define SQLITE_MISUSE 21
@@ -32,6 +33,16 @@ REAL(int (*)(sqlite3 *), sqlite3_close_v2);
 		}                                                                \
 	} while (0)
 
+/* Closing a connection is not async-signal-safe: a termination signal
+ * needs the worker for it, started now. */
+static void
+need_worker(sqlite3 *db)
+{
+	if (db && rc_tracking(RCSHIM_KIND_SQLITE)) {
+		rc_worker_need();
+	}
+}
+
 RC_EXPORT int
 sqlite3_open(const char *filename, sqlite3 **db)
 {
@@ -41,6 +52,7 @@ sqlite3_open(const char *filename, sqlite3 **db)
 		rc_ensure_init();
 		CALLER();
 		rc_track_sqlite_open(*db, (void *)real_sqlite3_open);
+		need_worker(*db);
 	}
 	return rc;
 }
@@ -54,6 +66,7 @@ sqlite3_open_v2(const char *filename, sqlite3 **db, int flags, const char *vfs)
 		rc_ensure_init();
 		CALLER();
 		rc_track_sqlite_open(*db, (void *)real_sqlite3_open_v2);
+		need_worker(*db);
 	}
 	return rc;
 }
@@ -67,6 +80,7 @@ sqlite3_open16(const void *filename, sqlite3 **db)
 		rc_ensure_init();
 		CALLER();
 		rc_track_sqlite_open(*db, (void *)real_sqlite3_open16);
+		need_worker(*db);
 	}
 	return rc;
 }

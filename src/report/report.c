@@ -310,7 +310,16 @@ write_report(int fd, enum rc_report_format fmt, enum rc_report_event ev, int sig
 	int rc;
 
 	rc_guard++;
-	rc_spin_lock(&R.write_lock);
+	/* Inside a signal handler (rc_self.signal_safe), never a wait that
+	 * might not end: the writer may be waiting, inside libdw, for the
+	 * allocator's lock the interrupted code holds. */
+	if (rc_self.signal_safe && !rc_spin_trylock_for(&R.write_lock, 100)) {
+		rc_guard--;
+		return -EBUSY;
+	}
+	if (!rc_self.signal_safe) {
+		rc_spin_lock(&R.write_lock);
+	}
 	build(&r, ev, signo, final);
 	if (fmt == RC_REPORT_JSON) {
 		rc_report_emit_json(&o, &r);

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/elfsym.h"
 #include "core/log.h"
+#include "core/state.h"
 #include "core/sys.h"
 #include "report/symbol.h"
 
@@ -84,6 +86,9 @@ struct rc_symbolizer {
 	Dwfl *dwfl;
 	Dwfl_Callbacks cb;
 #endif
+	/* Inside a signal handler (rc_self.signal_safe): neither libdw nor
+	 * dladdr, which enter the loader and allocate (core/elfsym.h). */
+	struct rc_elfsym *safe;
 	int unused;
 };
 
@@ -93,6 +98,11 @@ rc_sym_begin(void)
 	struct rc_symbolizer *s = rc_alloc(sizeof(*s));
 	if (!s) {
 		return NULL;
+	}
+	memset(s, 0, sizeof(*s));
+	if (rc_self.signal_safe) {
+		s->safe = rc_elfsym_begin();
+		return s;
 	}
 #ifdef RC_HAVE_LIBDW
 	if (load_libdw()) {
@@ -142,6 +152,14 @@ rc_sym_lookup(struct rc_symbolizer *s, uintptr_t pc, struct rc_frame_info *out)
 	out->pc = pc;
 	/* A return address: the call is the instruction before it. */
 	uintptr_t at = pc ? pc - 1 : pc;
+
+	if (rc_self.signal_safe) {
+		if (s && s->safe) {
+			rc_elfsym_lookup(s->safe, pc, out->object, sizeof(out->object),
+					 out->function, sizeof(out->function), &out->offset);
+		}
+		return;
+	}
 
 #ifdef RC_HAVE_LIBDW
 	if (s && s->dwfl) {
@@ -200,6 +218,7 @@ rc_sym_end(struct rc_symbolizer *s)
 	if (!s) {
 		return;
 	}
+	rc_elfsym_end(s->safe);
 #ifdef RC_HAVE_LIBDW
 	if (s->dwfl) {
 		DW.end(s->dwfl);

@@ -94,26 +94,97 @@ rc_live_tick(uint64_t now)
 	return next == UINT64_MAX ? UINT64_MAX : (next > now ? next - now : 0);
 }
 
+/* Set while a thread drains the live requests (there is no worker): the
+ * others only queue theirs, which it picks up before it stops. */
+static atomic_bool draining;
+
+/* One round of requests, without the worker: the async-signal-safe steps
+ * only (rc_self.signal_safe), on this thread. */
+static void
+drain_round(unsigned mask, enum rc_reason reason)
+{
+	rc_guard++;
+	rc_self.signal_safe++;
+	if (mask & RC_WORKER_REPORT_BIT) {
+		rc_live_write_requested_report();
+		mask &= ~RC_WORKER_REPORT_BIT;
+	}
+	if (mask) {
+		int prio = 31 - __builtin_clz(mask);
+		struct rc_clean_req req = { RC_MODE_LIVE, (rcshim_priority)prio, reason, 0, 0 };
+		struct rcshim_result res;
+		if (rc_clean(&req, &res) == RCSHIM_BUSY) {
+			/* Another thread's cleanup (an API call) kept the engine
+			 * past the handler's bound: this request is dropped. */
+			atomic_fetch_add(&L.refused, 1);
+			rc_info("live cleanup at %s not run: another cleanup is running",
+				rc_priority_name(prio));
+		} else {
+			rc_worker_count_run(reason);
+			rc_report_cleanup(&req, &res);
+			rc_result_log(reason, 0, &res);
+		}
+	}
+	rc_self.signal_safe--;
+	rc_guard--;
+}
+
+void
+rc_live_drain(void)
+{
+	/* Inside the shim's own critical section on this thread: when it
+	 * ends (core/lock.h). */
+	if (rc_self.locks) {
+		atomic_fetch_or(&rc_due, RC_DUE_DRAIN);
+		return;
+	}
+	while (!atomic_exchange(&draining, true)) {
+		enum rc_reason reason;
+		unsigned mask;
+		while ((mask = rc_worker_take(&reason)) != 0) {
+			/* A worker started meanwhile: the rest is its work. */
+			if (rc_worker_post(mask, reason)) {
+				break;
+			}
+			drain_round(mask, reason);
+		}
+		atomic_store(&draining, false);
+		/* A request queued while this thread was finishing. */
+		if (!rc_worker_take_peek()) {
+			break;
+		}
+	}
+}
+
 void
 rc_live_on_signal(int sig, int code, int value)
 {
 	rcshim_priority prio = rc_cfg.signal_priority;
+	unsigned bit;
 
 	atomic_fetch_add(&L.received, 1);
-	if (code == SI_QUEUE) {
-		if (value == RC_LIVE_REPORT_VALUE) {
-			rc_worker_post_report();
-			return;
+	if (code == SI_QUEUE && value == RC_LIVE_REPORT_VALUE) {
+		bit = RC_WORKER_REPORT_BIT;
+	} else {
+		if (code == SI_QUEUE) {
+			if (value < 1 || value > 4) {
+				atomic_fetch_add(&L.refused, 1);
+				rc_warn("signal %d with value %d refused: values 1-4 select LOW, "
+					"MEDIUM, HIGH, CRITICAL; 5 asks for a report", sig, value);
+				return;
+			}
+			prio = (rcshim_priority)(value - 1);
 		}
-		if (value < 1 || value > 4) {
-			atomic_fetch_add(&L.refused, 1);
-			rc_warn("signal %d with value %d refused: values 1-4 select LOW, MEDIUM, "
-				"HIGH, CRITICAL; 5 asks for a report", sig, value);
-			return;
-		}
-		prio = (rcshim_priority)(value - 1);
+		bit = 1u << prio;
 	}
-	rc_worker_post_live(prio, RC_REASON_LIVE_SIGNAL);
+	if (rc_worker_post(bit, RC_REASON_LIVE_SIGNAL)) {
+		return;
+	}
+	/* No worker (the process holds nothing that needs one): done here,
+	 * in the handler, with the async-signal-safe steps — all that its
+	 * temp artifacts and fds need (docs/design-notes.md). */
+	rc_worker_queue(bit, RC_REASON_LIVE_SIGNAL);
+	rc_live_drain();
 }
 
 unsigned long

@@ -22,8 +22,16 @@ void rc_worker_run_live(rcshim_priority prio, enum rc_reason reason);
 /* CLOCK_MONOTONIC in ms.  Async-signal-safe. */
 uint64_t rc_now_ms(void);
 
-/* The live-signal handler (installed by trigger/signals.c). */
+/* The live-signal handler (installed by trigger/signals.c): hands the
+ * request to the worker, or without one does it right there with the
+ * async-signal-safe steps (rc_live_drain). */
 void rc_live_on_signal(int sig, int code, int value);
+
+/* Runs the live requests queued for the worker, on this thread, with the
+ * async-signal-safe steps only.  From a signal handler (with every signal
+ * blocked) or a safe point; if this thread is inside one of the shim's
+ * critical sections, it runs when that ends instead (RC_DUE_DRAIN). */
+void rc_live_drain(void);
 
 /* The sigqueue value that asks for a report instead of a cleanup. */
 #define RC_LIVE_REPORT_VALUE 5
@@ -32,8 +40,8 @@ void rc_live_on_signal(int sig, int code, int value);
  * ("" if there is no journal directory).  The launcher's `rcshim report`
  * reads it from there. */
 const char *rc_live_report_path(int pid, char *buf, size_t len);
-/* Worker: writes the requested report there (atomically: a temporary
- * name, then rename). */
+/* Writes the requested report there (atomically: a temporary name, then
+ * rename).  The worker, or rc_live_drain. */
 void rc_live_write_requested_report(void);
 
 /* Counters for reports and tests. */

@@ -83,15 +83,26 @@ fatal_cleanup(int sig, bool crash)
 	struct rcshim_result res;
 	rc_result_init(&res);
 	bool done = false;
+	struct rc_clean_req req = { RC_MODE_FINAL, rc_cfg.priority, RC_REASON_SIGNAL, sig, 0 };
 	if (!crash && rc_worker_running()) {
-		struct rc_clean_req req = { RC_MODE_FINAL, rc_cfg.priority, RC_REASON_SIGNAL,
-					    sig, 0 };
 		done = rc_worker_request_wait(&req, RC_SIGNAL_DEADLINE_MS);
 		if (!done) {
 			rc_warn("cleanup for signal %d did not finish in %u ms; "
 				"doing the async-signal-safe steps only",
 				sig, RC_SIGNAL_DEADLINE_MS);
 		}
+	} else if (!crash && rc_self.locks == 0) {
+		/* No worker: the process holds nothing whose cleanup needs
+		 * one, and the final cleanup's steps that are
+		 * async-signal-safe, with its report, run here.  Not when
+		 * the signal interrupted the shim's own critical section on
+		 * this thread (the crash steps below take no lock). */
+		rc_self.signal_safe++;
+		if (rc_clean(&req, &res) != RCSHIM_BUSY) {
+			rc_report_cleanup(&req, &res);
+			done = true;
+		}
+		rc_self.signal_safe--;
 	}
 	if (!done) {
 		/* Final mode leaves fds to the kernel; the crash column
@@ -102,8 +113,10 @@ fatal_cleanup(int sig, bool crash)
 	atomic_store(&fatal_state, 2);
 }
 
+/* @own: the process is the one the shim's state belongs to (not a vfork
+ * child, whose memory is its parent's). */
 static void
-reraise(int sig, const siginfo_t *si)
+reraise(int sig, const siginfo_t *si, bool own)
 {
 	struct sigaction dfl;
 	sigset_t set;
@@ -111,7 +124,9 @@ reraise(int sig, const siginfo_t *si)
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	real_sigaction(sig, &dfl, NULL);
-	atomic_store(&held[sig], false);
+	if (own) {
+		atomic_store(&held[sig], false);
+	}
 
 	/* A fault raised by the kernel re-executes the faulting instruction
 	 * on return and dies of it there: the core shows the real place. */
@@ -133,12 +148,16 @@ on_fatal(int sig, siginfo_t *si, void *uc)
 
 	(void)uc;
 	is_managed(sig, &crash);
-	if (atomic_load(&rc_ready) == 2) {
+	/* A child that shares the parent's memory (vfork) or ran no fork
+	 * handler (_Fork), or that the shim is off in, owns nothing: the
+	 * default action only, nothing written. */
+	bool own = rc_own_process();
+	if (own && atomic_load(&rc_ready) == 2 && !atomic_load(&rc_off)) {
 		rc_guard++;
 		fatal_cleanup(sig, crash);
 		rc_guard--;
 	}
-	reraise(sig, si);
+	reraise(sig, si, own);
 	errno = saved;
 }
 
@@ -148,7 +167,11 @@ on_live(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 
 	(void)uc;
-	if (atomic_load(&rc_ready) == 2) {
+	if (!rc_own_process()) {
+		/* A vfork child, say, before its exec: as without the shim,
+		 * the signal's default action. */
+		reraise(sig, si, false);
+	} else if (atomic_load(&rc_ready) == 2 && !atomic_load(&rc_off)) {
 		rc_live_on_signal(sig, si ? si->si_code : 0, si ? si->si_value.sival_int : 0);
 	}
 	errno = saved;
@@ -224,6 +247,14 @@ rc_signals_sigaction(int sig, const struct sigaction *act, struct sigaction *old
 		return -1;
 	}
 	if (sig <= 0 || sig >= NSIG || !is_managed(sig, &crash)) {
+		return real_sigaction(sig, act, old);
+	}
+	/* A child that shares this memory (Python's subprocess children are
+	 * vfork children, which reset every handler to the default before
+	 * exec) must not change what the shim knows about its parent's
+	 * signals: to it the calls go straight through, and it sees the
+	 * shim's handler as it is. */
+	if (!rc_own_process()) {
 		return real_sigaction(sig, act, old);
 	}
 	bool was_held = atomic_load(&held[sig]);

@@ -32,7 +32,7 @@ track_alloc(size_t n)
 		return p;
 	}
 	unsigned flags = rc_heap_count_new(n, usable) ? RC_HEAP_REC_SAMPLE : 0;
-	uint32_t stack = flags ? rc_heap_sample_stack() : 0;
+	uint32_t stack = flags ? rc_heap_sample_stack(__builtin_return_address(0)) : 0;
 	if (plan == RC_HEAP_SCOPE) {
 		flags |= RC_HEAP_REC_SCOPE;
 		if (!stack) {

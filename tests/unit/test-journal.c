@@ -125,15 +125,17 @@ START_TEST(append_line_format)
 	path_in(b, sizeof(b), S.root, "y z");
 	ck_assert_int_eq(rc_journal_append('+', true, 2049, 1234, 0, a), 0);
 	ck_assert_int_eq(rc_journal_append('-', false, 0, 18446744073709551615ULL, 0, b), 0);
-	/* The root's line once, before the first record under it. */
+	/* Every '+' line with its root's line (compaction keeps one). */
 	ck_assert_int_eq(rc_journal_append('+', false, 7, 8, 0, b), 0);
 	snprintf(want, sizeof(want),
 		 "R %lu %lu %s\n"
 		 "+ d 2049 1234 %d %s\n"
 		 "- f 0 18446744073709551615 %d %s\n"
+		 "R %lu %lu %s\n"
 		 "+ f 7 8 %d %s\n",
 		 (unsigned long)root.st_dev, (unsigned long)root.st_ino, S.root, getpid(), a,
-		 getpid(), b, getpid(), b);
+		 getpid(), b, (unsigned long)root.st_dev, (unsigned long)root.st_ino, S.root,
+		 getpid(), b);
 	journal_body(buf, sizeof(buf));
 	ck_assert_str_eq(buf, want);
 

@@ -371,7 +371,7 @@ START_TEST(custom_order)
 }
 END_TEST
 
-/* Registering a cleaner starts the worker thread before anything has read
+/* A registered cleaner starts the worker thread before anything has read
  * a live schedule (here no constructor ran; in a program, another
  * library's constructor may register first).  The worker must then sleep,
  * not take the unset schedule for "a timer run is due now" and run the
@@ -383,6 +383,8 @@ START_TEST(worker_before_live_schedule)
 	unsigned long timer_runs = rc_worker_live_runs(RC_REASON_TIMER);
 	order[0] = '\0';
 	ck_assert(rc_custom_register_cleaner(note, "x", RCSHIM_LOW, "x"));
+	/* As the preload layer does after a registration. */
+	rc_worker_need();
 	ck_assert(rc_worker_running());
 	struct timespec ts = { 0, 300 * 1000000 };
 	nanosleep(&ts, NULL);

@@ -1,6 +1,6 @@
 /* Stacks without libunwind linked (core/stack.h): the one-frame fallback
- * before the load, full stacks after it, the bounded wait for a load
- * promised to another thread, and fork during that wait.
+ * before the load, full stacks after it, where a capture inside malloc may
+ * load it, and fork before the load.
  *
  * Each test runs in its own process (Check's fork mode), where libunwind
  * has not been opened yet; where it has (CK_FORK=no), the parts that need
@@ -8,21 +8,13 @@
 #include "build-config.h"
 
 #include <pthread.h>
+#include <sys/single_threaded.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/stack.h"
 #include "core/state.h"
 #include "test.h"
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Whether @pc is a return address inside @fn (a small function). */
 static bool
@@ -31,12 +23,14 @@ inside(uintptr_t pc, void (*fn)(void))
 	return pc > (uintptr_t)fn && pc < (uintptr_t)fn + 512;
 }
 
-/* As the heap sampler does; the frame stays for the unwinder to see. */
+/* As the heap sampler does, for a block allocated at capture_alloc_site;
+ * the frame stays for the unwinder to see. */
 static uint32_t alloc_id;
+static const void *capture_alloc_site;
 static __attribute__((noinline)) void
 capture_alloc_here(void)
 {
-	alloc_id = rc_stack_capture_alloc(16);
+	alloc_id = rc_stack_capture_alloc(16, capture_alloc_site);
 	__asm__ volatile("" ::: "memory");
 }
 
@@ -90,100 +84,82 @@ START_TEST(stack_one_frame_until_loaded)
 END_TEST
 
 static void *
-load_later(void *arg)
+idle_thread(void *arg)
 {
-	struct timespec ts = { 0, 30 * 1000000 };
 	(void)arg;
-	nanosleep(&ts, NULL);
-	rc_guard++;
-	rc_stack_load();
-	rc_guard--;
 	return NULL;
 }
 
-START_TEST(stack_waits_for_a_promised_load)
+/* Inside malloc (the hook installed), a capture loads libunwind itself
+ * only for a block the program allocated in a single-threaded process:
+ * not for one the loader or the C library allocated (their ranges), nor
+ * once a second thread has existed; the stack is then the call site. */
+START_TEST(stack_loads_in_malloc_only_where_safe)
 {
 	const uintptr_t *pc;
-	pthread_t t;
 
 	rc_guard++;
 	if (loaded_already()) {
 		rc_guard--;
 		return;
 	}
-	rc_stack_load_promise();
-	ck_assert_int_eq(pthread_create(&t, NULL, load_later, NULL), 0);
-	uint64_t t0 = now_ms();
+	rc_pid_cached = getpid();
+	if (fork() == 0) {
+		rc_pid_cached = getpid();
+		/* A second thread ever: no load inside malloc, whatever the
+		 * site; a capture outside malloc still loads. */
+		pthread_t t;
+		if (pthread_create(&t, NULL, idle_thread, NULL) != 0 ||
+		    pthread_join(t, NULL) != 0) {
+			_exit(2);
+		}
+		uint32_t id = rc_stack_capture_alloc(16, (const void *)capture_here);
+		bool site_only = rc_stack_frames(id, &pc) == 1 && pc[0] == (uintptr_t)capture_here;
+		capture_here();
+		_exit(site_only && rc_stack_frames(capture_id, &pc) >= 2 ? 0 : 1);
+	}
+	int status;
+	ck_assert_int_gt(wait(&status), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+
+	if (!__libc_single_threaded) {
+		rc_guard--;
+		return; /* Check ran this test on a thread (CK_FORK=no) */
+	}
+	rc_pid_cached = getpid(); /* as the constructor sets it */
+	/* A site in a "system" range (here: this file's helpers). */
+	uintptr_t sys[1][2] = { { (uintptr_t)capture_here, (uintptr_t)capture_here + 512 } };
+	rc_stack_set_system((const uintptr_t(*)[2])sys, 1);
+	/* Not loaded for it: the call site alone. */
+	uint32_t id = rc_stack_capture_alloc(16, (const void *)(sys[0][0] + 8));
+	ck_assert_uint_eq(rc_stack_frames(id, &pc), 1);
+	ck_assert(pc[0] == sys[0][0] + 8);
+	ck_assert_uint_eq(rc_stack_capture_alloc(16, NULL), 0);
+	/* The program's own site: loaded, and this capture has its frames. */
+	capture_alloc_site = (const void *)inside;
 	capture_alloc_here();
-	uint64_t waited = now_ms() - t0;
-	pthread_join(t, NULL);
 	ck_assert_uint_ge(rc_stack_frames(alloc_id, &pc), 2);
-	ck_assert_uint_ge(waited, 20);
-	ck_assert_uint_lt(waited, RC_STACK_START_WAIT_MS);
+	rc_stack_set_system(NULL, 0);
 	rc_guard--;
 }
 END_TEST
 
-START_TEST(stack_wait_is_bounded)
-{
-	const uintptr_t *pc;
-
-	rc_guard++;
-	if (loaded_already()) {
-		rc_guard--;
-		return;
-	}
-	/* Promised, and nobody makes it. */
-	rc_stack_load_promise();
-	uint64_t t0 = now_ms();
-	capture_alloc_here();
-	uint64_t waited = now_ms() - t0;
-	ck_assert_uint_eq(alloc_id, 0);
-	ck_assert_uint_ge(waited, RC_STACK_START_WAIT_MS - 10);
-	ck_assert_uint_lt(waited, 5 * RC_STACK_START_WAIT_MS);
-
-	/* This thread waited its turn: it falls back at once from now on,
-	 * with the program's call site where one is known (without the
-	 * shim's bounds: the caller of rc_stack_capture). */
-	t0 = now_ms();
-	capture_alloc_here();
-	capture_here();
-	ck_assert_uint_lt(now_ms() - t0, RC_STACK_START_WAIT_MS / 2);
-	ck_assert_uint_eq(alloc_id, 0);
-	ck_assert_uint_eq(rc_stack_frames(capture_id, &pc), 1);
-	ck_assert(inside(pc[0], capture_here));
-
-	/* Any thread may still make the promised load. */
-	ck_assert(rc_stack_load());
-	capture_here();
-	ck_assert_uint_ge(rc_stack_frames(capture_id, &pc), 2);
-	rc_guard--;
-}
-END_TEST
-
-START_TEST(stack_fork_child_does_not_wait)
+/* A child forked before any load loads libunwind itself where it may. */
+START_TEST(stack_fork_child_loads_itself)
 {
 	rc_guard++;
 	if (loaded_already()) {
 		rc_guard--;
 		return;
 	}
-	rc_stack_load_promise();
 	rc_stack_fork_prepare();
 	pid_t pid = fork();
 	if (pid == 0) {
 		rc_stack_fork_child();
-		/* Nobody here will make the load: no waiting for it. */
-		uint64_t t0 = now_ms();
-		capture_alloc_here();
-		uint64_t waited = now_ms() - t0;
-		/* Where loading is allowed, the child loads it itself. */
+		capture_alloc_here(); /* no site: no load inside malloc */
 		capture_here();
 		const uintptr_t *pc;
-		_exit(alloc_id == 0 && waited < RC_STACK_START_WAIT_MS / 2 &&
-				      rc_stack_frames(capture_id, &pc) >= 2
-			      ? 0
-			      : 1);
+		_exit(alloc_id == 0 && rc_stack_frames(capture_id, &pc) >= 2 ? 0 : 1);
 	}
 	rc_stack_fork_parent();
 	ck_assert_int_gt(pid, 0);
@@ -199,7 +175,6 @@ END_TEST
 TEST_SUITE(stack)
 {
 	ADD_TEST(s, stack_one_frame_until_loaded);
-	ADD_TEST(s, stack_waits_for_a_promised_load);
-	ADD_TEST(s, stack_wait_is_bounded);
-	ADD_TEST(s, stack_fork_child_does_not_wait);
+	ADD_TEST(s, stack_loads_in_malloc_only_where_safe);
+	ADD_TEST(s, stack_fork_child_loads_itself);
 }
