@@ -27,11 +27,14 @@ static inline void
 rc_crit_enter(void)
 {
 	rc_self.locks++;
+	/* Seen by a handler on this thread before what follows. */
+	atomic_signal_fence(memory_order_seq_cst);
 }
 
 static inline void
 rc_crit_leave(void)
 {
+	atomic_signal_fence(memory_order_seq_cst);
 	if (--rc_self.locks == 0 &&
 	    __builtin_expect(atomic_load_explicit(&rc_due, memory_order_relaxed) & RC_DUE_DRAIN,
 			     0)) {
@@ -43,11 +46,16 @@ static inline bool
 rc_spin_trylock(struct rc_spinlock *l)
 {
 	int expected = 0;
+	/* Counted before the lock is taken: a handler (or a fork from one)
+	 * that comes right after the exchange must see the lock as held by
+	 * its own thread, or it would wait for itself. */
+	rc_crit_enter();
 	if (atomic_compare_exchange_strong_explicit(&l->v, &expected, 1, memory_order_acquire,
 						    memory_order_relaxed)) {
-		rc_crit_enter();
 		return true;
 	}
+	atomic_signal_fence(memory_order_seq_cst);
+	rc_self.locks--;
 	return false;
 }
 

@@ -404,19 +404,22 @@ capture(unsigned depth, bool may_load, uint32_t *id)
 	if (!unwinder(may_load)) {
 		return NO_UNWINDER;
 	}
+	/* Counted as an unwinder (maybe inside the loader's lock): a fork
+	 * from a handler on this thread must not wait for it, so the count
+	 * lies wholly inside the critical section (core/lock.h); a handler
+	 * that came between the two once waited for its own thread. */
+	rc_crit_enter();
 	atomic_fetch_add(&S.unwinders, 1);
 	if (atomic_load(&S.forking)) {
 		atomic_fetch_sub(&S.unwinders, 1);
+		rc_crit_leave();
 		return NOTHING;
 	}
-	/* Inside the unwinder (maybe inside the loader's lock): a fork from
-	 * a handler on this thread must not wait for it (core/lock.h). */
-	rc_crit_enter();
 	in_unwinder++;
 	int n = S.backtrace(buf, (int)(depth + SELF_SLACK + 1));
 	in_unwinder--;
-	rc_crit_leave();
 	atomic_fetch_sub(&S.unwinders, 1);
+	rc_crit_leave();
 
 	/* buf[0] is the entry point; then the shim's own frames, if known. */
 	int skip = 1;
