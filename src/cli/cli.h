@@ -145,6 +145,15 @@ bool cli_json_needs_hex(const char *s);
 /* The bytes of @s in hex, as a JSON string. */
 void cli_json_hex(FILE *f, const char *s);
 
+/* ---- symbolize.c ---- */
+
+struct rc_sym_offline;
+/* Names the frames a process report left unnamed (RCSHIM_INTERNAL_GATHER=
+ * defer), text or JSON, from the object files: takes @text (malloc'd,
+ * *@len bytes) and returns it or a new one; *@sym is the lookup session,
+ * made at the first use (rc_sym_offline_end it). */
+char *cli_symbolize(char *text, size_t *len, struct rc_sym_offline **sym);
+
 /* ---- session.c, gather.c: after the program has ended ---- */
 
 struct cli_session {

@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "core/escape.h"
 #include "report/dest.h"
+#include "report/symbol.h"
 
 /* A process report larger than this is cut (reports are text for people). */
 #define MAX_REPORT (64u << 20)
@@ -213,9 +214,130 @@ json_paths(FILE *f, const char *key, const struct cli_paths *l)
 	}
 }
 
+/* The processes that held nothing (report/report.c, rc_report_gathered):
+ * one line each in "<id>.quiet.report", counted by program. */
+struct quiet {
+	size_t n;
+	long long heap_blocks, heap_bytes;
+	struct quiet_exe {
+		char *exe; /* as the shim escaped it */
+		size_t n;
+	} *by_exe;
+	size_t nexe;
+};
+
+static void
+quiet_add(struct quiet *q, const char *exe, long long blocks, long long bytes)
+{
+	q->n++;
+	/* A count below zero is not a count (the shim's figures are
+	 * exact, but no sum may wrap because of one that is not). */
+	q->heap_blocks += blocks > 0 ? blocks : 0;
+	q->heap_bytes += bytes > 0 ? bytes : 0;
+	for (size_t i = 0; i < q->nexe; i++) {
+		if (!strcmp(q->by_exe[i].exe, exe)) {
+			q->by_exe[i].n++;
+			return;
+		}
+	}
+	struct quiet_exe *v = realloc(q->by_exe, (q->nexe + 1) * sizeof(*v));
+	char *e = strdup(exe);
+	if (!v || !e) {
+		abort();
+	}
+	q->by_exe = v;
+	q->by_exe[q->nexe++] = (struct quiet_exe){ e, 1 };
+}
+
+static int
+by_count(const void *a, const void *b)
+{
+	const struct quiet_exe *x = a, *y = b;
+	return x->n != y->n ? (x->n > y->n ? -1 : 1) : strcmp(x->exe, y->exe);
+}
+
+/* Reads and removes the session's quiet file. */
+static void
+quiet_read(const struct cli_session *s, struct quiet *q)
+{
+	char path[1024];
+	size_t len;
+	struct timespec mt;
+	snprintf(path, sizeof(path), "%s/%s.quiet.report", s->dir, s->id);
+	char *text = read_all(path, &len, &mt);
+	if (!text) {
+		return;
+	}
+	unlink(path);
+	for (char *p = text, *end = text + len; p < end;) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl) {
+			break; /* a line cut short: not counted */
+		}
+		*nl = '\0';
+		int pid, used = 0;
+		long long b, y;
+		if (sscanf(p, "== rcshim report: pid %d held nothing (heap %lld blocks, %lld bytes): %n",
+			   &pid, &b, &y, &used) == 3 && used) {
+			quiet_add(q, p + used, b, y);
+		}
+		p = nl + 1;
+	}
+	free(text);
+	if (q->nexe > 1) {
+		qsort(q->by_exe, q->nexe, sizeof(*q->by_exe), by_count);
+	}
+}
+
+static void
+quiet_free(struct quiet *q)
+{
+	for (size_t i = 0; i < q->nexe; i++) {
+		free(q->by_exe[i].exe);
+	}
+	free(q->by_exe);
+}
+
+/* "298 other processes held nothing: /usr/bin/true (297), /usr/bin/seq"
+ * (the programs, most frequent first, the first 8). */
+static void
+quiet_text(FILE *f, const struct quiet *q, size_t shown)
+{
+	if (!q->n) {
+		return;
+	}
+	fprintf(f, "\n%zu %sprocess%s held nothing:", q->n, shown ? "other " : "",
+		q->n == 1 ? "" : "es");
+	for (size_t i = 0; i < q->nexe && i < 8; i++) {
+		fprintf(f, "%s %s", i ? "," : "", q->by_exe[i].exe);
+		if (q->by_exe[i].n > 1) {
+			fprintf(f, " (%zu)", q->by_exe[i].n);
+		}
+	}
+	if (q->nexe > 8) {
+		fprintf(f, ", %zu other programs", q->nexe - 8);
+	}
+	fputc('\n', f);
+}
+
+static void
+quiet_json(FILE *f, const struct quiet *q)
+{
+	fprintf(f, ",\n \"held_nothing\": {\"processes\": %zu, \"heap\": {\"count\": %lld, "
+		   "\"bytes\": %lld}, \"programs\": [",
+		q->n, q->heap_blocks, q->heap_bytes);
+	for (size_t i = 0; i < q->nexe; i++) {
+		/* The shim escaped the name for text: given as it wrote it. */
+		fprintf(f, "%s{\"exe\": ", i ? ", " : "");
+		cli_json_string(f, q->by_exe[i].exe);
+		fprintf(f, ", \"processes\": %zu}", q->by_exe[i].n);
+	}
+	fputs("]}", f);
+}
+
 static void
 write_text(FILE *f, const struct cli_session *s, int status, const struct cli_outcome *o,
-	   const struct preport *r, size_t n)
+	   const struct preport *r, size_t n, const struct quiet *q)
 {
 	char st[128];
 	const struct rcshim_kind_result *t = &o->replay.kind[RCSHIM_KIND_TEMP];
@@ -240,11 +362,12 @@ write_text(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 			fputc('\n', f);
 		}
 	}
+	quiet_text(f, q, n);
 }
 
 static void
 write_json(FILE *f, const struct cli_session *s, int status, const struct cli_outcome *o,
-	   const struct preport *r, size_t n)
+	   const struct preport *r, size_t n, const struct quiet *q)
 {
 	char sig[32];
 	const struct rcshim_kind_result *t = &o->replay.kind[RCSHIM_KIND_TEMP];
@@ -292,7 +415,9 @@ write_json(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 	json_paths(f, "removed_paths", &o->removed);
 	json_paths(f, "left_alone_paths", &o->kept);
 	json_paths(f, "refused_lines", &o->refused);
-	fprintf(f, "}},\n \"processes\": [");
+	fputs("}}", f);
+	quiet_json(f, q);
+	fprintf(f, ",\n \"processes\": [");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "%s\n  {\"pid\": %ld, \"report\": ", i ? "," : "", r[i].pid);
 		if (!cli_json_write_values(f, r[i].text, r[i].len)) {
@@ -332,6 +457,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 	struct cli_names l = { 0 };
 	cli_session_files(s->dir, s->id, is_process_report, &l);
 	struct preport *r = calloc(l.n + 1, sizeof(*r));
+	struct rc_sym_offline *sym = NULL;
 	size_t n = 0;
 	if (!r) {
 		abort();
@@ -344,12 +470,25 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 				free(r[n].text);
 			} else {
 				r[n].pid = strtol(l.v[i] + strlen(s->id) + 1, NULL, 10);
+				/* The processes left their frames unnamed: named
+				 * here, once per object for the whole run. */
+				r[n].text = cli_symbolize(r[n].text, &r[n].len, &sym);
 				n++;
 			}
 		}
 		unlink(path);
 	}
+	rc_sym_offline_end(sym);
 	cli_names_free(&l);
+	struct quiet q = { 0 };
+	quiet_read(s, &q);
+	if (q.n) {
+		struct cli_kinds k = { .found = true, .n = 1 };
+		snprintf(k.k[0].kind, sizeof(k.k[0].kind), "heap");
+		k.k[0].count = (uint64_t)q.heap_blocks;
+		k.k[0].bytes = (uint64_t)q.heap_bytes;
+		add_held(&o->held, &k);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct cli_kinds k;
 		if ((s->json ? cli_json_report_kinds : cli_text_report_kinds)(r[i].text, r[i].len,
@@ -357,7 +496,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 			add_held(&o->held, &k);
 		}
 	}
-	if (n) {
+	if (n || q.n) {
 		qsort(r, n, sizeof(*r), by_time);
 		char path[1024], tmp[1100];
 		snprintf(path, sizeof(path), "%s/%s.report.%s", s->dir, s->id,
@@ -369,10 +508,10 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 			close(fd);
 		}
 		if (f) {
-			(s->json ? write_json : write_text)(f, s, status, o, r, n);
+			(s->json ? write_json : write_text)(f, s, status, o, r, n, &q);
 			if (fclose(f) == 0 && rename(tmp, path) == 0) {
 				snprintf(o->report_path, sizeof(o->report_path), "%s", path);
-				o->reports = (int)n;
+				o->reports = (int)(n + q.n);
 			} else {
 				unlink(tmp);
 			}
@@ -385,6 +524,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 		free(r[i].text);
 	}
 	free(r);
+	quiet_free(&q);
 }
 
 /* Whether @name matches @pat, where each "%p" stands for a pid. */

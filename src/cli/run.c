@@ -145,6 +145,21 @@ env_push(struct envb *e, char *s, bool owned)
 	}
 }
 
+/* Drops every entry of NAME. */
+static void
+env_unset(struct envb *e, const char *name)
+{
+	size_t len = strlen(name);
+	size_t k = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		if (!(strncmp(e->v[i], name, len) == 0 && e->v[i][len] == '=')) {
+			e->v[k++] = e->v[i];
+		}
+	}
+	e->n = k;
+	e->v[k] = NULL;
+}
+
 /* Sets NAME=value, dropping every earlier entry of NAME (the environment
  * may hold duplicates; the first would win). */
 static void
@@ -218,6 +233,16 @@ cli_run(int argc, char **argv)
 		snprintf(report_default, sizeof(report_default), "%s/%s.%%p.report",
 			 rc_session.dir, rc_session.id);
 		env_set(&env, "RCSHIM_REPORT", report_default);
+		/* Reports the launcher gathers: it names their frames, once
+		 * (cli/symbolize.c), and no process loads libdw; a process
+		 * that held nothing adds a line to this one file. */
+		char quiet[sizeof(report_default) + 16];
+		snprintf(quiet, sizeof(quiet), "%s/%s.quiet.report", rc_session.dir,
+			 rc_session.id);
+		env_set(&env, "RCSHIM_INTERNAL_GATHER", quiet);
+	} else {
+		/* Never an outer launcher's. */
+		env_unset(&env, "RCSHIM_INTERNAL_GATHER");
 	}
 	char self[PATH_MAX] = "";
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/gpu.h"
+#include "core/objects.h"
 #include "core/lock.h"
 #include "core/log.h"
 
@@ -110,12 +111,9 @@ rc_gpu_present(void)
 	if (rc_gpu_bound()) {
 		return true;
 	}
-	void *h = dlopen("libcuda.so.1", RTLD_NOLOAD | RTLD_LAZY);
-	if (h) {
-		dlclose(h);
-		return true;
-	}
-	return false;
+	/* Asked of the loader's list: dlopen(RTLD_NOLOAD) of a library
+	 * that is not loaded searches the library path. */
+	return rc_object_loaded("libcuda.so");
 }
 
 bool

@@ -21,7 +21,6 @@
  * is candidate i: a record made while another thread was still checking
  * (see root_slow) names the same root as the table will. */
 struct slot {
-	char alias[PATH_MAX];
 	char canon[PATH_MAX];
 	uint64_t dev, ino;
 	bool ok;
@@ -34,10 +33,16 @@ static struct {
 	bool warn;
 	const char *home;
 	struct rc_root pub[RC_ROOTS_MAX];
+	/* The candidates as given and the home directory, packed one after
+	 * the other: set at every start, so they share the first page or
+	 * two (a page touched costs a fault, tens of microseconds on some
+	 * virtual machines), where a table of PATH_MAX entries touched one
+	 * page per root. */
+	const char *alias[RC_ROOTS_MAX];
+	char pool[(RC_ROOTS_MAX + 1) * PATH_MAX];
 	/* Never touched by a process that makes no temp artifact: after
 	 * .bss, where untouched pages cost nothing. */
 	struct slot slot[RC_ROOTS_MAX];
-	char home_buf[PATH_MAX];
 } R RC_COLD_BSS;
 
 static uint32_t
@@ -373,29 +378,31 @@ rc_root_open(const char *canon, uint64_t dev, uint64_t ino)
 void
 rc_tmp_roots_set(const char *const *list, size_t n, const char *home, bool warn)
 {
-	size_t k = 0;
+	size_t k = 0, used = 0;
 
 	/* Set at start-up and by tests; not while another thread asks. */
 	for (size_t i = 0; i < n && k < RC_ROOTS_MAX; i++) {
 		if (!list[i] || list[i][0] != '/' || strlen(list[i]) >= PATH_MAX) {
 			continue;
 		}
-		strcpy(R.slot[k].alias, list[i]);
-		rc_path_normalize(R.slot[k].alias);
+		char *a = R.pool + used; /* room: one PATH_MAX per entry */
+		strcpy(a, list[i]);
+		rc_path_normalize(a);
 		bool dup = false;
 		for (size_t j = 0; j < k; j++) {
-			dup |= !strcmp(R.slot[j].alias, R.slot[k].alias);
+			dup |= !strcmp(R.alias[j], a);
 		}
 		if (!dup) {
-			k++;
+			R.alias[k++] = a;
+			used += strlen(a) + 1;
 		}
 	}
 	R.n = k;
 	R.warn = warn;
 	R.home = NULL;
-	if (home && home[0] == '/' && strlen(home) < sizeof(R.home_buf)) {
-		strcpy(R.home_buf, home);
-		R.home = R.home_buf;
+	if (home && home[0] == '/' && strlen(home) < PATH_MAX) {
+		strcpy(R.pool + used, home);
+		R.home = R.pool + used;
 	}
 	atomic_store(&R.state, 0);
 }
@@ -405,11 +412,11 @@ check_slot(struct slot *s, bool warn)
 {
 	struct stat st;
 	const char *why;
-	int r = rc_root_check(s->alias, R.home, s->canon, sizeof(s->canon), &st, &why);
+	int r = rc_root_check(R.alias[s - R.slot], R.home, s->canon, sizeof(s->canon), &st, &why);
 	if (r < 0) {
 		/* A root that does not exist is no one's business. */
 		if (warn && r != -ENOENT) {
-			rc_warn("temp root %s is not used: %s", s->alias, why);
+			rc_warn("temp root %s is not used: %s", R.alias[s - R.slot], why);
 		}
 		return false;
 	}
@@ -433,7 +440,7 @@ roots_checked(void)
 	for (size_t i = 0; i < R.n; i++) {
 		struct slot *s = &R.slot[i];
 		s->ok = check_slot(s, R.warn);
-		R.pub[i] = (struct rc_root){ s->canon, s->alias, s->dev, s->ino };
+		R.pub[i] = (struct rc_root){ s->canon, R.alias[i], s->dev, s->ino };
 	}
 	atomic_store_explicit(&R.state, 2, memory_order_release);
 	return true;
@@ -485,11 +492,10 @@ root_slow(const char *abs, size_t plen, const char *name, char *key, size_t keyl
 		char canon[PATH_MAX];
 		struct stat st;
 		const char *why;
-		if (rc_root_check(R.slot[i].alias, R.home, canon, sizeof(canon), &st, &why) < 0) {
+		if (rc_root_check(R.alias[i], R.home, canon, sizeof(canon), &st, &why) < 0) {
 			continue;
 		}
-		bool by_alias = strlen(R.slot[i].alias) == plen &&
-				!memcmp(R.slot[i].alias, abs, plen);
+		bool by_alias = strlen(R.alias[i]) == plen && !memcmp(R.alias[i], abs, plen);
 		bool by_canon = strlen(canon) == plen && !memcmp(canon, abs, plen);
 		if ((by_alias || by_canon) && make_key(canon, name, key, keylen) == 0) {
 			return (int)i;
@@ -516,7 +522,7 @@ rc_tmp_key(const char *abs, char *key, size_t keylen)
 			continue;
 		}
 		if ((strlen(s->canon) == plen && !memcmp(s->canon, abs, plen)) ||
-		    (strlen(s->alias) == plen && !memcmp(s->alias, abs, plen))) {
+		    (strlen(R.alias[i]) == plen && !memcmp(R.alias[i], abs, plen))) {
 			return make_key(s->canon, name, key, keylen) == 0 ? (int)i : -1;
 		}
 	}

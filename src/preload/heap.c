@@ -36,6 +36,7 @@
 
 #include "core/config.h"
 #include "core/heap.h"
+#include "core/objects.h"
 #include "core/log.h"
 #include "core/stack.h"
 #include "preload/heap.h"
@@ -268,11 +269,12 @@ resolve(void)
 	R.pvalloc = (__typeof__(R.pvalloc))dlsym(RTLD_NEXT, "pvalloc");
 	R.usable = (__typeof__(R.usable))dlsym(RTLD_NEXT, "malloc_usable_size");
 	m = decide();
-	/* Whose malloc it is is asked here (dladdr takes the loader's lock),
-	 * not in the probe, which may run anywhere the program allocates. */
-	Dl_info info;
-	if (m == M_TRACK && dladdr((void *)R.malloc, &info) && info.dli_fname &&
-	    strstr(info.dli_fname, "/libc.so")) {
+	/* Whose malloc it is is asked here (the loader's list takes its
+	 * lock), not in the probe, which may run anywhere the program
+	 * allocates. */
+	const char *owner = NULL;
+	if (m == M_TRACK && rc_object_at((void *)R.malloc, &owner, NULL, NULL, NULL) &&
+	    strstr(owner, "/libc.so")) {
 		atomic_store(&probe, PROBE_DUE);
 	}
 	rc_guard--;
@@ -1509,24 +1511,6 @@ malloc_usable_size(void *p)
 
 /* --- start-up -------------------------------------------------------------- */
 
-static int
-find_text(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-	uintptr_t *range = ctx; /* in: our load base; out: [lo, hi) */
-	(void)size;
-	if (info->dlpi_addr != range[0]) {
-		return 0;
-	}
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
-			range[1] = info->dlpi_addr + ph->p_vaddr;
-			range[2] = range[1] + ph->p_memsz;
-			return 1;
-		}
-	}
-	return 0;
-}
 
 /* The executable segments of the dynamic loader and of the C library (and
  * its former parts): a malloc called from there may come from inside the
@@ -1573,17 +1557,12 @@ void
 rc_heap_preload_init(void)
 {
 	rc_heap_block_free = free_block;
-	Dl_info info;
-	uintptr_t range[3] = { 0, 0, 0 };
-
 	resolve();
 	/* Stacks start at the program's frames: the shim's own are
 	 * skipped. */
-	if (dladdr((void *)rc_heap_preload_init, &info) && info.dli_fbase) {
-		range[0] = (uintptr_t)info.dli_fbase;
-		if (dl_iterate_phdr(find_text, range) && range[2]) {
-			rc_stack_set_self(range[1], range[2]);
-		}
+	uintptr_t lo, hi;
+	if (rc_object_at((void *)rc_heap_preload_init, NULL, NULL, &lo, &hi) && hi) {
+		rc_stack_set_self(lo, hi);
 	}
 	struct system_ranges sr = { .n = 0 };
 	dl_iterate_phdr(find_system, &sr);

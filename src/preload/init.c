@@ -24,6 +24,7 @@
 #include "preload/heap.h"
 #include "preload/real.h"
 #include "report/report.h"
+#include "report/symbol.h"
 #include "trigger/live.h"
 #include "trigger/signals.h"
 #include "trigger/worker.h"
@@ -250,6 +251,14 @@ init(bool from_constructor)
 	if (rc_state_init(environ)) {
 		/* Descendants join this session. */
 		export_session(rc_session.var);
+	}
+	/* Under the launcher, the names of a report's frames are looked up
+	 * by the launcher, once, not in every process (report/symbol.h),
+	 * and a process that held nothing writes one line, not a report. */
+	const char *g = getenv("RCSHIM_INTERNAL_GATHER");
+	if (g && g[0] == '/') {
+		rc_sym_defer(true);
+		rc_report_gathered(g);
 	}
 	rc_heap_preload_init();
 	rc_safe_point_set(safe_point);

@@ -255,6 +255,14 @@ text_frames(struct rc_out *o, struct rc_report *r, uint32_t stack)
 		struct rc_frame_info f;
 		rc_sym_lookup(r->sym, pc[i], &f);
 		rc_out_fmt(o, "      #%-2u 0x%lx ", i, (unsigned long)pc[i]);
+		if (f.deferred) {
+			/* Named by the launcher (cli/symbolize.c): the
+			 * address in the object, and the object's build id. */
+			rc_out_fmt(o, "?+0x%lx in ", (unsigned long)f.offset);
+			rc_out_text(o, f.object);
+			rc_out_fmt(o, " [unsymbolized %s]\n", f.build_id[0] ? f.build_id : "-");
+			continue;
+		}
 		rc_out_text(o, f.function[0] ? f.function : "?");
 		rc_out_fmt(o, "+0x%lx", (unsigned long)f.offset);
 		if (f.object[0]) {
@@ -608,6 +616,11 @@ json_frames(struct rc_out *o, struct rc_report *r, uint32_t id)
 		if (f.file[0]) {
 			rc_out_json_member(o, "file", f.file);
 			rc_out_fmt(o, ",\"line\":%d}", f.line);
+		} else if (f.deferred) {
+			/* Named by the launcher: "offset" is the address in the
+			 * object until then. */
+			rc_out_fmt(o, "\"file\":null,\"line\":null,\"unsymbolized\":\"%s\"}",
+				   f.build_id);
 		} else {
 			rc_out_str(o, "\"file\":null,\"line\":null}");
 		}

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/arena.h"
+#include "core/escape.h"
 #include "core/fdtable.h"
 #include "core/gpu.h"
 #include "core/lock.h"
@@ -270,7 +271,7 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 	r->stack_count = rc_stack_count();
 	r->stack_memory = rc_stack_memory();
 	r->sample_memory = rc_heap_sample_memory();
-	r->sym = rc_sym_begin();
+	r->sym = NULL; /* begun when the report is emitted (not a quiet line) */
 }
 
 static void
@@ -321,6 +322,7 @@ write_report(int fd, enum rc_report_format fmt, enum rc_report_event ev, int sig
 		rc_spin_lock(&R.write_lock);
 	}
 	build(&r, ev, signo, final);
+	r.sym = rc_sym_begin();
 	if (fmt == RC_REPORT_JSON) {
 		rc_report_emit_json(&o, &r);
 	} else {
@@ -438,11 +440,82 @@ open_report(bool *close_it)
 	return fd;
 }
 
+/* Under the launcher (rc_report_gathered): whether the report of this
+ * process has nothing to say but that it ran: nothing held at its end,
+ * no cleanup, no note, no heap sample.  Such a process adds one line to
+ * the session's shared "quiet" file instead of a report file of its own
+ * (a new file made, read and removed for each process of a build or a
+ * shell loop). */
+static const char *gathered;
+
+void
+rc_report_gathered(const char *quiet)
+{
+	gathered = quiet && strlen(quiet) < 1024 ? quiet : NULL;
+}
+
+static bool
+is_quiet(const struct rc_report *r)
+{
+	return r->event == RC_EVENT_EXIT && r->nitems == 0 && r->ncleanups == 0 &&
+	       r->cleanups_dropped == 0 && r->nnotes == 0 && r->notes_dropped == 0 &&
+	       (!r->heap_active || r->heap.ngroups == 0);
+}
+
+/* The quiet line: "== rcshim report: pid N held nothing (heap B blocks,
+ * Y bytes): EXE" (the launcher's gather reads it back). */
+static bool
+write_quiet(const struct rc_report *r)
+{
+	char why[160], exe[700], line[900];
+	int fd = rc_report_dest_open(gathered, RC_DEST_APPEND, NULL, why, sizeof(why));
+	if (fd < 0) {
+		return false; /* the full report then says it, or why not */
+	}
+	rc_esc_text(exe, sizeof(exe), r->exe, strlen(r->exe));
+	long long b = r->heap_active ? (long long)r->heap.blocks : 0;
+	long long y = r->heap_active ? (long long)r->heap.bytes : 0;
+	int n = rc_fmt(line, sizeof(line), "== rcshim report: pid %d held nothing (heap %lld blocks, "
+			"%lld bytes): %s\n", (int)r->pid, b, y, exe);
+	int rc = write_all(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	rc_sys_close(fd);
+	return rc == 0;
+}
+
 static void
 final_report(enum rc_report_event ev, int signo, const struct rcshim_result *final)
 {
 	bool close_it;
 	if (atomic_exchange(&R.final_written, true)) {
+		return;
+	}
+	if (gathered && ev == RC_EVENT_EXIT && !rc_self.signal_safe) {
+		/* Built once: the state held before the final cleanup
+		 * (R.snap) is taken by the first build. */
+		struct rc_report r;
+		struct rc_out o = { 0 };
+		rc_guard++;
+		rc_spin_lock(&R.write_lock);
+		build(&r, ev, signo, final);
+		bool quiet = is_quiet(&r) && write_quiet(&r);
+		if (!quiet) {
+			r.sym = rc_sym_begin();
+			(rc_cfg.report_format == RC_REPORT_JSON ? rc_report_emit_json
+								 : rc_report_emit_text)(&o, &r);
+		}
+		release(&r);
+		rc_spin_unlock(&R.write_lock);
+		int fd = quiet ? -1 : open_report(&close_it);
+		if (fd >= 0) {
+			if (!o.oom || o.len) {
+				write_all(fd, o.p, o.len);
+			}
+			if (close_it) {
+				rc_sys_close(fd);
+			}
+		}
+		rc_out_free(&o);
+		rc_guard--;
 		return;
 	}
 	int fd = open_report(&close_it);

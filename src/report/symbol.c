@@ -3,6 +3,9 @@
 #include "build-config.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -34,6 +37,15 @@ static struct {
 	int (*find_elf)(Dwfl_Module *, void **, const char *, Dwarf_Addr, char **, Elf **);
 	int (*build_id_debuginfo)(Dwfl_Module *, void **, const char *, Dwarf_Addr,
 				  const char *, const char *, GElf_Word, char **);
+	/* Offline (rc_sym_offline_*). */
+	void (*report_begin_add)(Dwfl *);
+	Dwfl_Module *(*report_offline)(Dwfl *, const char *, const char *, int);
+	int (*module_build_id)(Dwfl_Module *, const unsigned char **, GElf_Addr *);
+	Elf *(*module_getelf)(Dwfl_Module *, GElf_Addr *);
+	int (*build_id_find_elf)(Dwfl_Module *, void **, const char *, Dwarf_Addr, char **,
+				 Elf **);
+	int (*offline_section_address)(Dwfl_Module *, void **, const char *, Dwarf_Addr,
+				       const char *, GElf_Word, const GElf_Shdr *, Dwarf_Addr *);
 	atomic_int state; /* 0 not tried, 1 loaded, 2 unavailable */
 } DW;
 
@@ -71,6 +83,12 @@ load_libdw(void)
 	SYM(modinfo, "dwfl_module_info");
 	SYM(find_elf, "dwfl_linux_proc_find_elf");
 	SYM(build_id_debuginfo, "dwfl_build_id_find_debuginfo");
+	SYM(report_begin_add, "dwfl_report_begin_add");
+	SYM(report_offline, "dwfl_report_offline");
+	SYM(module_build_id, "dwfl_module_build_id");
+	SYM(module_getelf, "dwfl_module_getelf");
+	SYM(build_id_find_elf, "dwfl_build_id_find_elf");
+	SYM(offline_section_address, "dwfl_offline_section_address");
 #undef SYM
 	if (!ok) {
 		rc_debug("libdw.so.1 not usable: reports name functions from dynamic symbols only");
@@ -81,6 +99,16 @@ load_libdw(void)
 }
 #endif
 
+/* The objects mapped in the process, for deferred frames. */
+struct module {
+	uintptr_t lo, hi; /* the address range of its PT_LOAD segments */
+	uintptr_t base;   /* its load bias: address in the object = pc - base */
+	const char *path;
+	char build_id[41];
+};
+
+#define MAX_MODULES 512
+
 struct rc_symbolizer {
 #ifdef RC_HAVE_LIBDW
 	Dwfl *dwfl;
@@ -89,8 +117,91 @@ struct rc_symbolizer {
 	/* Inside a signal handler (rc_self.signal_safe): neither libdw nor
 	 * dladdr, which enter the loader and allocate (core/elfsym.h). */
 	struct rc_elfsym *safe;
-	int unused;
+	/* Deferred (rc_sym_defer): the mapped objects. */
+	bool deferred;
+	struct module *mods;
+	size_t nmods;
+	char exe[256];
 };
+
+static bool defer_names;
+
+void
+rc_sym_defer(bool on)
+{
+	defer_names = on;
+}
+
+static void
+hex_id(char *out, const unsigned char *id, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (n > 20) {
+		n = 20;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[id[i] >> 4];
+		out[2 * i + 1] = hex[id[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* The GNU build id of a mapped object, from its notes in memory. */
+static void
+build_id_of(const struct dl_phdr_info *info, char *out)
+{
+	out[0] = '\0';
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_NOTE) {
+			continue;
+		}
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+		const char *end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+			const char *name = p + sizeof(*nh);
+			const unsigned char *desc =
+				(const unsigned char *)name + ((nh->n_namesz + 3) & ~3u);
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp(name, "GNU", 4) && (const char *)desc + nh->n_descsz <= end) {
+				hex_id(out, desc, nh->n_descsz);
+				return;
+			}
+			p = (const char *)desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+}
+
+static int
+add_module(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	struct rc_symbolizer *s = ctx;
+	(void)size;
+	if (s->nmods >= MAX_MODULES) {
+		return 1;
+	}
+	struct module *m = &s->mods[s->nmods];
+	m->lo = UINTPTR_MAX;
+	m->hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD) {
+			uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+			m->lo = a < m->lo ? a : m->lo;
+			m->hi = a + ph->p_memsz > m->hi ? a + ph->p_memsz : m->hi;
+		}
+	}
+	if (m->lo >= m->hi) {
+		return 0;
+	}
+	m->base = info->dlpi_addr;
+	/* The main program has no name here: its path from the kernel. */
+	m->path = info->dlpi_name && info->dlpi_name[0] ? info->dlpi_name : s->exe;
+	build_id_of(info, m->build_id);
+	s->nmods++;
+	return 0;
+}
 
 struct rc_symbolizer *
 rc_sym_begin(void)
@@ -102,6 +213,18 @@ rc_sym_begin(void)
 	memset(s, 0, sizeof(*s));
 	if (rc_self.signal_safe) {
 		s->safe = rc_elfsym_begin();
+		return s;
+	}
+	if (defer_names) {
+		/* No file is read and no library loaded: the launcher names
+		 * the frames (rc_sym_offline_*). */
+		s->deferred = true;
+		long n = rc_sys_readlinkat(AT_FDCWD, "/proc/self/exe", s->exe, sizeof(s->exe) - 1);
+		s->exe[n > 0 ? n : 0] = '\0';
+		s->mods = rc_alloc(MAX_MODULES * sizeof(*s->mods));
+		if (s->mods) {
+			dl_iterate_phdr(add_module, s);
+		}
 		return s;
 	}
 #ifdef RC_HAVE_LIBDW
@@ -157,6 +280,19 @@ rc_sym_lookup(struct rc_symbolizer *s, uintptr_t pc, struct rc_frame_info *out)
 		if (s && s->safe) {
 			rc_elfsym_lookup(s->safe, pc, out->object, sizeof(out->object),
 					 out->function, sizeof(out->function), &out->offset);
+		}
+		return;
+	}
+	if (s && s->deferred) {
+		for (size_t i = 0; i < s->nmods; i++) {
+			const struct module *m = &s->mods[i];
+			if (at >= m->lo && at < m->hi) {
+				copy(out->object, sizeof(out->object), m->path);
+				memcpy(out->build_id, m->build_id, sizeof(out->build_id));
+				out->offset = pc - m->base;
+				out->deferred = true;
+				return;
+			}
 		}
 		return;
 	}
@@ -218,11 +354,167 @@ rc_sym_end(struct rc_symbolizer *s)
 	if (!s) {
 		return;
 	}
+	rc_free(s->mods);
 	rc_elfsym_end(s->safe);
 #ifdef RC_HAVE_LIBDW
 	if (s->dwfl) {
 		DW.end(s->dwfl);
 	}
 #endif
+	rc_free(s);
+}
+
+/* --- offline --------------------------------------------------------------------- */
+
+struct offline_mod {
+	char *path;
+	char build_id[41];
+	bool ok; /* opened, and the build id agrees */
+#ifdef RC_HAVE_LIBDW
+	Dwfl_Module *mod;
+	Dwarf_Addr bias;
+#endif
+};
+
+struct rc_sym_offline {
+#ifdef RC_HAVE_LIBDW
+	Dwfl *dwfl;
+	Dwfl_Callbacks cb;
+#endif
+	struct offline_mod *mods;
+	size_t n, cap;
+};
+
+struct rc_sym_offline *
+rc_sym_offline_begin(void)
+{
+	struct rc_sym_offline *s = rc_alloc(sizeof(*s));
+	if (!s) {
+		return NULL;
+	}
+	memset(s, 0, sizeof(*s));
+#ifdef RC_HAVE_LIBDW
+	if (load_libdw()) {
+		s->cb.find_elf = DW.build_id_find_elf;
+		s->cb.find_debuginfo = find_debuginfo;
+		s->cb.section_address = DW.offline_section_address;
+		s->dwfl = DW.begin(&s->cb);
+	}
+#endif
+	return s;
+}
+
+/* The object @path (with @build_id), opened once. */
+static struct offline_mod *
+offline_mod(struct rc_sym_offline *s, const char *path, const char *build_id)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (!strcmp(s->mods[i].path, path) && !strcmp(s->mods[i].build_id, build_id)) {
+			return &s->mods[i];
+		}
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct offline_mod *m = rc_alloc(cap * sizeof(*m));
+		if (!m) {
+			return NULL;
+		}
+		if (s->n) {
+			memcpy(m, s->mods, s->n * sizeof(*m));
+		}
+		rc_free(s->mods);
+		s->mods = m;
+		s->cap = cap;
+	}
+	struct offline_mod *m = &s->mods[s->n];
+	memset(m, 0, sizeof(*m));
+	if (!(m->path = rc_strdup(path))) {
+		return NULL;
+	}
+	copy(m->build_id, sizeof(m->build_id), build_id);
+	s->n++;
+#ifdef RC_HAVE_LIBDW
+	if (s->dwfl) {
+		DW.report_begin_add(s->dwfl);
+		m->mod = DW.report_offline(s->dwfl, path, path, -1);
+		DW.report_end(s->dwfl, NULL, NULL);
+		GElf_Addr bias = 0;
+		if (m->mod && DW.module_getelf(m->mod, &bias)) {
+			/* An address in the object plus the bias dwfl placed
+			 * the object at is dwfl's address for it. */
+			m->bias = bias;
+			const unsigned char *id = NULL;
+			GElf_Addr idaddr;
+			int len = DW.module_build_id(m->mod, &id, &idaddr);
+			char have[41] = "";
+			if (len > 0) {
+				hex_id(have, id, (size_t)len);
+			}
+			/* A file rebuilt since the process ran is not the
+			 * object it mapped: its names would be wrong. */
+			m->ok = !build_id[0] || !strcmp(have, build_id);
+		}
+	}
+#endif
+	return m;
+}
+
+bool
+rc_sym_offline_lookup(struct rc_sym_offline *s, const char *object, const char *build_id,
+		      uintptr_t vaddr, struct rc_frame_info *out)
+{
+	if (!s || !object || !object[0]) {
+		return false;
+	}
+	struct offline_mod *m = offline_mod(s, object, build_id ? build_id : "");
+	if (!m || !m->ok) {
+		return false;
+	}
+#ifdef RC_HAVE_LIBDW
+	Dwarf_Addr pc = vaddr + m->bias;
+	/* A return address: the call is the instruction before it. */
+	Dwarf_Addr at = pc ? pc - 1 : pc;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	const char *name = DW.addrinfo(m->mod, at, &off, &sym, NULL, NULL, NULL);
+	if (!name) {
+		return false;
+	}
+	size_t l = strcspn(name, "@");
+	copy(out->function, l + 1 < sizeof(out->function) ? l + 1 : sizeof(out->function), name);
+	out->offset = (uintptr_t)off + (uintptr_t)(pc - at);
+	out->file[0] = '\0';
+	out->line = 0;
+	Dwfl_Line *line = DW.getsrc(m->mod, at);
+	int lineno = 0;
+	const char *file = line ? DW.lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+	if (file) {
+		copy(out->file, sizeof(out->file), file);
+		out->line = lineno;
+	}
+	out->deferred = false;
+	return true;
+#else
+	(void)vaddr;
+	(void)out;
+	return false;
+#endif
+}
+
+void
+rc_sym_offline_end(struct rc_sym_offline *s)
+{
+	if (!s) {
+		return;
+	}
+#ifdef RC_HAVE_LIBDW
+	if (s->dwfl) {
+		DW.end(s->dwfl);
+	}
+#endif
+	for (size_t i = 0; i < s->n; i++) {
+		rc_free(s->mods[i].path);
+	}
+	rc_free(s->mods);
 	rc_free(s);
 }

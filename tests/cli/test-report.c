@@ -323,6 +323,67 @@ START_TEST(launcher_json_keeps_every_byte)
 }
 END_TEST
 
+/* A process that held nothing at its end writes one line, not a report
+ * of its own; the gathered report collapses them into one line by
+ * program (text) or a "held_nothing" object (JSON), and the summary
+ * still counts every process. */
+START_TEST(processes_that_held_nothing_collapse)
+{
+	struct cli_scratch s;
+	struct rc_run r, py;
+	static const char script[] = "for i in 1 2 3 4; do /bin/true; done; mktemp -d >/dev/null";
+	static const char check[] =
+		"import json, sys\n"
+		"r = json.load(open(sys.argv[1]))\n"
+		"q = r['held_nothing']\n"
+		"progs = {p['exe'].rsplit('/', 1)[1]: p['processes'] for p in q['programs']}\n"
+		"assert progs.get('true') == 4, q\n"
+		"assert q['processes'] >= 4 and q['heap']['count'] >= 0, q\n"
+		"one = lambda p: p['report'][0] if isinstance(p['report'], list) else p['report']\n"
+		"exes = [one(p)['exe'] for p in r['processes']]\n"
+		"assert len([e for e in exes if e.endswith('/mktemp')]) == 1, exes\n"
+		"assert not [e for e in exes if e.endswith('/true')], exes\n"
+		"print('ok')\n";
+
+	cli_scratch_init(&s);
+	const char *args[] = { "run", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	char *path = named_report(r.err);
+	char *text = t_read_file(path);
+	ck_assert_ptr_nonnull(text);
+	/* The one that held its temp dir has a report of its own; the four
+	 * that held nothing, one line. */
+	ck_assert_msg(strstr(text, "(/usr/bin/mktemp), at exit") || strstr(text, "(/bin/mktemp), at exit"),
+		      "%s", text);
+	ck_assert_msg(!strstr(text, "bin/true), at exit"), "%s", text);
+	const char *q = strstr(text, " held nothing: ");
+	ck_assert_msg(q && strstr(q, "bin/true (4)"), "%s", text);
+	unsigned long n = 0;
+	const char *c = strstr(r.err, "rcshim: report (");
+	ck_assert_msg(c && sscanf(c, "rcshim: report (%lu processes)", &n) == 1 && n >= 6,
+		      "stderr: %s", r.err);
+	char *left = cli_leftovers(&s);
+	ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
+	free(left);
+	free(text);
+	free(path);
+	t_run_free(&r);
+
+	const char *jargs[] = { "run", "--json", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, jargs);
+	ck_assert_exited(&r, 0);
+	path = named_report(r.err);
+	const char *pargs[] = { "python3", "-c", check, path, NULL };
+	t_run(&py, false, NULL, NULL, pargs);
+	ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out, py.err);
+	t_run_free(&py);
+	free(path);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_report)
 {
 	ADD_TEST(s, default_report_gathers_the_processes);
@@ -332,4 +393,5 @@ TEST_SUITE(cli_report)
 	ADD_TEST(s, report_value_not_a_path);
 	ADD_TEST(s, launcher_text_escapes_names);
 	ADD_TEST(s, launcher_json_keeps_every_byte);
+	ADD_TEST(s, processes_that_held_nothing_collapse);
 }
