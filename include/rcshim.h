@@ -306,6 +306,65 @@ typedef long (*rcshim_cleaner_fn)(void *ctx);
 RCSHIM_API rcshim_id rcshim_register_cleaner(rcshim_cleaner_fn fn, void *ctx,
 					     rcshim_priority priority, const char *name);
 
+/** Flags for rcshim_register_cleaner_flags(). */
+enum rcshim_cleaner_flags {
+	/**
+	 * The cleaner runs code of a language runtime (an interpreter: the
+	 * Python binding's cleaners).  It is never called at the process's
+	 * end (exit, termination signal, crash: the runtime is finalized, or
+	 * stopped inside the handler that waits for the cleanup), nor after
+	 * rcshim_runtime_close(); it is then counted as skipped.
+	 */
+	RCSHIM_CLEANER_RUNTIME = 1u << 0,
+};
+
+/** rcshim_register_cleaner() with flags (enum rcshim_cleaner_flags);
+ * unknown flags give 0 and errno EINVAL. */
+RCSHIM_API rcshim_id rcshim_register_cleaner_flags(rcshim_cleaner_fn fn, void *ctx,
+						   rcshim_priority priority, const char *name,
+						   unsigned flags);
+
+/**
+ * Declares that the program's runtime (the Python binding calls this)
+ * owns the process's resources of the kinds in @p kinds — a mask of
+ * (1u << RCSHIM_KIND_FD), (1u << RCSHIM_KIND_SQLITE), (1u << RCSHIM_KIND_GPU);
+ * other bits are ignored — through objects of its own (file objects,
+ * sqlite3.Connection, tensors under a caching allocator).  From then on
+ * the cleanups after which the program goes on (scope ends, live
+ * cleanups, rcshim_emergency_cleanup()) leave those resources alone and
+ * count them as skipped: the runtime releases them through its objects.
+ * Resources registered through this API are still released.  At the
+ * process's end (exit, termination signal, crash) the usual final steps
+ * apply.  0 gives the engine its resources back.  Returns the previous
+ * mask.
+ */
+RCSHIM_API unsigned rcshim_runtime_owns(unsigned kinds);
+
+/**
+ * The runtime is finalizing: RCSHIM_CLEANER_RUNTIME cleaners are never
+ * called again.  Waits until those already called (on any thread but the
+ * caller's) have returned, so the caller must not hold a lock they take
+ * (an interpreter's GIL: ctypes releases it around the call).
+ */
+RCSHIM_API void rcshim_runtime_close(void);
+
+/**
+ * Starts, changes or (with @p seconds 0) stops the periodic live cleanup
+ * at @p priority (RCSHIM_INTERVAL's timer), on the shim's thread.
+ * RCSHIM_INVALID for a negative or non-finite @p seconds or a bad
+ * priority; RCSHIM_DISABLED if the thread cannot be started.
+ */
+RCSHIM_API rcshim_status rcshim_set_interval(double seconds, rcshim_priority priority);
+
+/**
+ * Starts (or reconfigures) the memory-pressure monitor with @p spec, in
+ * RCSHIM_PRESSURE's syntax ("on" or "" for the defaults; docs/live.md),
+ * or stops it with NULL or "off".  Each run's priority is chosen by the
+ * monitor from the pressure.  RCSHIM_INVALID for a bad spec (one warning
+ * line; the monitor is unchanged).
+ */
+RCSHIM_API rcshim_status rcshim_set_pressure(const char *spec);
+
 /**
  * Declares that @p item (a cleaner or a registered resource) uses
  * @p dependency: @p item is cleaned first.  In live mode a dependency is

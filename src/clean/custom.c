@@ -10,9 +10,11 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clean/custom.h"
+#include "clean/engine.h"
 #include "clean/sqlite.h"
 #include "core/arena.h"
 #include "core/fdtable.h"
@@ -40,8 +42,15 @@ struct item {
 	uint32_t ndeps, capdeps;
 	uint8_t kind;
 	uint8_t prio;
+	uint8_t flags;    /* RCSHIM_CLEANER_* */
 	bool made_record; /* the registration made the record: unregistering removes it */
 };
+
+/* The program's runtime: rcshim_runtime_owns, rcshim_runtime_close. */
+static atomic_uint runtime_kinds;
+static atomic_bool runtime_closed;
+/* Runtime cleaners being called now, on any thread. */
+static atomic_int runtime_inflight;
 
 /* Items, sorted by id.  The lock is taken after no other lock of the shim
  * but the arena's, and user code never runs under it. */
@@ -107,6 +116,69 @@ rc_custom_call(rcshim_cleaner_fn fn, void *ctx)
 	in_cleaner = false;
 	rc_guard = guard;
 	errno = saved_errno;
+	return n;
+}
+
+/* --- the program's runtime (rcshim_runtime_owns, rcshim_runtime_close) -------- */
+
+
+unsigned
+rc_runtime_owns(unsigned kinds)
+{
+	return atomic_exchange(&runtime_kinds, kinds & RC_RUNTIME_KINDS);
+}
+
+bool
+rc_runtime_leaves(const struct rc_clean_req *req, int kind)
+{
+	if (!(atomic_load_explicit(&runtime_kinds, memory_order_relaxed) & (1u << kind))) {
+		return false;
+	}
+	/* Only where the program goes on: at its end its objects are
+	 * never used again, and the usual final steps apply. */
+	return !rc_req_process_end(req);
+}
+
+bool
+rc_req_process_end(const struct rc_clean_req *req)
+{
+	return req->mode == RC_MODE_CRASH ||
+	       (req->mode == RC_MODE_FINAL && req->scope == 0 &&
+		(req->reason == RC_REASON_EXIT || req->reason == RC_REASON_SIGNAL ||
+		 req->reason == RC_REASON_CRASH));
+}
+
+void
+rc_runtime_close(void)
+{
+	atomic_store(&runtime_closed, true);
+	/* A cleaner already called may be waiting for the runtime's lock
+	 * (an interpreter's GIL), which our caller has let go of: it ends,
+	 * then no other starts.  The caller's own call, if it is one, is not
+	 * waited for. */
+	int self = in_cleaner ? 1 : 0;
+	struct timespec ms = { 0, 1000000 };
+	while (atomic_load(&runtime_inflight) > self) {
+		nanosleep(&ms, NULL);
+	}
+}
+
+bool
+rc_runtime_is_closed(void)
+{
+	return atomic_load(&runtime_closed);
+}
+
+long
+rc_custom_call_runtime(rcshim_cleaner_fn fn, void *ctx, bool *called)
+{
+	atomic_fetch_add(&runtime_inflight, 1);
+	long n = 0;
+	*called = !atomic_load(&runtime_closed);
+	if (*called) {
+		n = rc_custom_call(fn, ctx);
+	}
+	atomic_fetch_sub(&runtime_inflight, 1);
 	return n;
 }
 
@@ -505,7 +577,15 @@ uint64_t
 rc_custom_register_cleaner(rcshim_cleaner_fn fn, void *ctx, rcshim_priority prio,
 			   const char *name)
 {
-	if (!fn || prio < RCSHIM_LOW || prio > RCSHIM_CRITICAL) {
+	return rc_custom_register_cleaner_flags(fn, ctx, prio, name, 0);
+}
+
+uint64_t
+rc_custom_register_cleaner_flags(rcshim_cleaner_fn fn, void *ctx, rcshim_priority prio,
+				 const char *name, unsigned flags)
+{
+	if (!fn || prio < RCSHIM_LOW || prio > RCSHIM_CRITICAL ||
+	    (flags & ~(unsigned)RCSHIM_CLEANER_RUNTIME)) {
 		errno = EINVAL;
 		return 0;
 	}
@@ -517,6 +597,7 @@ rc_custom_register_cleaner(rcshim_cleaner_fn fn, void *ctx, rcshim_priority prio
 	it->fn = fn;
 	it->ctx = ctx;
 	it->prio = (uint8_t)prio;
+	it->flags = (uint8_t)flags;
 	it->made_record = true;
 
 	rc_spin_lock(&T.lock);
@@ -691,6 +772,8 @@ rc_custom_name(int kind, uint64_t handle, char *buf, size_t len)
 void
 rc_custom_reset(void)
 {
+	atomic_store(&runtime_kinds, 0);
+	atomic_store(&runtime_closed, false);
 	rc_spin_lock(&T.lock);
 	struct item **v = T.v;
 	size_t n = T.n;
@@ -750,6 +833,7 @@ rc_custom_snapshot(struct rc_custom_item **out)
 		c->ctx = it->ctx;
 		c->kind = it->kind;
 		c->prio = it->prio;
+		c->flags = it->flags;
 		c->name = rc_strdup(it->name);
 		c->path = it->path ? rc_strdup(it->path) : NULL;
 		c->ndeps = it->ndeps;

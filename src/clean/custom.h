@@ -30,6 +30,30 @@ uint64_t rc_custom_register_db(void *db, const char *name);
 uint64_t rc_custom_register_gpu(uint64_t dptr, uint64_t size, const char *name);
 uint64_t rc_custom_register_cleaner(rcshim_cleaner_fn fn, void *ctx, rcshim_priority prio,
 				    const char *name);
+/* @flags: RCSHIM_CLEANER_* (others: EINVAL). */
+uint64_t rc_custom_register_cleaner_flags(rcshim_cleaner_fn fn, void *ctx, rcshim_priority prio,
+					  const char *name, unsigned flags);
+
+/* --- the program's runtime (an interpreter: the Python binding) ----------------
+ * rcshim_runtime_owns(): the runtime's objects own the process's fds,
+ * SQLite connections and GPU memory; cleanups after which the program goes
+ * on leave them (rc_runtime_leaves).  rcshim_runtime_close(): the runtime is
+ * finalizing; runtime cleaners (RCSHIM_CLEANER_RUNTIME) are no longer
+ * called, and those in flight have returned when it returns. */
+#define RC_RUNTIME_KINDS ((1u << RCSHIM_KIND_FD) | (1u << RCSHIM_KIND_SQLITE) | \
+			  (1u << RCSHIM_KIND_GPU))
+struct rc_clean_req;
+unsigned rc_runtime_owns(unsigned kinds);
+/* Whether @req must leave resources of @kind to the runtime. */
+bool rc_runtime_leaves(const struct rc_clean_req *req, int kind);
+/* Whether @req is the process's end (exit, termination signal, crash):
+ * the program's code does not run again. */
+bool rc_req_process_end(const struct rc_clean_req *req);
+void rc_runtime_close(void);
+bool rc_runtime_is_closed(void);
+/* rc_custom_call for a runtime cleaner: *@called false (and 0 returned)
+ * once the runtime is closed. */
+long rc_custom_call_runtime(rcshim_cleaner_fn fn, void *ctx, bool *called);
 
 /* @item uses @dep: @item is cleaned first. */
 rcshim_status rc_custom_depends(uint64_t item, uint64_t dep);
@@ -49,7 +73,7 @@ size_t rc_custom_count(void);
  * cleaner id, or rc_path_hash of a temp dir's path. */
 const char *rc_custom_name(int kind, uint64_t handle, char *buf, size_t len);
 
-/* Forgets every item (tests; the records stay). */
+/* Forgets every item, and the runtime's state (tests; the records stay). */
 void rc_custom_reset(void);
 
 /* The priority at which a registered resource of @kind is released. */
@@ -73,6 +97,7 @@ struct rc_custom_item {
 	uint32_t ndeps;
 	uint8_t kind;
 	uint8_t prio;
+	uint8_t flags;     /* RCSHIM_CLEANER_* */
 };
 
 /* The current generation: items registered (again) from now on have a

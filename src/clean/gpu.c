@@ -187,7 +187,16 @@ rc_step_gpu(const struct rc_step_ctx *ctx)
 	if (ctx->req->prio < RCSHIM_HIGH) {
 		return;
 	}
-	if (rc_step_final(ctx)) {
+	if (rc_step_final(ctx) && rc_runtime_leaves(ctx->req, RCSHIM_KIND_GPU)) {
+		/* A framework's caching allocator (PyTorch's) owns it: freeing
+		 * under it would hand the same memory out twice.  The binding
+		 * drops its references and lets the framework free. */
+		struct rc_step_match m = { RCSHIM_KIND_GPU, ctx->pid, ctx->req->scope, 0, 0 };
+		struct rc_record *list;
+		size_t n = rc_reg_collect(rc_step_match, &m, false, &list);
+		rc_result_add(ctx->res, RCSHIM_KIND_GPU, 0, 0, n, 0);
+		rc_reg_free_list(list, n);
+	} else if (rc_step_final(ctx)) {
 		if (rc_reg_count(RCSHIM_KIND_GPU)) {
 			free_all(ctx);
 		}

@@ -372,13 +372,30 @@ break_cycle(struct step *s)
 static void
 run_cleaner(struct step *s, struct run *r)
 {
-	long n = rc_custom_call(r->it.fn, r->it.ctx);
+	long n = 0;
+	if (r->it.flags & RCSHIM_CLEANER_RUNTIME) {
+		/* Its runtime (an interpreter) cannot run at the process's
+		 * end — finalized, or stopped inside the signal handler that
+		 * waits for this cleanup — nor once it began finalizing. */
+		bool called = false;
+		if (!rc_req_process_end(s->ctx->req)) {
+			n = rc_custom_call_runtime(r->it.fn, r->it.ctx, &called);
+		}
+		if (!called) {
+			rc_result_add(s->ctx->res, RCSHIM_KIND_CUSTOM, 0, 0, 1, 0);
+			rc_debug("cleaner \"%s\" not called: its runtime is gone", r->it.name);
+			goto done;
+		}
+	} else {
+		n = rc_custom_call(r->it.fn, r->it.ctx);
+	}
 	if (n < 0) {
 		rc_result_add(s->ctx->res, RCSHIM_KIND_CUSTOM, 0, 1, 0, 0);
 		rc_info("cleaner \"%s\" failed (%ld)", r->it.name, n);
 	} else {
 		rc_result_add(s->ctx->res, RCSHIM_KIND_CUSTOM, (uint64_t)n, 0, 0, 0);
 	}
+done:
 	if (s->ctx->req->mode == RC_MODE_FINAL) {
 		/* Its scope, or the process, is ending. */
 		r->forget = true;

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 
+#include "clean/custom.h"
 #include "clean/step.h"
 #include "core/fdtable.h"
 #include "core/state.h"
@@ -108,6 +109,22 @@ advise_one(int fd, const struct rc_fd_entry *e, void *p)
 	return true;
 }
 
+struct left_ctx {
+	int32_t pid;
+	uint32_t scope;
+	uint64_t n;
+};
+
+static bool
+count_left(int fd, const struct rc_fd_entry *e, void *p)
+{
+	struct left_ctx *c = p;
+	if (fd > 2 && e->pid == c->pid && (!c->scope || e->scope == c->scope)) {
+		c->n++;
+	}
+	return true;
+}
+
 void
 rc_step_fd(const struct rc_step_ctx *ctx)
 {
@@ -122,6 +139,16 @@ rc_step_fd(const struct rc_step_ctx *ctx)
 		return;
 	}
 	if (req->scope || (req->mode == RC_MODE_LIVE && req->prio == RCSHIM_CRITICAL)) {
+		if (rc_runtime_leaves(req, RCSHIM_KIND_FD)) {
+			/* The runtime's objects own them (the Python binding
+			 * releases its files through Python): closing one under
+			 * its object would let that object close a number that
+			 * by then names another file.  They pass on. */
+			struct left_ctx l = { ctx->pid, req->scope, 0 };
+			rc_fd_foreach(count_left, &l);
+			rc_result_add(ctx->res, RCSHIM_KIND_FD, 0, 0, l.n, 0);
+			return;
+		}
 		/* In a signal handler (no worker), streams are left open:
 		 * fclose is not async-signal-safe. */
 		bool in_handler = rc_self.signal_safe;

@@ -4,6 +4,7 @@
  * free. */
 #include "build-config.h"
 
+#include "clean/custom.h"
 #include "clean/sqlite.h"
 #include "clean/step.h"
 #include "core/log.h"
@@ -61,7 +62,16 @@ rc_step_sqlite(const struct rc_step_ctx *ctx)
 	if (ctx->req->prio < RCSHIM_MEDIUM || !rc_step_tracked(RCSHIM_KIND_SQLITE)) {
 		return;
 	}
-	if (rc_step_final(ctx)) {
+	if (rc_step_final(ctx) && rc_runtime_leaves(ctx->req, RCSHIM_KIND_SQLITE)) {
+		/* Python's sqlite3.Connection owns it: the binding commits or
+		 * rolls back and closes it through Python; closing it here
+		 * would leave the object over a freed handle. */
+		struct rc_step_match m = { RCSHIM_KIND_SQLITE, ctx->pid, ctx->req->scope, 0, 0 };
+		struct rc_record *list;
+		size_t n = rc_reg_collect(rc_step_match, &m, false, &list);
+		rc_result_add(ctx->res, RCSHIM_KIND_SQLITE, 0, 0, n, 0);
+		rc_reg_free_list(list, n);
+	} else if (rc_step_final(ctx)) {
 		close_all(ctx);
 	} else {
 		live_reclaim(ctx);

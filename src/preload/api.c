@@ -13,6 +13,7 @@
 #include "core/scope.h"
 #include "core/state.h"
 #include "preload/real.h"
+#include "trigger/live.h"
 #include "trigger/worker.h"
 
 /* A final cleanup from inside a custom cleaner would wait for the engine
@@ -170,6 +171,48 @@ rcshim_register_cleaner(rcshim_cleaner_fn fn, void *ctx, rcshim_priority priorit
 {
 	rc_ensure_init();
 	return needs_worker(rc_custom_register_cleaner(fn, ctx, priority, name));
+}
+
+RC_EXPORT rcshim_id
+rcshim_register_cleaner_flags(rcshim_cleaner_fn fn, void *ctx, rcshim_priority priority,
+			      const char *name, unsigned flags)
+{
+	rc_ensure_init();
+	return needs_worker(rc_custom_register_cleaner_flags(fn, ctx, priority, name, flags));
+}
+
+RC_EXPORT unsigned
+rcshim_runtime_owns(unsigned kinds)
+{
+	rc_ensure_init();
+	return rc_runtime_owns(kinds);
+}
+
+RC_EXPORT void
+rcshim_runtime_close(void)
+{
+	rc_runtime_close();
+}
+
+RC_EXPORT rcshim_status
+rcshim_set_interval(double seconds, rcshim_priority priority)
+{
+	rc_ensure_init();
+	if (!(seconds >= 0 && seconds <= 1e6)) {
+		return RCSHIM_INVALID;
+	}
+	unsigned ms = (unsigned)(seconds * 1000.0 + 0.5);
+	if (seconds > 0 && ms == 0) {
+		ms = 1;
+	}
+	return rc_live_set_interval(ms, priority);
+}
+
+RC_EXPORT rcshim_status
+rcshim_set_pressure(const char *spec)
+{
+	rc_ensure_init();
+	return rc_live_set_pressure(spec);
 }
 
 RC_EXPORT rcshim_status

@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 
 #include <fcntl.h>
 
+#include "core/lock.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "core/sys.h"
@@ -23,7 +25,19 @@ static struct {
 	struct rc_pressure_state pstate;
 	uint64_t next_interval_ms;
 	uint64_t next_poll_ms;
+	unsigned interval_ms;
+	rcshim_priority interval_prio;
 	atomic_ulong received, refused;
+	/* A change asked for through the API (rc_live_set_*), applied by the
+	 * worker at its next tick: its schedule is the worker's alone. */
+	struct rc_spinlock want_lock;
+	atomic_bool want;
+	bool want_interval, want_pressure;
+	unsigned want_interval_ms;
+	rcshim_priority want_prio;
+	bool want_pressure_on;
+	struct rc_pressure_cfg want_pcfg;
+	struct rc_pressure_files want_files;
 } L = {
 	/* Nothing is due until rc_live_init has read the configuration: a
 	 * worker started first (a cleaner registered from another library's
@@ -58,6 +72,8 @@ rc_live_init(void)
 		}
 	}
 	/* The clock only for a schedule: its first read costs a page. */
+	L.interval_ms = rc_cfg.interval_ms;
+	L.interval_prio = rc_cfg.priority;
 	uint64_t now = rc_cfg.interval_ms || L.pressure_on ? rc_now_ms() : 0;
 	L.next_interval_ms = rc_cfg.interval_ms ? now + rc_cfg.interval_ms : UINT64_MAX;
 	L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
@@ -66,15 +82,93 @@ rc_live_init(void)
 	return rc_cfg.interval_ms || L.pressure_on;
 }
 
+/* Worker: takes a change asked for through the API. */
+static void
+apply_wanted(uint64_t now)
+{
+	rc_spin_lock(&L.want_lock);
+	if (L.want_interval) {
+		L.interval_ms = L.want_interval_ms;
+		L.interval_prio = L.want_prio;
+		L.next_interval_ms = L.interval_ms ? now + L.interval_ms : UINT64_MAX;
+	}
+	if (L.want_pressure) {
+		L.pressure_on = L.want_pressure_on;
+		if (L.pressure_on) {
+			L.pcfg = L.want_pcfg;
+			L.files = L.want_files;
+			rc_pressure_state_init(&L.pstate);
+		}
+		L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
+	}
+	L.want_interval = L.want_pressure = false;
+	atomic_store(&L.want, false);
+	rc_spin_unlock(&L.want_lock);
+}
+
+rcshim_status
+rc_live_set_interval(unsigned ms, rcshim_priority prio)
+{
+	if (prio < RCSHIM_LOW || prio > RCSHIM_CRITICAL) {
+		return RCSHIM_INVALID;
+	}
+	rc_spin_lock(&L.want_lock);
+	L.want_interval = true;
+	L.want_interval_ms = ms;
+	L.want_prio = prio;
+	atomic_store(&L.want, true);
+	rc_spin_unlock(&L.want_lock);
+	if (ms && !rc_worker_ensure()) {
+		return RCSHIM_DISABLED;
+	}
+	rc_worker_wake();
+	return RCSHIM_OK;
+}
+
+rcshim_status
+rc_live_set_pressure(const char *spec)
+{
+	struct rc_pressure_cfg cfg;
+	struct rc_pressure_files files;
+	char err[160];
+	bool on = spec && strcasecmp(spec, "off") != 0 && strcmp(spec, "0") != 0;
+
+	if (on) {
+		if (rc_pressure_parse(spec, &cfg, err, sizeof(err)) < 0) {
+			rc_warn("rcshim_set_pressure(\"%.*s\"): %s; the monitor is unchanged",
+				64, spec, err);
+			return RCSHIM_INVALID;
+		}
+		rc_pressure_discover("", NULL, cfg.source, &files);
+	}
+	rc_spin_lock(&L.want_lock);
+	L.want_pressure = true;
+	L.want_pressure_on = on;
+	if (on) {
+		L.want_pcfg = cfg;
+		L.want_files = files;
+	}
+	atomic_store(&L.want, true);
+	rc_spin_unlock(&L.want_lock);
+	if (on && !rc_worker_ensure()) {
+		return RCSHIM_DISABLED;
+	}
+	rc_worker_wake();
+	return RCSHIM_OK;
+}
+
 uint64_t
 rc_live_tick(uint64_t now)
 {
+	if (atomic_load(&L.want)) {
+		apply_wanted(now);
+	}
 	if (now >= L.next_interval_ms) {
-		rc_worker_run_live(rc_cfg.priority, RC_REASON_TIMER);
+		rc_worker_run_live(L.interval_prio, RC_REASON_TIMER);
 		/* Counted from the end of the run: a slow cleanup never
 		 * piles runs up behind it. */
 		now = rc_now_ms();
-		L.next_interval_ms = now + rc_cfg.interval_ms;
+		L.next_interval_ms = now + L.interval_ms;
 	}
 	if (now >= L.next_poll_ms) {
 		struct rc_pressure_reading r;

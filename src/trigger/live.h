@@ -16,6 +16,12 @@ bool rc_live_init(void);
  * until the next due work, UINT64_MAX if none.  Worker thread only. */
 uint64_t rc_live_tick(uint64_t now_ms);
 
+/* The API's timer and pressure monitor (rcshim_set_interval,
+ * rcshim_set_pressure): the worker takes the change at its next tick (it
+ * is started if needed).  Not from a signal handler. */
+rcshim_status rc_live_set_interval(unsigned ms, rcshim_priority prio);
+rcshim_status rc_live_set_pressure(const char *spec);
+
 /* Runs one live cleanup on the worker and records it. */
 void rc_worker_run_live(rcshim_priority prio, enum rc_reason reason);
 

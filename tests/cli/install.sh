@@ -26,6 +26,23 @@ lib=$(find "$dest" -name 'librcshim.so.0' -type f)
 [ -n "$(find "$dest" -path '*/man1/rcshim.1' -type f)" ] || fail "no man1/rcshim.1 installed"
 [ -n "$(find "$dest" -name rcshim.h -type f)" ] || fail "no rcshim.h installed"
 [ -n "$(find "$dest" -name rcshim.pc -type f)" ] || fail "no rcshim.pc installed"
+pyinit=$(find "$dest" -path '*/rcshim/__init__.py' -type f)
+[ -n "$pyinit" ] || fail "no Python package rcshim installed"
+if [ -n "$pyinit" ]; then
+	grep -q "^LIBDIR = \"/" "$(dirname "$pyinit")/_install.py" ||
+		fail "the Python package does not know the libdir"
+	# It loads the installed library (named by RCSHIM_LIB: the prefix is
+	# relocated under DESTDIR here).
+	pyout=$(env -i PATH="$PATH" LD_PRELOAD="$asan" ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+		PYTHONPATH="$(dirname "$(dirname "$pyinit")")" RCSHIM_LIB="$lib" TMPDIR="$dest/tmp" \
+		python3 -c 'import rcshim; print(rcshim.engine_version(), rcshim.automatic_tracking())' 2>&1) ||
+		fail "import rcshim: $pyout"
+	case "$pyout" in
+	None*|*True) fail "import rcshim said: $pyout" ;;
+	*" False") ;;
+	*) fail "import rcshim said: $pyout" ;;
+	esac
+fi
 [ "$failed" -eq 0 ] || exit 1
 
 mkdir "$dest/tmp" "$dest/run"

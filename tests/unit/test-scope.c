@@ -29,6 +29,7 @@
 #include "core/scope.h"
 #include "core/session.h"
 #include "core/state.h"
+#include "trigger/live.h"
 #include "trigger/worker.h"
 #include "test.h"
 
@@ -542,6 +543,125 @@ START_TEST(render_text_and_json)
 }
 END_TEST
 
+/* --- the program's runtime (the Python binding) ----------------------------------- */
+
+START_TEST(runtime_owns_fds)
+{
+	struct rcshim_result r;
+	char dir[PATH_MAX];
+
+	sc_setup();
+	ck_assert_uint_eq(rc_runtime_owns((1u << RCSHIM_KIND_FD) | (1u << RCSHIM_KIND_SQLITE) |
+					  (1u << RCSHIM_KIND_HEAP)), 0);
+	uint32_t s = rc_scope_begin("py", 0);
+	int fd = tracked_fd();
+	tracked_dir(dir, sizeof(dir), "made-in-block");
+	ck_assert_int_eq(rc_scope_end(s, RCSHIM_CRITICAL, &r), RCSHIM_OK);
+	/* The temp dir goes; the fd is the runtime's object's: left, passed on. */
+	ck_assert_int_eq(access(dir, F_OK), -1);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_TEMP].cleaned, 1);
+	ck_assert(is_open(fd));
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_FD].cleaned, 0);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_FD].skipped, 1);
+	ck_assert_uint_eq(fd_scope(fd), 0);
+	/* Nor a live CRITICAL, nor an emergency cleanup. */
+	ck_assert_int_eq(live(RCSHIM_CRITICAL, &r), RCSHIM_OK);
+	ck_assert(is_open(fd));
+	struct rc_clean_req em = { RC_MODE_FINAL, RCSHIM_CRITICAL, RC_REASON_API, 0, 0 };
+	rc_clean(&em, &r);
+	ck_assert(is_open(fd));
+	/* Only FD, SQLITE and GPU can be given away; 0 gives them back. */
+	ck_assert_uint_eq(rc_runtime_owns(0), (1u << RCSHIM_KIND_FD) | (1u << RCSHIM_KIND_SQLITE));
+	ck_assert_int_eq(live(RCSHIM_CRITICAL, &r), RCSHIM_OK);
+	ck_assert(!is_open(fd));
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_FD].cleaned, 1);
+	sc_teardown();
+}
+END_TEST
+
+static atomic_int rt_calls;
+
+static long
+rt_cleaner(void *ctx)
+{
+	atomic_fetch_add(&rt_calls, 1);
+	return 2;
+}
+
+START_TEST(runtime_cleaner_gate)
+{
+	struct rcshim_result r;
+
+	sc_setup();
+	atomic_store(&rt_calls, 0);
+	ck_assert_uint_eq(rc_custom_register_cleaner_flags(rt_cleaner, NULL, RCSHIM_LOW, "rt", 2), 0);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert(rc_custom_register_cleaner_flags(rt_cleaner, NULL, RCSHIM_LOW, "rt",
+						   RCSHIM_CLEANER_RUNTIME));
+	ck_assert_int_eq(live(RCSHIM_LOW, &r), RCSHIM_OK);
+	ck_assert_int_eq(atomic_load(&rt_calls), 1);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_CUSTOM].cleaned, 2);
+	/* A termination signal's cleanup: the interpreter is stopped in the
+	 * handler that waits for it — never called, counted as skipped. */
+	struct rc_clean_req sig = { RC_MODE_FINAL, RCSHIM_CRITICAL, RC_REASON_SIGNAL, 15, 0 };
+	rc_clean(&sig, &r);
+	ck_assert_int_eq(atomic_load(&rt_calls), 1);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_CUSTOM].skipped, 1);
+
+	ck_assert(rc_custom_register_cleaner_flags(rt_cleaner, NULL, RCSHIM_LOW, "rt2",
+						   RCSHIM_CLEANER_RUNTIME));
+	ck_assert(rc_custom_register_cleaner(rt_cleaner, NULL, RCSHIM_LOW, "plain"));
+	rc_runtime_close();
+	ck_assert(rc_runtime_is_closed());
+	ck_assert_int_eq(live(RCSHIM_LOW, &r), RCSHIM_OK);
+	/* The plain one only. */
+	ck_assert_int_eq(atomic_load(&rt_calls), 2);
+	ck_assert_uint_eq(r.kind[RCSHIM_KIND_CUSTOM].skipped, 1);
+	sc_teardown();
+	ck_assert(!rc_runtime_is_closed());
+}
+END_TEST
+
+/* rcshim_runtime_close waits for a runtime cleaner in flight on another
+ * thread (here the worker's timer) to return. */
+static atomic_int slow_state;
+
+static long
+slow_cleaner(void *ctx)
+{
+	atomic_store(&slow_state, 1);
+	struct timespec ts = { 0, 200 * 1000000 };
+	nanosleep(&ts, NULL);
+	atomic_store(&slow_state, 2);
+	return 1;
+}
+
+START_TEST(runtime_close_waits_and_timer)
+{
+	sc_setup();
+	atomic_store(&slow_state, 0);
+	ck_assert(rc_custom_register_cleaner_flags(slow_cleaner, NULL, RCSHIM_LOW, "slow",
+						   RCSHIM_CLEANER_RUNTIME));
+	ck_assert_int_eq(rc_live_set_interval(20, RCSHIM_CRITICAL + 1), RCSHIM_INVALID);
+	ck_assert_int_eq(rc_live_set_interval(20, RCSHIM_LOW), RCSHIM_OK);
+	for (int i = 0; i < 500 && atomic_load(&slow_state) != 1; i++) {
+		struct timespec ts = { 0, 2 * 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_int_eq(atomic_load(&slow_state), 1);
+	rc_runtime_close();
+	ck_assert_int_eq(atomic_load(&slow_state), 2);
+	unsigned long runs = rc_worker_live_runs(RC_REASON_TIMER);
+	ck_assert_int_eq(rc_live_set_interval(0, RCSHIM_LOW), RCSHIM_OK);
+	struct timespec ts = { 0, 100 * 1000000 };
+	nanosleep(&ts, NULL);
+	runs = rc_worker_live_runs(RC_REASON_TIMER);
+	nanosleep(&ts, NULL);
+	ck_assert_uint_eq(rc_worker_live_runs(RC_REASON_TIMER), runs);
+	sc_teardown();
+}
+END_TEST
+
 TEST_SUITE(scope)
 {
 	ADD_TEST(s, scope_stack);
@@ -553,4 +673,7 @@ TEST_SUITE(scope)
 	ADD_TEST(s, custom_in_a_scope);
 	ADD_TEST(s, custom_resources);
 	ADD_TEST(s, render_text_and_json);
+	ADD_TEST(s, runtime_owns_fds);
+	ADD_TEST(s, runtime_cleaner_gate);
+	ADD_TEST(s, runtime_close_waits_and_timer);
 }
