@@ -98,6 +98,9 @@ fatal_cleanup(int sig, bool crash)
 		 * the signal interrupted the shim's own critical section on
 		 * this thread (the crash steps below take no lock). */
 		rc_self.signal_safe++;
+		/* What was held before the cleanup, for the report (no lock
+		 * of this thread's is held here). */
+		rc_report_before_exit();
 		if (rc_clean(&req, &res) != RCSHIM_BUSY) {
 			rc_report_cleanup(&req, &res);
 			done = true;

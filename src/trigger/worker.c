@@ -148,6 +148,11 @@ run_requests(unsigned *handled_final)
 		req = W.slot;
 		rc_spin_unlock(&W.slot_lock);
 		struct rcshim_result res;
+		if (req.scope == 0 && req.reason == RC_REASON_SIGNAL) {
+			/* The report says what was held before this cleanup,
+			 * as at exit (rc_report_before_exit). */
+			rc_report_before_exit();
+		}
 		rc_clean(&req, &res);
 		rc_report_cleanup(&req, &res);
 		*handled_final = fseq;

@@ -171,6 +171,38 @@ START_TEST(kinds_text_report)
 }
 END_TEST
 
+/* Ended by SIGTERM: the report lists what was held before the final
+ * cleanup (as at exit), and the cleanup's own line says what it
+ * reclaimed: once "sqlite: 0 held" came before "final cleanup ... (sqlite
+ * 1)", the held state taken after the cleanup. */
+START_TEST(sigterm_report_held_before_cleanup)
+{
+	struct scratch s;
+	struct rc_run run;
+	char report[700];
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.txt", s.dir);
+	run_acquire(&run, &s, report, "text", "sigterm");
+	ck_assert_msg(WIFSIGNALED(run.status) && WTERMSIG(run.status) == SIGTERM, "%s: %s",
+		      t_status_str(run.status), run.err);
+	char *text = t_read_file(report);
+	ck_assert_msg(text, "no report");
+	ck_assert_msg(strstr(text, "ended by signal 15"), "%s", text);
+	ck_assert_msg(strstr(text, "temp: 1 held\n"), "%s", text);
+	ck_assert_msg(strstr(text, " make_scratch_dir+0x"), "%s", text);
+	if (have_sqlite()) {
+		ck_assert_msg(strstr(text, "sqlite: 1 held\n"), "%s", text);
+		ck_assert_msg(strstr(text, " open_database+0x"), "%s", text);
+	}
+	const char *fin = strstr(text, "final cleanup: ");
+	ck_assert_msg(fin && strstr(fin, "temp 1"), "%s", text);
+	free(text);
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
 START_TEST(snapshot_through_the_api)
 {
 	struct scratch s;
@@ -227,6 +259,7 @@ TEST_SUITE(report_kinds)
 {
 	ADD_TEST(s, kinds_name_acquiring_call_site);
 	ADD_TEST(s, kinds_text_report);
+	ADD_TEST(s, sigterm_report_held_before_cleanup);
 	/* Heap tracking steps aside where ASan or valgrind own malloc.
 	 * (Not under_asan(): no ck_assert may run outside a test.) */
 	const char *preload = getenv("RCSHIM_TEST_PRELOAD");

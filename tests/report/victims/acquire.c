@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 #endif
+	if (argc > 1 && strcmp(argv[1], "sigterm") == 0) {
+		/* Ended by SIGTERM (default disposition): the shim's handler
+		 * cleans up and reports, then the signal ends the process. */
+		raise(SIGTERM);
+		return 3;
+	}
 	if (argc > 1 && strcmp(argv[1], "snapshot") == 0) {
 		__typeof__(rcshim_report) *report =
 			(__typeof__(rcshim_report) *)dlsym(RTLD_DEFAULT, "rcshim_report");
