@@ -800,6 +800,7 @@ rc_heap_summarize(struct rc_heap_summary *s)
 		g->est_blocks *= fb;
 		g->est_bytes *= fy;
 		g->est_requested *= fy;
+		s->groups_bytes += g->est_bytes;
 	}
 	if (!rc_heap_exact) {
 		/* Requested bytes, estimated: the exact usable bytes times

@@ -271,6 +271,7 @@ struct rc_heap_summary {
 	uint64_t samples, sampled_bytes, sampled_requested;
 	struct rc_heap_group *groups; /* from the arena (rc_free it) */
 	size_t ngroups;
+	double groups_bytes;          /* the groups' estimated bytes, summed */
 };
 void rc_heap_summarize(struct rc_heap_summary *s);
 

@@ -935,15 +935,15 @@ calloc_due(void *p, const void *site)
 
 /* A mapped chunk from the fast path: its usable size is asked of glibc. */
 static __attribute__((noinline)) void *
-alloc_mapped(void *p)
+alloc_mapped(void *p, const void *site)
 {
-	return adopt(p, rc_heap_self.pending, 16, 0, NULL);
+	return adopt(p, rc_heap_self.pending, 16, 0, site);
 }
 
 static __attribute__((noinline)) void *
-calloc_mapped(void *p)
+calloc_mapped(void *p, const void *site)
 {
-	return adopt(p, rc_heap_self.pending, 16, SIZE_MAX, NULL);
+	return adopt(p, rc_heap_self.pending, 16, SIZE_MAX, site);
 }
 
 /* malloc with its gate closed: the general path. */
@@ -992,7 +992,7 @@ exact_malloc(size_t n, const void *site)
 	}
 	size_t h = HDR(p);
 	if (__builtin_expect(h & MAPPED, 0)) {
-		return alloc_mapped(p);
+		return alloc_mapped(p, site);
 	}
 	size_t chunk = CHUNK(h);
 	self_t s = self();
@@ -1032,7 +1032,7 @@ malloc(size_t n)
 	}
 	size_t h = HDR(p);
 	if (__builtin_expect(h & MAPPED, 0)) {
-		return alloc_mapped(p);
+		return alloc_mapped(p, __builtin_return_address(0));
 	}
 	/* The chunk's size is what the block is charged: usable + 8. */
 	s = self();
@@ -1138,7 +1138,7 @@ calloc(size_t nmemb, size_t size)
 	}
 	size_t h = HDR(p);
 	if (__builtin_expect(h & MAPPED, 0)) {
-		return calloc_mapped(p);
+		return calloc_mapped(p, __builtin_return_address(0));
 	}
 	s = self();
 	if (__builtin_expect(charge_due(s, CHUNK(h)), 0)) {
@@ -1275,18 +1275,18 @@ exact_realloc_slow(void *q)
 
 /* Exact mode's realloc returned a mapped chunk: a new block. */
 static __attribute__((noinline)) void *
-exact_realloc_mapped(void *q)
+exact_realloc_mapped(void *q, const void *site)
 {
 	size_t n = rc_heap_self.pending;
 	rc_heap_add(&rc_heap_self.blocks, -1);
-	return adopt(q, n, 16, n, NULL);
+	return adopt(q, n, 16, n, site);
 }
 
 /* realloc's fast path for RCSHIM_HEAP=exact (@n > 0): the old block's
  * charge and tag taken off before the call, the new one's counted and
  * written after it. */
 static __attribute__((noinline)) void *
-exact_realloc(void *p, size_t n)
+exact_realloc(void *p, size_t n, const void *site)
 {
 	size_t n1, h = HDR(p);
 	if (__builtin_expect(MAY_HAVE_RECORD(h) || __builtin_add_overflow(n, 1, &n1), 0)) {
@@ -1306,7 +1306,7 @@ exact_realloc(void *p, size_t n)
 	}
 	size_t hq = HDR(q);
 	if (__builtin_expect(hq & MAPPED, 0)) {
-		return exact_realloc_mapped(q);
+		return exact_realloc_mapped(q, site);
 	}
 	size_t cq = CHUNK(hq);
 	s = self();
@@ -1338,11 +1338,11 @@ realloc_due(void *q, const void *site)
 /* A mapped chunk came back from realloc's fast path: the old block is
  * uncharged already; the new one is counted as a new block. */
 static __attribute__((noinline)) void *
-realloc_mapped(void *q)
+realloc_mapped(void *q, const void *site)
 {
 	size_t n = rc_heap_self.pending;
 	rc_heap_add(&rc_heap_self.blocks, -1);
-	return adopt(q, n, 16, n, NULL);
+	return adopt(q, n, 16, n, site);
 }
 
 /* realloc failed on the fast path: @p is as it was, charged again. */
@@ -1374,7 +1374,7 @@ realloc(void *p, size_t n)
 	self_t s = self();
 	if (__builtin_expect(!gate_open(s) || n == 0, 0)) {
 		if (gate_exact(s) && n != 0) {
-			return exact_realloc(p, n);
+			return exact_realloc(p, n, __builtin_return_address(0));
 		}
 		return realloc_gated(p, n, __builtin_return_address(0));
 	}
@@ -1391,7 +1391,7 @@ realloc(void *p, size_t n)
 	}
 	size_t hq = HDR(q);
 	if (__builtin_expect(hq & MAPPED, 0)) {
-		return realloc_mapped(q);
+		return realloc_mapped(q, __builtin_return_address(0));
 	}
 	s = self();
 	if (__builtin_expect(charge_due(s, CHUNK(hq)), 0)) {

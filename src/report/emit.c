@@ -289,6 +289,14 @@ text_result(struct rc_out *o, const struct rcshim_result *res)
 		   (unsigned long)res->bytes, what);
 }
 
+/* Whether sampling left part of the heap without a stack: the groups,
+ * scaled, cover less than the exact total (DESIGN §8). */
+static bool
+heap_hint(const struct rc_heap_summary *h)
+{
+	return h->interval > 1 && h->bytes > 0 && h->groups_bytes + 0.5 < (double)h->bytes;
+}
+
 static void
 text_heap(struct rc_out *o, struct rc_report *r)
 {
@@ -317,11 +325,17 @@ text_heap(struct rc_out *o, struct rc_report *r)
 	}
 	for (size_t g = 0; g < h->ngroups; g++) {
 		const struct rc_heap_group *gr = &h->groups[g];
-		rc_out_fmt(o, "  %lu blocks, %lu bytes (%lu requested; %lu samples), allocated at:\n",
-			   (unsigned long)round_u64(gr->est_blocks),
+		rc_out_fmt(o, "  %s%lu blocks, %lu bytes (%lu requested; %lu samples), allocated at:\n",
+			   h->interval > 1 ? "about " : "", (unsigned long)round_u64(gr->est_blocks),
 			   (unsigned long)round_u64(gr->est_bytes),
 			   (unsigned long)round_u64(gr->est_requested), (unsigned long)gr->samples);
 		text_frames(o, r, gr->stack);
+	}
+	if (heap_hint(h)) {
+		rc_out_fmt(o, "  hint: the groups above cover about %lu of the %ld bytes; "
+			   "--heap-sample 1 (RCSHIM_HEAP_SAMPLE=1) records every allocation "
+			   "with its stack\n",
+			   (unsigned long)round_u64(h->groups_bytes), (long)h->bytes);
 	}
 }
 
@@ -550,7 +564,13 @@ json_heap(struct rc_out *o, struct rc_report *r)
 			   (unsigned long)round_u64(gr->est_requested), (unsigned long)gr->samples,
 			   (unsigned long)gr->sampled_bytes, (unsigned long)gr->sampled_requested);
 	}
-	rc_out_str(o, "]}");
+	rc_out_fmt(o, "],\"groups_estimated\":%s,\"groups_bytes\":%lu",
+		   h->interval > 1 ? "true" : "false", (unsigned long)round_u64(h->groups_bytes));
+	if (heap_hint(h)) {
+		rc_out_str(o, ",\"hint\":\"--heap-sample 1 (RCSHIM_HEAP_SAMPLE=1) records every "
+			      "allocation with its stack\"");
+	}
+	rc_out_str(o, "}");
 }
 
 static int

@@ -90,6 +90,44 @@ START_TEST(heap_leak_exact_and_named)
 }
 END_TEST
 
+/* Blocks above the mmap threshold (glibc maps each on its own) are named
+ * like the others: the mapped fast paths once dropped the call site, and
+ * such a leak read "(no stack)". */
+START_TEST(heap_leak_mapped_blocks_named)
+{
+	char *dir = t_scratch();
+	char report[600];
+	struct rc_run shim;
+
+	snprintf(report, sizeof(report), "%s/report.json", dir);
+	run_victim(&shim, true, report, "1", "json", "report/victim-heap-leak", "300000");
+	ck_assert_int_eq(shim.status, 0);
+	if (!stepped_aside_for_asan(report)) {
+		rq_expect(report, "K['heap']['count']", "100");
+		rq_expect(report, "[fns(g)[:1] for g in K['heap']['groups']]",
+			  "[['leak_hundred_blocks']]");
+		rq_expect(report, "'hint' in K['heap']", "False");
+	}
+	t_run_free(&shim);
+	/* Sampled: each sampled block is named, and the groups, scaled,
+	 * never exceed the exact total; the hint is there exactly when
+	 * they cover less. */
+	run_victim(&shim, true, report, "524288", "json", "report/victim-heap-leak", "300000");
+	ck_assert_int_eq(shim.status, 0);
+	if (!stepped_aside_for_asan(report)) {
+		rq_expect(report, "all(fns(g)[:1] == ['leak_hundred_blocks'] for g in K['heap']['groups'])",
+			  "True");
+		rq_expect(report, "sum(g['bytes'] for g in K['heap']['groups']) <= K['heap']['bytes']",
+			  "True");
+		rq_expect(report, "K['heap']['groups_estimated']", "True");
+		rq_expect(report, "('hint' in K['heap']) == (K['heap']['groups_bytes'] < K['heap']['bytes'])",
+			  "True");
+	}
+	t_run_free(&shim);
+	t_scratch_free(dir);
+}
+END_TEST
+
 START_TEST(heap_leak_text_report)
 {
 	char *dir = t_scratch();
@@ -500,6 +538,7 @@ END_TEST
 TEST_SUITE(report_heap)
 {
 	ADD_TEST(s, heap_leak_exact_and_named);
+	ADD_TEST(s, heap_leak_mapped_blocks_named);
 	ADD_TEST(s, heap_leak_text_report);
 	ADD_TEST(s, heap_leak_agrees_with_valgrind);
 	ADD_TEST(s, heap_leak_requested_and_usable_bytes);
