@@ -25,6 +25,10 @@ if [ "${1:-}" = "--test" ]; then
 	have_cmd valgrind || need="$need valgrind"
 	# tests/cli/help-man.sh renders docs/rcshim.1 with man -l.
 	have_cmd man || need="$need man-db"
+	# tests/cli/test-sweep.c checks --metrics with a real Prometheus parser.
+	python3 -c 'import prometheus_client.parser' 2>/dev/null ||
+		/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null ||
+		need="$need python3-prometheus-client"
 fi
 # The benchmarks compare against heaptrack and run ffmpeg (not needed to
 # build or test).

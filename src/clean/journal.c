@@ -35,6 +35,7 @@ struct replay {
 	size_t nroots;
 	char *canon; /* PATH_MAX scratch */
 	unsigned refused_said;
+	bool dry;
 };
 
 static void
@@ -140,7 +141,16 @@ replay_line(struct replay *p, const struct rc_jline *l)
 		return;
 	}
 	int rc;
-	if (l->type == 'd') {
+	if (p->dry) {
+		/* What removal would find first: the name, not followed,
+		 * with the recorded identity and type. */
+		struct stat st;
+		rc = rc_sys_fstatat(root->fd, name, &st, AT_SYMLINK_NOFOLLOW);
+		if (rc == 0 && ((uint64_t)st.st_dev != l->dev || (uint64_t)st.st_ino != l->ino ||
+				(l->type == 'd') != S_ISDIR(st.st_mode))) {
+			rc = -ESTALE;
+		}
+	} else if (l->type == 'd') {
 		struct rc_rm_stats rs = { 0 };
 		rc = rc_rmtree_at(root->fd, name, l->dev, l->ino, &rs);
 	} else {
@@ -163,6 +173,13 @@ replay_line(struct replay *p, const struct rc_jline *l)
 int
 rc_journal_replay(int dirfd, const char *name, struct rcshim_result *res, bool remove,
 		  rc_replay_note note, void *ctx)
+{
+	return rc_journal_replay_ex(dirfd, name, res, remove, false, note, ctx);
+}
+
+int
+rc_journal_replay_ex(int dirfd, const char *name, struct rcshim_result *res, bool remove,
+		     bool dry, rc_replay_note note, void *ctx)
 {
 	struct stat st;
 	struct rc_jview v;
@@ -204,6 +221,7 @@ rc_journal_replay(int dirfd, const char *name, struct rcshim_result *res, bool r
 	p->note = note;
 	p->ctx = ctx;
 	p->canon = (char *)(p + 1);
+	p->dry = dry;
 
 	for (size_t i = 0; i < v.n; i++) {
 		if (v.lines[i].op == 'R') {
@@ -227,7 +245,7 @@ rc_journal_replay(int dirfd, const char *name, struct rcshim_result *res, bool r
 	}
 	rc_sys_munmap(p, sizeof(*p) + PATH_MAX);
 	rc_jview_free(&v);
-	if (remove) {
+	if (remove && !dry) {
 		rc_sys_unlinkat(dirfd, name, 0);
 	}
 	rc_sys_close(fd);

@@ -37,6 +37,12 @@ typedef void (*rc_replay_note)(void *ctx, enum rc_replay_what what, int err, con
 int rc_journal_replay(int dirfd, const char *name, struct rcshim_result *res, bool remove,
 		      rc_replay_note note, void *ctx);
 
+/* The same with @dry: nothing is removed (the journal neither); each line
+ * is checked as for removal and told as RC_REPLAY_REMOVED when its object
+ * would be removed (`rcshim sweep --dry-run`). */
+int rc_journal_replay_ex(int dirfd, const char *name, struct rcshim_result *res, bool remove,
+			 bool dry, rc_replay_note note, void *ctx);
+
 /* The same for this process's own journal (the session's, or its own in
  * process mode). */
 int rc_journal_replay_own(struct rcshim_result *res, bool remove);

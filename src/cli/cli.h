@@ -11,6 +11,9 @@
  *   held.c     what the processes' reports say they held at their end
  *   remote.c   `rcshim clean PID`, `rcshim report PID`
  *   json.c     a JSON syntax check for merging reports
+ *   sweep.c    `rcshim sweep`: the sessions nobody replayed; the launcher's
+ *              background sweep
+ *   metrics.c  `--metrics DIR`: the run in Prometheus text format
  *
  * The launcher is an ordinary program: it uses stdio and malloc freely.
  */
@@ -59,6 +62,22 @@ const char *cli_signal_name(int sig, char *buf, size_t len);
 int cli_run(int argc, char **argv);
 int cli_clean(int argc, char **argv);
 int cli_report(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
+
+/* ---- sweep.c ---- */
+
+/* How long the launcher's background sweep may run. */
+#define CLI_SWEEP_DEADLINE_S 10
+/* "90", "90s", "10m", "2h", "7d" in seconds; -1 if it is not one. */
+long cli_parse_age(const char *s);
+/* Starts `@self_exe sweep` of the journal directory @dir in the background:
+ * a child of the launcher at the lowest CPU and I/O priority, output to
+ * /dev/null, killed after CLI_SWEEP_DEADLINE_S, with the signal mask @mask.
+ * Returns its pid, or -1. */
+pid_t cli_sweep_background(const char *self_exe, const char *dir, const sigset_t *mask);
+/* wait.c: a helper child of the launcher's (the background sweep): not
+ * named among the processes the program left running. */
+extern pid_t cli_wait_helper;
 
 /* ---- wait.c ---- */
 
@@ -225,3 +244,10 @@ void cli_session_summary(const struct cli_session *s, int status, const struct c
 
 /* "exited with status 3", "was killed by signal 9 (SIGKILL)". */
 const char *cli_status_text(int status, char *buf, size_t len);
+
+/* ---- metrics.c ---- */
+
+/* Adds this run (@status, @o) to DIR/rcshim_<job>.prom, atomically.  0, or
+ * -1 after one line on stderr. */
+int cli_metrics_write(const char *dir, const char *job, int status,
+		      const struct cli_outcome *o);

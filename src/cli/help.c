@@ -119,13 +119,15 @@ cli_help(FILE *f)
 	fputs("Usage: rcshim run [OPTIONS] [--] CMD [ARGS...]\n"
 	      "       rcshim clean PID [--priority P]\n"
 	      "       rcshim report PID [--timeout SECONDS]\n"
+	      "       rcshim sweep [--dry-run] [--older-than AGE] [--all-users]\n"
 	      "       rcshim --help | --version\n"
 	      "\n"
 	      "rcshim run runs CMD with librcshim preloaded into it and every process it\n"
 	      "starts, waits for the last of them, then removes the temp files and\n"
 	      "directories they left behind, however they ended (SIGKILL included), and\n"
 	      "exits as CMD did.  rcshim clean asks a running process for a live cleanup;\n"
-	      "rcshim report prints its report.\n"
+	      "rcshim report prints its report; rcshim sweep cleans up after killed\n"
+	      "launchers.\n"
 	      "\n"
 	      "Options of run (each sets the RCSHIM_ variable named in rcshim(1)):\n",
 	      f);
@@ -135,6 +137,11 @@ cli_help(FILE *f)
 		help_option(f, opt, cli_var_opts[i].arg, cli_var_opts[i].help);
 	}
 	help_option(f, "--json", NULL, "the same as --report-format json");
+	help_option(f, "--metrics", "DIR",
+		    "add the run to DIR/rcshim_JOB.prom (Prometheus\n"
+		    "text format; also RCSHIM_METRICS)");
+	help_option(f, "--job", "NAME", "the job label of the metrics (default: CMD)");
+	help_option(f, "--no-sweep", NULL, "no background sweep of killed sessions");
 	help_option(f, "-q, --quiet", NULL, "no summary on stderr at the end");
 	help_option(f, "-h, --help", NULL, "this help, then exit");
 	help_option(f, "-V, --version", NULL, "the version, then exit");
@@ -145,6 +152,14 @@ cli_help(FILE *f)
 		    "clean: the priority of this live cleanup\n"
 		    "(default: the process's RCSHIM_SIGNAL_PRIORITY)");
 	help_option(f, "--timeout", "SECONDS", "report: how long to wait (default 5)");
+	fputs("\n"
+	      "Options of sweep (the sessions of a killed launcher):\n",
+	      f);
+	help_option(f, "-n, --dry-run", NULL, "list what would be removed, remove nothing");
+	help_option(f, "--older-than", "AGE", "only sessions unchanged this long (90s, 10m, 2h, 7d)");
+	help_option(f, "--keep-reports", "AGE", "reports of ended sessions kept (default 7d)");
+	help_option(f, "--dir", "DIR", "sweep this journal directory only");
+	help_option(f, "--all-users", NULL, "root: every user's, each as that user");
 	fputs("\n"
 	      "Exit status: run exits as CMD did (it dies of the same signal); 2 for a\n"
 	      "usage error, 125 if rcshim itself failed, 126 if CMD cannot be run, 127 if\n"

@@ -23,6 +23,7 @@
 
 #include "cli/cli.h"
 #include "core/config.h"
+#include "core/journal.h"
 #include "core/log.h"
 #include "core/roots.h"
 #include "core/session.h"
@@ -31,10 +32,15 @@ extern char **environ;
 
 #define OPT_VAR 1000 /* + index in cli_var_opts */
 #define OPT_JSON 900
+#define OPT_METRICS 901
+#define OPT_JOB 902
+#define OPT_NO_SWEEP 903
 
 struct run_opts {
 	const char *val[32]; /* by index in cli_var_opts; NULL = not given */
 	bool quiet;
+	bool no_sweep;             /* --no-sweep (sweep.c) */
+	const char *metrics, *job; /* --metrics DIR, --job NAME (metrics.c) */
 };
 
 /* Returns the index of CMD in argv, or -(exit status). */
@@ -49,6 +55,9 @@ parse_options(int argc, char **argv, struct run_opts *o)
 						 OPT_VAR + (int)i };
 	}
 	longopts[n++] = (struct option){ "json", no_argument, NULL, OPT_JSON };
+	longopts[n++] = (struct option){ "metrics", required_argument, NULL, OPT_METRICS };
+	longopts[n++] = (struct option){ "job", required_argument, NULL, OPT_JOB };
+	longopts[n++] = (struct option){ "no-sweep", no_argument, NULL, OPT_NO_SWEEP };
 	longopts[n++] = (struct option){ "quiet", no_argument, NULL, 'q' };
 	longopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
 	longopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
@@ -84,6 +93,15 @@ parse_options(int argc, char **argv, struct run_opts *o)
 			return fflush(stdout) == 0 ? 0 : -CLI_EXIT_FAILED;
 		case OPT_JSON:
 			o->val[fmt] = "json";
+			break;
+		case OPT_METRICS:
+			o->metrics = optarg;
+			break;
+		case OPT_JOB:
+			o->job = optarg;
+			break;
+		case OPT_NO_SWEEP:
+			o->no_sweep = true;
 			break;
 		case ':': {
 			const char *arg = "";
@@ -351,6 +369,13 @@ cli_run(int argc, char **argv)
 	if (r != (ssize_t)sizeof(exec_errno)) {
 		exec_errno = 0;
 	}
+	/* Now that CMD runs: the journal with its session line (a sweep can
+	 * judge this session if the launcher is killed), and the background
+	 * sweep of the sessions before it (sweep.c). */
+	rc_journal_touch();
+	if (!o.no_sweep && !exec_errno) {
+		cli_wait_helper = cli_sweep_background(self, rc_session.dir, &orig_mask);
+	}
 
 	int status = cli_wait_all(child, &set, name, talk && !o.quiet && !exec_errno);
 
@@ -373,6 +398,10 @@ cli_run(int argc, char **argv)
 		return exec_errno == ENOENT ? CLI_EXIT_NOTFOUND : CLI_EXIT_NOEXEC;
 	}
 	cli_session_reports(&s, status, &out);
+	const char *metrics = o.metrics ? o.metrics : getenv("RCSHIM_METRICS");
+	if (metrics && *metrics) {
+		cli_metrics_write(metrics, o.job && *o.job ? o.job : name, status, &out);
+	}
 	if (talk && !o.quiet) {
 		cli_session_summary(&s, status, &out);
 	}

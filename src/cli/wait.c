@@ -17,8 +17,11 @@
 /* How long descendants may outlive CMD before the launcher says it waits. */
 #define LINGER_NOTICE_S 1
 
+pid_t cli_wait_helper = -1;
+
 /* The launcher's live children (after CMD has ended: the descendants it
- * left running, reparented here).  Returns how many were stored. */
+ * left running, reparented here), its own helper aside.  Returns how many
+ * were stored. */
 static size_t
 children(pid_t *out, size_t max)
 {
@@ -39,13 +42,16 @@ children(pid_t *out, size_t max)
 		if (end == p) {
 			break;
 		}
-		out[n++] = (pid_t)v;
+		if ((pid_t)v != cli_wait_helper) {
+			out[n++] = (pid_t)v;
+		}
 		p = end;
 	}
 	return n;
 }
 
-static void
+/* False when there is nothing to say yet (only the launcher's helper runs). */
+static bool
 say_lingering(const char *name)
 {
 	pid_t pids[8];
@@ -53,6 +59,9 @@ say_lingering(const char *name)
 	char list[512] = "";
 	size_t len = 0;
 
+	if (n == 0 && cli_wait_helper > 0) {
+		return false; /* only the launcher's own helper: nothing of the program's */
+	}
 	for (size_t i = 0; i < n && len < sizeof(list) - 64; i++) {
 		char path[64], comm[32] = "?";
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pids[i]);
@@ -68,6 +77,7 @@ say_lingering(const char *name)
 	}
 	cli_msg("%s has ended; waiting for the processes it left running (%s) before "
 		"cleaning up", name, n ? list : "pids unknown");
+	return true;
 }
 
 /* A termination signal sent to the launcher goes to the program: to CMD
@@ -106,8 +116,7 @@ cli_wait_all(pid_t child, const sigset_t *set, const char *name, bool talk)
 			sig = sigtimedwait(set, &si, &ts);
 			if (sig < 0 && errno == EAGAIN) {
 				if (time(NULL) - child_end >= LINGER_NOTICE_S) {
-					say_lingering(name);
-					noticed = true;
+					noticed = say_lingering(name);
 				}
 				continue;
 			}
@@ -129,6 +138,9 @@ cli_wait_all(pid_t child, const sigset_t *set, const char *name, bool talk)
 					child_status = st;
 					child_done = true;
 					child_end = time(NULL);
+				}
+				if (p == cli_wait_helper) {
+					cli_wait_helper = -1;
 				}
 				continue;
 			}

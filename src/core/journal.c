@@ -97,13 +97,24 @@ header(char *buf, uint64_t base)
 	buf[ml + 13] = '\0';
 }
 
+/* The header of either version (both are the same length). */
+static int
+magic_version(const char *h)
+{
+	size_t ml = sizeof(RC_JOURNAL_MAGIC) - 1;
+	if (!memcmp(h, RC_JOURNAL_MAGIC, ml)) {
+		return 3;
+	}
+	return memcmp(h, RC_JOURNAL_MAGIC_V2, ml) ? 0 : 2;
+}
+
 static uint64_t
 read_base(int fd)
 {
 	char h[HEADER_LEN + 1];
 	long n = rc_sys_pread(fd, h, HEADER_LEN, 0);
 	size_t ml = sizeof(RC_JOURNAL_MAGIC) - 1;
-	if (n != (long)HEADER_LEN || memcmp(h, RC_JOURNAL_MAGIC, ml) != 0) {
+	if (n != (long)HEADER_LEN || !magic_version(h)) {
 		return 0;
 	}
 	uint64_t v = 0;
@@ -113,12 +124,47 @@ read_base(int fd)
 	return v;
 }
 
+/* The S line (core/journal.h) into @buf; returns its length. */
+static size_t
+session_line(char *buf, size_t len)
+{
+	char boot[40] = "-";
+	struct stat st;
+	uint64_t ns = 0;
+
+	int fd = rc_sys_openat(AT_FDCWD, "/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC, 0);
+	if (fd >= 0) {
+		long n = rc_sys_read(fd, boot, 36);
+		rc_sys_close(fd);
+		boot[n == 36 ? 36 : 1] = '\0';
+		for (int i = 0; boot[i]; i++) {
+			char c = boot[i];
+			if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-')) {
+				boot[0] = '-';
+				boot[1] = '\0';
+			}
+		}
+	}
+	/* The root's pid means the root in our PID namespace only if we see
+	 * it there with its start time (a member in a namespace of its own
+	 * sees another process, or none, under that number): else 0, and
+	 * the sweep leaves the session alone. */
+	bool seen = rc_session.root_pid == rc_sys_getpid()
+			    ? rc_session.root_start == rc_proc_start_time()
+			    : rc_session.root_start == rc_proc_start_time_of(rc_session.root_pid);
+	if (seen && rc_sys_fstatat(AT_FDCWD, "/proc/self/ns/pid", &st, 0) == 0) {
+		ns = (uint64_t)st.st_ino;
+	}
+	return rc_fmt(buf, len, "S %d %lu %lu %s\n", rc_session.root_pid,
+		      (unsigned long)rc_session.root_start, (unsigned long)ns, boot);
+}
+
 /* Creates the journal with its header: under a name of its own first, then
  * linked in place, so that no other member ever appends before the header. */
 static int
 create_journal(int dfd, const char *name)
 {
-	char tmp[160], h[HEADER_LEN + 1];
+	char tmp[160], h[HEADER_LEN + 160];
 	rc_fmt(tmp, sizeof(tmp), "%s.new.%d", name, rc_sys_getpid());
 	rc_sys_unlinkat(dfd, tmp, 0);
 	int fd = rc_sys_openat(dfd, tmp, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
@@ -127,7 +173,8 @@ create_journal(int dfd, const char *name)
 		return fd;
 	}
 	header(h, 0);
-	if (rc_sys_write(fd, h, HEADER_LEN) != (ssize_t)HEADER_LEN) {
+	size_t hl = HEADER_LEN + session_line(h + HEADER_LEN, sizeof(h) - HEADER_LEN);
+	if (rc_sys_write(fd, h, hl) != (ssize_t)hl) {
 		rc_sys_close(fd);
 		rc_sys_unlinkat(dfd, tmp, 0);
 		return -EIO;
@@ -342,6 +389,27 @@ parse_line(const char *p, const char *end, struct rc_jline *l, char *out)
 		return false;
 	}
 	l->op = p[0];
+	if (l->op == 'S') {
+		/* S <root pid> <root start> <pidns> <boot id> */
+		q = p + 2;
+		if (!(q = parse_u64(q, end, &pid)) || pid == 0 || pid > 0x7fffffff ||
+		    !(q = parse_u64(q, end, &l->dev)) || !(q = parse_u64(q, end, &l->ino)) ||
+		    q >= end || end - q > 36) {
+			return false;
+		}
+		char *w = out;
+		for (const char *r = q; r < end; r++) {
+			if (!((*r >= '0' && *r <= '9') || (*r >= 'a' && *r <= 'f') || *r == '-')) {
+				return false;
+			}
+			*w++ = *r;
+		}
+		*w = '\0';
+		l->pid = (int32_t)pid;
+		l->path = out;
+		l->live = true;
+		return true;
+	}
 	if (l->op == 'R') {
 		l->type = 'd';
 		q = p + 2;
@@ -449,7 +517,7 @@ rc_jview_load(int fd, struct rc_jview *v)
 		got += (size_t)n;
 	}
 	size_t start = 0;
-	if (got >= HEADER_LEN && !memcmp(buf, RC_JOURNAL_MAGIC, sizeof(RC_JOURNAL_MAGIC) - 1)) {
+	if (got >= HEADER_LEN && (v->version = magic_version(buf)) != 0) {
 		start = HEADER_LEN;
 	}
 	char *line = buf + start;
@@ -481,7 +549,7 @@ rc_jview_load(int fd, struct rc_jview *v)
 	}
 	for (size_t i = 0; i < v->n; i++) {
 		struct rc_jline *l = &v->lines[i];
-		if (l->op == 'R') {
+		if (l->op == 'R' || l->op == 'S') {
 			l->live = true;
 		} else if (l->op == '+') {
 			size_t s = slot_of(l->dev, l->ino, cap - 1);
@@ -532,16 +600,18 @@ compact(int fd)
 		sys_flock(fd, LOCK_UN);
 		return;
 	}
-	/* Roots first (each once), then the live records in their order. */
+	/* The session line and the roots first (each once), then the live
+	 * records in their order. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < v.n; i++) {
 			const struct rc_jline *l = &v.lines[i];
-			if (!l->live || (pass == 0) != (l->op == 'R')) {
+			bool head = l->op == 'R' || l->op == 'S';
+			if (!l->live || (pass == 0) != head) {
 				continue;
 			}
 			bool dup = false;
 			for (size_t j = 0; pass == 0 && j < i && !dup; j++) {
-				dup = v.lines[j].op == 'R' && same_raw(&v.lines[j], l);
+				dup = v.lines[j].op == l->op && same_raw(&v.lines[j], l);
 			}
 			if (dup) {
 				continue;
@@ -581,6 +651,17 @@ compact(int fd)
 	}
 	sys_flock(fd, LOCK_UN);
 	rc_sys_munmap(out, (size_t)st.st_size + HEADER_LEN + 1);
+}
+
+int
+rc_journal_touch(void)
+{
+	int fd = open_journal();
+	if (fd < 0) {
+		return fd;
+	}
+	rc_sys_close(fd);
+	return 0;
 }
 
 void

@@ -6,10 +6,19 @@
  * the owner replays it at the end (clean/journal.h).  Format, one line per
  * record, paths escaped ('\\' as "\\\\", newline as "\\n"):
  *
- *     #rcshim-journal 2 base=<12 digits>         first line
+ *     #rcshim-journal 3 base=<12 digits>         first line
+ *     S <root pid> <root start> <pidns> <boot id> the session (second line)
  *     R <dev> <ino> <root>                        an accepted temp root
  *     + <d|f> <dev> <ino> <pid> <root>/<name>     created
  *     - <d|f> <dev> <ino> <pid> <root>/<name>     released (removed, renamed)
+ *
+ * The S line lets `rcshim sweep` judge, once the root is gone, whether a
+ * session is over (cli/sweep.c): the root's pid and start time (clock
+ * ticks since boot), the inode of the PID namespace in which that pid
+ * means the root (0 if the writer could not see the root), and the boot
+ * id (/proc/sys/kernel/random/boot_id).  Whoever creates the file writes
+ * it; compaction keeps it.  Version 2 journals (no S line) are still read
+ * and replayed; the sweep leaves them alone, it cannot judge them.
  *
  * A line is a claim, not an order: replay removes a '+' line's object only
  * if its parent is a root of an R line that passes the root checks again,
@@ -31,7 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RC_JOURNAL_MAGIC "#rcshim-journal 2 base="
+#define RC_JOURNAL_MAGIC "#rcshim-journal 3 base="
+#define RC_JOURNAL_MAGIC_V2 "#rcshim-journal 2 base="
 #define RC_JOURNAL_COMPACT_MIN (64u << 10)
 /* Journals larger than this are not read (a runaway writer). */
 #define RC_JOURNAL_MAX (256u << 20)
@@ -52,18 +62,23 @@ int rc_journal_append(char op, bool dir, uint64_t dev, uint64_t ino, unsigned ro
 /* The fork child: the lock of what the process knows of the journal. */
 void rc_journal_after_fork_child(void);
 
+/* Creates the journal (header and S line) if it is not there yet, so that
+ * a session that journals nothing can still be judged by a sweep (the
+ * launcher, after starting the program).  0 or -errno. */
+int rc_journal_touch(void);
+
 /* Compacts the journal now if it is worth it (tests). */
 void rc_journal_compact_now(void);
 
 /* ---- reading (replay, compaction, tests) ---- */
 
 struct rc_jline {
-	char op;   /* 'R', '+', '-' */
-	char type; /* 'd', 'f' ('d' for R) */
-	bool live; /* R: always; '+': not released by a later '-' of its identity */
-	int32_t pid;
-	uint64_t dev, ino;
-	const char *path; /* unescaped */
+	char op;   /* 'S', 'R', '+', '-' */
+	char type; /* 'd', 'f' ('d' for R, 0 for S) */
+	bool live; /* S, R: always; '+': not released by a later '-' of its identity */
+	int32_t pid; /* S: the root's */
+	uint64_t dev, ino; /* S: the root's start time, the PID namespace */
+	const char *path; /* unescaped; S: the boot id */
 	const char *raw;  /* the line as written, without its newline */
 	size_t rawlen;
 };
@@ -72,6 +87,7 @@ struct rc_jview {
 	struct rc_jline *lines;
 	size_t n;
 	size_t bad; /* lines that are not records (torn or forged) */
+	int version; /* 3, 2, or 0 without a header */
 	void *map;
 	size_t maplen;
 };

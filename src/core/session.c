@@ -14,8 +14,19 @@ struct rc_session rc_session;
 uint64_t
 rc_proc_start_time(void)
 {
-	char buf[1024];
-	int fd = rc_sys_openat(AT_FDCWD, "/proc/self/stat", O_RDONLY | O_CLOEXEC, 0);
+	return rc_proc_start_time_of(0);
+}
+
+uint64_t
+rc_proc_start_time_of(int32_t pid)
+{
+	char buf[1024], path[48];
+	if (pid > 0) {
+		rc_fmt(path, sizeof(path), "/proc/%d/stat", pid);
+	} else {
+		rc_fmt(path, sizeof(path), "/proc/self/stat");
+	}
+	int fd = rc_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		return 0;
 	}

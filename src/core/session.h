@@ -46,6 +46,9 @@ extern struct rc_session rc_session;
 /* Start time of the calling process in clock ticks since boot (field 22 of
  * /proc/self/stat), 0 if unreadable.  Async-signal-safe. */
 uint64_t rc_proc_start_time(void);
+/* The same for the process @pid as this process's /proc shows it (0 for
+ * itself), 0 if there is none.  Async-signal-safe. */
+uint64_t rc_proc_start_time_of(int32_t pid);
 
 /* Parses a value of RCSHIM_SESSION into @out (id, root, dir; the other
  * fields untouched).  False if it is not one. */

@@ -24,6 +24,10 @@ lib=$(find "$dest" -name 'librcshim.so.0' -type f)
 [ -n "$bin" ] && [ -x "$bin" ] || fail "no bin/rcshim installed"
 [ -n "$lib" ] || fail "no librcshim.so.0 installed"
 [ -n "$(find "$dest" -path '*/man1/rcshim.1' -type f)" ] || fail "no man1/rcshim.1 installed"
+for f in rcshim-sweep.service rcshim-sweep.timer rcshim-tmpfiles.conf; do
+	[ -n "$(find "$dest" -path "*/doc/rcshim/examples/systemd/$f" -type f)" ] ||
+		fail "no doc/rcshim/examples/systemd/$f installed"
+done
 [ -n "$(find "$dest" -name rcshim.h -type f)" ] || fail "no rcshim.h installed"
 [ -n "$(find "$dest" -name rcshim.pc -type f)" ] || fail "no rcshim.pc installed"
 pyinit=$(find "$dest" -path '*/rcshim/__init__.py' -type f)

@@ -75,14 +75,20 @@ replay(struct rcshim_result *res, bool remove)
 	return r;
 }
 
-/* The journal without its header line. */
+/* The journal without its header and session lines (the S line names the
+ * session's root by pid and start time). */
 static void
 journal_body(char *buf, size_t n)
 {
-	char all[65536];
+	char all[65536], sline[128];
 	ck_assert_int_gt(read_file(S.jpath, all, sizeof(all)), 0);
 	ck_assert_msg(!strncmp(all, RC_JOURNAL_MAGIC, strlen(RC_JOURNAL_MAGIC)), "header: %s", all);
 	const char *nl = strchr(all, '\n');
+	ck_assert_ptr_nonnull(nl);
+	snprintf(sline, sizeof(sline), "S %d %lu ", rc_session.root_pid,
+		 (unsigned long)rc_session.root_start);
+	ck_assert_msg(!strncmp(nl + 1, sline, strlen(sline)), "session line: %s", nl + 1);
+	nl = strchr(nl + 1, '\n');
 	ck_assert_ptr_nonnull(nl);
 	snprintf(buf, n, "%s", nl + 1);
 }

@@ -1,0 +1,471 @@
+/* rcshim sweep (issue 18): the sessions of a launcher that was itself
+ * SIGKILLed.  What survives is asserted as hard as what goes. */
+#include "build-config.h"
+
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "common.h"
+#include "test.h"
+
+/* Starts `rcshim run --no-sweep -- sh -c SCRIPT` in a session and process
+ * group of its own (as a container or a job's cgroup would hold it). */
+static pid_t
+start_group(const struct cli_scratch *s, const char *script)
+{
+	const char *args[] = { "run", "--no-sweep", "--quiet", "--", "sh", "-c", script, NULL };
+	const char **argv = cli_argv(args);
+	const char **envp = cli_full_env(s, NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		setsid();
+		int n = open("/dev/null", O_RDWR);
+		dup2(n, 0);
+		dup2(n, 1);
+		for (int sig = 1; sig < NSIG; sig++) {
+			signal(sig, SIG_DFL);
+		}
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execvpe(argv[0], (char *const *)argv, (char *const *)envp);
+		_exit(127);
+	}
+	free(argv);
+	free(envp);
+	return pid;
+}
+
+static void
+sweep(struct rc_run *r, const struct cli_scratch *s, const char *a1, const char *a2,
+      const char *a3)
+{
+	const char *args[] = { "sweep", "--dir", s->jdir, a1, a2, a3, NULL };
+	run_rcshim(r, s, NULL, args);
+}
+
+static bool
+journal_in(const struct cli_scratch *s)
+{
+	char *l = cli_leftovers(s);
+	bool j = strstr(l, ".journal") != NULL;
+	free(l);
+	return j;
+}
+
+/* The user's own things: made before any session, inside the temp root and
+ * beside it.  Checked after every sweep. */
+struct user_files {
+	char in_root[800], dir_in_root[800], beside[800];
+};
+
+static void
+user_files_make(const struct cli_scratch *s, struct user_files *u)
+{
+	snprintf(u->in_root, sizeof(u->in_root), "%s/keep.txt", s->tmp);
+	snprintf(u->dir_in_root, sizeof(u->dir_in_root), "%s/user-dir", s->tmp);
+	snprintf(u->beside, sizeof(u->beside), "%s/beside.txt", s->dir);
+	t_write_file(u->in_root, "mine\n");
+	ck_assert_int_eq(mkdir(u->dir_in_root, 0700), 0);
+	char f[900];
+	snprintf(f, sizeof(f), "%s/data", u->dir_in_root);
+	t_write_file(f, "mine too\n");
+	t_write_file(u->beside, "mine as well\n");
+}
+
+static void
+user_files_intact(const struct user_files *u)
+{
+	char f[900];
+	snprintf(f, sizeof(f), "%s/data", u->dir_in_root);
+	const char *p[] = { u->in_root, f, u->beside };
+	const char *want[] = { "mine\n", "mine too\n", "mine as well\n" };
+	for (int i = 0; i < 3; i++) {
+		char *c = t_read_file(p[i]);
+		ck_assert_msg(c && !strcmp(c, want[i]), "%s lost or changed: '%s'", p[i], c ? c : "");
+		free(c);
+	}
+}
+
+/* The issue's case: the launcher's whole process group is SIGKILLed
+ * mid-run; then --dry-run lists without removing, and sweep removes every
+ * temp artifact of the session and its journal, nothing else. */
+START_TEST(sigkill_of_the_group_then_sweep)
+{
+	struct cli_scratch s;
+	struct user_files u;
+	struct rc_run r;
+	char f[800], script[4096];
+
+	cli_scratch_init(&s);
+	user_files_make(&s, &u);
+	snprintf(f, sizeof(f), "%s/F", s.dir);
+	snprintf(script, sizeof(script),
+		 "d=$(mktemp -d); e=$(mktemp); echo data > \"$d/inner\"; "
+		 "printf '%%s\\n%%s\\n' \"$d\" \"$e\" > '%s.new'; mv '%s.new' '%s'; sleep 60",
+		 f, f, f);
+	pid_t pid = start_group(&s, script);
+	char *names = cli_wait_file(f, 60);
+	ck_assert_msg(names, "the program did not start");
+	ck_assert_int_eq(kill(-pid, SIGKILL), 0);
+	int st = cli_wait(pid, 30);
+	ck_assert_killed_by(st, SIGKILL);
+	char d[800], e[800];
+	ck_assert_int_eq(sscanf(names, "%799s %799s", d, e), 2);
+	usleep(200000); /* the sleep's death, reaped by init */
+	/* Control: nothing replayed it. */
+	ck_assert_msg(t_exists(d) && t_exists(e), "%s or %s went without a sweep", d, e);
+	ck_assert_msg(journal_in(&s), "no journal left by the killed launcher");
+
+	sweep(&r, &s, "--dry-run", NULL, NULL);
+	ck_assert_exited(&r, 0);
+	char line[1000];
+	snprintf(line, sizeof(line), "  would remove %s\n", d);
+	ck_assert_msg(cli_contains(r.out, line), "dry run: %s", r.out);
+	ck_assert_msg(cli_contains(r.out, ": over (its root, pid "), "dry run: %s", r.out);
+	ck_assert_msg(t_exists(d) && t_exists(e) && journal_in(&s), "the dry run removed");
+	user_files_intact(&u);
+	t_run_free(&r);
+
+	sweep(&r, &s, NULL, NULL, NULL);
+	ck_assert_exited(&r, 0);
+	snprintf(line, sizeof(line), "  removed %s\n", d);
+	ck_assert_msg(cli_contains(r.out, line), "sweep: %s", r.out);
+	snprintf(line, sizeof(line), "  removed %s\n", e);
+	ck_assert_msg(cli_contains(r.out, line), "sweep: %s", r.out);
+	ck_assert_msg(!t_exists(d) && !t_exists(e), "sweep left %s or %s: %s", d, e, r.out);
+	ck_assert_msg(!journal_in(&s), "the journal is still there: %s", r.out);
+	ck_assert_msg(cli_contains(r.out, "sweep: 1 sessions over, 0 live"), "%s", r.out);
+	user_files_intact(&u);
+	t_run_free(&r);
+
+	/* Once is enough: a second sweep finds nothing. */
+	sweep(&r, &s, NULL, NULL, NULL);
+	ck_assert_msg(cli_contains(r.out, "sweep: 0 sessions over"), "%s", r.out);
+	user_files_intact(&u);
+	t_run_free(&r);
+	free(names);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* Only the launcher is killed: its program runs on, a member, and its
+ * session is left alone until the member is gone too. */
+START_TEST(live_member_keeps_the_session)
+{
+	struct cli_scratch s;
+	struct user_files u;
+	struct rc_run r;
+	char f[800], script[4096];
+
+	cli_scratch_init(&s);
+	user_files_make(&s, &u);
+	snprintf(f, sizeof(f), "%s/F", s.dir);
+	snprintf(script, sizeof(script),
+		 "d=$(mktemp -d); echo \"$d\" > '%s.new'; mv '%s.new' '%s'; exec sleep 60", f, f, f);
+	pid_t pid = start_group(&s, script);
+	char *d = cli_wait_file(f, 60);
+	ck_assert_msg(d, "the program did not start");
+	d[strcspn(d, "\n")] = '\0';
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	int st = cli_wait(pid, 30);
+	ck_assert_killed_by(st, SIGKILL);
+
+	sweep(&r, &s, NULL, NULL, NULL);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(cli_contains(r.out, ": live (process "), "%s", r.out);
+	ck_assert_msg(t_exists(d) && journal_in(&s), "a live session was swept: %s", r.out);
+	t_run_free(&r);
+
+	kill(-pid, SIGKILL); /* the sleep */
+	usleep(300000);
+	sweep(&r, &s, NULL, NULL, NULL);
+	ck_assert_msg(!t_exists(d) && !journal_in(&s), "not swept once over: %s", r.out);
+	user_files_intact(&u);
+	t_run_free(&r);
+	free(d);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* A journal written by hand: its S line names @pid with @start; one temp
+ * dir "<root>/victim" made now.  Returns the dir's path in @dir. */
+static void
+forge_session(const struct cli_scratch *s, const char *id, int version, pid_t pid,
+	      uint64_t start, char *dir, size_t len)
+{
+	struct stat st, rt;
+	char root[700], path[900], boot[64] = "-";
+
+	mkdir(s->jdir, 0700);
+	ck_assert_msg(realpath(s->tmp, root), "realpath");
+	snprintf(dir, len, "%s/victim-%.8s", root, id);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/inner", dir);
+	t_write_file(path, "x\n");
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_int_eq(stat(root, &rt), 0);
+	char *b = t_read_file("/proc/sys/kernel/random/boot_id");
+	if (b) {
+		snprintf(boot, sizeof(boot), "%.36s", b);
+		free(b);
+	}
+	struct stat ns;
+	ck_assert_int_eq(stat("/proc/self/ns/pid", &ns), 0);
+	char text[4096];
+	size_t n = (size_t)snprintf(text, sizeof(text), "#rcshim-journal %d base=000000000000\n",
+				    version);
+	if (version >= 3) {
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "S %d %llu %llu %s\n", (int)pid,
+				      (unsigned long long)start, (unsigned long long)ns.st_ino, boot);
+	}
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "R %llu %llu %s\n+ d %llu %llu %d %s\n",
+			      (unsigned long long)rt.st_dev, (unsigned long long)rt.st_ino, root,
+			      (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+			      (int)pid, dir);
+	snprintf(path, sizeof(path), "%s/%s.journal", s->jdir, id);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, n), (ssize_t)n);
+	close(fd);
+}
+
+static uint64_t
+my_start(void)
+{
+	char *c = t_read_file("/proc/self/stat");
+	char *p = strrchr(c, ')');
+	int field = 2;
+	for (; *p && field < 22; p++) {
+		field += *p == ' ';
+	}
+	uint64_t v = strtoull(p, NULL, 10);
+	free(c);
+	return v;
+}
+
+/* pid + start time: the same pid with another start time is a reused pid,
+ * not the root; with its own start time it is the root, alive. */
+START_TEST(reused_pid_is_not_a_member)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char live[800], reused[800];
+
+	cli_scratch_init(&s);
+	forge_session(&s, "11111111111111111111111111111111", 3, getpid(), my_start(), live,
+		      sizeof(live));
+	forge_session(&s, "22222222222222222222222222222222", 3, getpid(), my_start() + 1, reused,
+		      sizeof(reused));
+	sweep(&r, &s, NULL, NULL, NULL);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(cli_contains(r.out, "session 11111111111111111111111111111111: live (its "
+					  "root, pid "), "%s", r.out);
+	ck_assert_msg(t_exists(live), "the live session's dir went: %s", r.out);
+	ck_assert_msg(!t_exists(reused), "the reused pid kept the session: %s", r.out);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* --older-than: an over session younger than that is left for later. */
+START_TEST(older_than)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char dir[800], j[900];
+
+	cli_scratch_init(&s);
+	forge_session(&s, "33333333333333333333333333333333", 3, getpid(), my_start() + 1, dir,
+		      sizeof(dir));
+	sweep(&r, &s, "--older-than", "1h", NULL);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(t_exists(dir) && journal_in(&s), "swept too young: %s", r.out);
+	t_run_free(&r);
+	snprintf(j, sizeof(j), "%s/33333333333333333333333333333333.journal", s.jdir);
+	struct timespec old[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, j, old, 0), 0);
+	sweep(&r, &s, "--older-than", "1h", NULL);
+	ck_assert_msg(!t_exists(dir) && !journal_in(&s), "not swept when old: %s", r.out);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* A journal of the previous version says nothing of its root: left alone,
+ * and said so. */
+START_TEST(old_journal_cannot_be_judged)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char dir[800];
+
+	cli_scratch_init(&s);
+	forge_session(&s, "44444444444444444444444444444444", 2, 999999, 1, dir, sizeof(dir));
+	sweep(&r, &s, NULL, NULL, NULL);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(cli_contains(r.out, "cannot be judged (its journal has no session line"),
+		      "%s", r.out);
+	ck_assert_msg(t_exists(dir) && journal_in(&s), "an unjudged session was swept");
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* A new launcher sweeps the over sessions of its journal directory in the
+ * background (older than a minute), silently. */
+START_TEST(new_launcher_sweeps_in_the_background)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char dir[800], young[800], j[900];
+
+	cli_scratch_init(&s);
+	forge_session(&s, "55555555555555555555555555555555", 3, getpid(), my_start() + 1, dir,
+		      sizeof(dir));
+	forge_session(&s, "66666666666666666666666666666666", 3, getpid(), my_start() + 1, young,
+		      sizeof(young));
+	snprintf(j, sizeof(j), "%s/55555555555555555555555555555555.journal", s.jdir);
+	struct timespec old[2] = { { time(NULL) - 600, 0 }, { time(NULL) - 600, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, j, old, 0), 0);
+	const char *args[] = { "run", "--", "sh", "-c", "echo out; echo err >&2", NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	ck_assert_str_eq(r.out, "out\n");
+	ck_assert_msg(!strstr(r.err, "sweep") && !strstr(r.err, "5555"), "stderr: %s", r.err);
+	ck_assert_msg(!t_exists(dir), "the old over session was not swept");
+	ck_assert_msg(t_exists(young), "a session over for less than a minute was swept");
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+START_TEST(usage)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	cli_scratch_init(&s);
+	const char *a[] = { "sweep", "--older-than", "soon", NULL };
+	run_rcshim(&r, &s, NULL, a);
+	ck_assert_exited(&r, 2);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* --metrics: a real parser (python3-prometheus-client) accepts the file,
+ * and its numbers are the report's. */
+START_TEST(metrics_parse_and_match_the_report)
+{
+	struct cli_scratch s;
+	struct rc_run r, py;
+	char mdir[800], other[900], fake[900], opt[900];
+
+	cli_scratch_init(&s);
+	/* The python of the tests, else Debian's (where apt puts the module). */
+	const char *pys[] = { cli_python(), "/usr/bin/python3" }, *python = NULL;
+	for (size_t i = 0; i < 2 && !python; i++) {
+		struct rc_run probe;
+		const char *pa[] = { pys[i], "-c", "import prometheus_client.parser", NULL };
+		if (access(pys[i], X_OK) != 0 && strchr(pys[i], '/')) {
+			continue;
+		}
+		t_run(&probe, false, NULL, NULL, pa);
+		if (WIFEXITED(probe.status) && WEXITSTATUS(probe.status) == 0) {
+			python = pys[i];
+		}
+		t_run_free(&probe);
+	}
+	if (!python) {
+		cli_scratch_fini(&s);
+		fprintf(stderr, "python3-prometheus-client is missing (scripts/deps.sh --test)\n");
+		exit(77);
+	}
+	snprintf(mdir, sizeof(mdir), "%s/textfile", s.dir);
+	ck_assert_int_eq(mkdir(mdir, 0755), 0);
+	snprintf(other, sizeof(other), "%s/node.prom", mdir);
+	t_write_file(other, "# someone else's\nnode_thing 1\n");
+	snprintf(fake, sizeof(fake), "%s/rcshim_other.prom", mdir);
+	t_write_file(fake, "not ours\n");
+	snprintf(opt, sizeof(opt), "--metrics=%s", mdir);
+	const char *args[] = { "run", "--json", opt, "--job", "a\"b\\c\nd", "--", "sh", "-c",
+			       "mktemp -d >/dev/null; mktemp >/dev/null; exit 3", NULL };
+	for (int i = 0; i < 2; i++) {
+		run_rcshim(&r, &s, NULL, args);
+		ck_assert_exited(&r, 3);
+		if (i == 0) {
+			t_run_free(&r);
+		}
+	}
+	/* The same job name as a file name, and the report of the last run. */
+	char prom[900], report[1000];
+	snprintf(prom, sizeof(prom), "%s/rcshim_a_b_c_d.prom", mdir);
+	ck_assert_msg(t_exists(prom), "no %s; stderr: %s", prom, r.err);
+	const char *rp = strstr(r.err, "report (");
+	ck_assert_msg(rp && strstr(rp, "): "), "no report named: %s", r.err);
+	snprintf(report, sizeof(report), "%s", strstr(rp, "): ") + 3);
+	report[strcspn(report, "\n")] = '\0';
+	const char *script =
+		"import json,sys\n"
+		"from prometheus_client.parser import text_string_to_metric_families as p\n"
+		"m={}\n"
+		"for fam in p(open(sys.argv[1]).read()):\n"
+		"  for s in fam.samples:\n"
+		"    m[(s.name,tuple(sorted(s.labels.items())))]=s.value\n"
+		"job='a\"b\\\\c\\nd'\n"
+		"r=json.load(open(sys.argv[2]))\n"
+		"t=r['after_exit']['temp']\n"
+		"def g(n,**l):\n"
+		"  l['job']=job\n"
+		"  return m[(n,tuple(sorted(l.items())))]\n"
+		"assert g('rcshim_runs_total',status='exit_3')==2, m\n"
+		"assert t['removed']==2, t\n"
+		"assert g('rcshim_reclaimed_total',kind='temp')==2*t['removed'], m\n"
+		"assert g('rcshim_left_alone_total',kind='temp')==2*(t['left_alone']+t['failed'])\n"
+		"assert g('rcshim_last_run_exit_code')==3\n"
+		"assert g('rcshim_cleanups_total',trigger='after_exit',priority='LOW')==2\n"
+		"print('ok', len(m))\n";
+	const char *pv[] = { python, "-c", script, prom, report, NULL };
+	t_run(&py, false, NULL, NULL, pv);
+	ck_assert_msg(WIFEXITED(py.status) && WEXITSTATUS(py.status) == 0, "parser: %s %s",
+		      py.out, py.err);
+	t_run_free(&py);
+	/* Nothing of anyone else's touched; no temporary name left. */
+	char *c = t_read_file(other);
+	ck_assert_str_eq(c, "# someone else's\nnode_thing 1\n");
+	free(c);
+	c = t_read_file(fake);
+	ck_assert_str_eq(c, "not ours\n");
+	free(c);
+	t_run_free(&r);
+	/* A file of the job's name that is not ours is never replaced. */
+	const char *a2[] = { "run", opt, "--job", "other", "--", "true", NULL };
+	run_rcshim(&r, &s, NULL, a2);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(cli_contains(r.err, "is not a file rcshim wrote"), "%s", r.err);
+	c = t_read_file(fake);
+	ck_assert_str_eq(c, "not ours\n");
+	free(c);
+	DIR *d = opendir(mdir);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		ck_assert_msg(!strstr(e->d_name, ".tmp"), "left: %s", e->d_name);
+	}
+	closedir(d);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+TEST_SUITE(sweep)
+{
+	ADD_TEST(s, sigkill_of_the_group_then_sweep);
+	ADD_TEST(s, live_member_keeps_the_session);
+	ADD_TEST(s, reused_pid_is_not_a_member);
+	ADD_TEST(s, older_than);
+	ADD_TEST(s, old_journal_cannot_be_judged);
+	ADD_TEST(s, new_launcher_sweeps_in_the_background);
+	ADD_TEST(s, usage);
+	ADD_TEST(s, metrics_parse_and_match_the_report);
+}
