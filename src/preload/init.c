@@ -24,6 +24,7 @@
 #include "preload/heap.h"
 #include "preload/real.h"
 #include "report/report.h"
+#include "report/timeline.h"
 #include "trigger/live.h"
 #include "trigger/signals.h"
 #include "trigger/worker.h"
@@ -125,6 +126,7 @@ after_fork_child(void)
 	rc_scope_fork_child();
 	rc_custom_fork_child();
 	rc_engine_after_fork_child();
+	rc_timeline_after_fork_child();
 	rc_guard--;
 }
 

@@ -321,6 +321,13 @@ rc_worker_start_or_defer(void)
 }
 
 void
+rc_worker_start_later(void)
+{
+	atomic_store(&start_deferred, true);
+	atomic_fetch_or(&rc_due, RC_DUE_START);
+}
+
+void
 rc_worker_need(void)
 {
 	if (rc_worker_running()) {
