@@ -11,6 +11,7 @@
  *   held.c     what the processes' reports say they held at their end
  *   remote.c   `rcshim clean PID`, `rcshim report PID`
  *   json.c     a JSON syntax check for merging reports
+ *   plot.c     `rcshim plot`: a --timeline report drawn as SVG or HTML
  *
  * The launcher is an ordinary program: it uses stdio and malloc freely.
  */
@@ -59,6 +60,17 @@ const char *cli_signal_name(int sig, char *buf, size_t len);
 int cli_run(int argc, char **argv);
 int cli_clean(int argc, char **argv);
 int cli_report(int argc, char **argv);
+
+/* ---- plot.c: rcshim plot, and --timeline's optional argument ---- */
+int cli_plot(int argc, char **argv);
+/* Whether option @name (of cli_var_opts) takes an optional argument. */
+bool cli_opt_optional(const char *name);
+/* Its value when given without "=": the next word if it is one (an
+ * interval: optind moves past it), else "on". */
+const char *cli_opt_optarg(const char *name, int argc, char **argv);
+/* RCSHIM_TIMELINE is on in @envp and no RCSHIM_REPORT_FORMAT is set: the
+ * report is to be JSON (rcshim plot reads JSON). */
+bool cli_timeline_wants_json(char *const *envp);
 
 /* ---- wait.c ---- */
 

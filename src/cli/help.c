@@ -59,6 +59,10 @@ const struct cli_var_opt cli_var_opts[] = {
 	  "format of the reports (default text)" },
 	{ "log", "RCSHIM_LOG", "LEVEL",
 	  "quiet, warn, info, debug or 0-3 (default warn)" },
+	{ "timeline", "RCSHIM_TIMELINE", "[INTERVAL]",
+	  "sample what each process holds every INTERVAL\n"
+	  "(default 100ms; 50ms, 0.5s, off) into the JSON\n"
+	  "report, for rcshim plot" },
 };
 const size_t cli_n_var_opts = sizeof(cli_var_opts) / sizeof(cli_var_opts[0]);
 
@@ -119,13 +123,14 @@ cli_help(FILE *f)
 	fputs("Usage: rcshim run [OPTIONS] [--] CMD [ARGS...]\n"
 	      "       rcshim clean PID [--priority P]\n"
 	      "       rcshim report PID [--timeout SECONDS]\n"
+	      "       rcshim plot REPORT -o OUT.html|OUT.svg\n"
 	      "       rcshim --help | --version\n"
 	      "\n"
 	      "rcshim run runs CMD with librcshim preloaded into it and every process it\n"
 	      "starts, waits for the last of them, then removes the temp files and\n"
 	      "directories they left behind, however they ended (SIGKILL included), and\n"
 	      "exits as CMD did.  rcshim clean asks a running process for a live cleanup;\n"
-	      "rcshim report prints its report.\n"
+	      "rcshim report prints its report; rcshim plot draws a --timeline report.\n"
 	      "\n"
 	      "Options of run (each sets the RCSHIM_ variable named in rcshim(1)):\n",
 	      f);

@@ -10,7 +10,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 2) {
-		return cli_usage_error("no command given (run, clean or report)");
+		return cli_usage_error("no command given (run, clean, report or plot)");
 	}
 	const char *sub = argv[1];
 	if (!strcmp(sub, "run")) {
@@ -21,6 +21,9 @@ main(int argc, char **argv)
 	}
 	if (!strcmp(sub, "report")) {
 		return cli_report(argc - 1, argv + 1);
+	}
+	if (!strcmp(sub, "plot")) {
+		return cli_plot(argc - 1, argv + 1);
 	}
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		cli_help(stdout);
@@ -34,5 +37,5 @@ main(int argc, char **argv)
 		return cli_usage_error("unknown option '%s' (options come after the command: "
 				       "rcshim run [OPTIONS] -- CMD)", sub);
 	}
-	return cli_usage_error("unknown command '%s' (run, clean or report)", sub);
+	return cli_usage_error("unknown command '%s' (run, clean, report or plot)", sub);
 }
