@@ -584,7 +584,7 @@ draw(FILE *f, struct plot *pl, const char *title)
 		nev += pl->p[i].events && pl->p[i].events->t == J_ARR ? pl->p[i].events->n : 0;
 	}
 	int lanes = nev > 4 ? 4 : (int)nev;
-	int top = TOP + lanes * 14;
+	int top = TOP + lanes * 14 + 12;
 	int plot_w = W - LEFT - RIGHT;
 	int h = top + NKINDS * (CHART_H + CHART_GAP) + 30;
 #define X(t) (LEFT + (t) / tmax * plot_w)
@@ -637,7 +637,12 @@ draw(FILE *f, struct plot *pl, const char *title)
 			}
 			vmax = cum[pl->np * ng + g] > vmax ? cum[pl->np * ng + g] : vmax;
 		}
-		double vstep = nice_step(vmax > 0 ? vmax : 1, 4);
+		/* Bytes step in whole KiB, MiB, ...: 256 KiB, not 262144. */
+		double unit = 1;
+		while (kinds[k].bytes && vmax / unit >= 1024) {
+			unit *= 1024;
+		}
+		double vstep = vmax > 0 ? nice_step(vmax / unit, 4) * unit : 1;
 		if (!kinds[k].bytes && vstep < 1) {
 			vstep = 1;
 		}
@@ -655,7 +660,11 @@ draw(FILE *f, struct plot *pl, const char *title)
 			LEFT, y0 - 8, kinds[k].title, W - RIGHT, y0 - 8, peak);
 		fprintf(f, "<rect class=\"plot-area\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
 			   "fill=\"#fafafa\" stroke=\"#ccc\"/>\n", LEFT, y0, plot_w, CHART_H);
-		for (double v = 0; v <= vtop + vstep / 2; v += vstep) {
+		if (vmax <= 0) {
+			fprintf(f, "<text class=\"chart-empty\" x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
+				   "fill=\"#888\">none held</text>\n", LEFT + plot_w / 2, y0 + CHART_H / 2);
+		}
+		for (double v = 0; v <= vtop + vstep / 2; v += vmax > 0 ? vstep : 2 * vtop) {
 			char lab[32];
 			human(lab, sizeof(lab), v, kinds[k].bytes);
 			fprintf(f, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" "
