@@ -13,6 +13,7 @@ BUILDDIR=build scripts/build.sh
 steps=$((secs * 1000 / 3 / 200))
 [ "$steps" -ge 1 ] || steps=1
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 TMPDIR=$tmp RCSHIM_TMP_ROOTS=$tmp build/src/rcshim run --timeline --tmp-owner process \
@@ -27,7 +28,7 @@ for b in chromium chromium-browser google-chrome; do
 	if command -v "$b" >/dev/null 2>&1; then
 		timeout 90 "$b" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
 			--user-data-dir="$tmp/profile" --hide-scrollbars --window-size=1200,1500 \
-			--screenshot="$PWD/$out/timeline.png" "file://$PWD/$out/timeline.html" \
+			--screenshot="$out/timeline.png" "file://$out/timeline.html" \
 			>/dev/null 2>&1 || true
 		break
 	fi

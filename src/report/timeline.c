@@ -213,6 +213,17 @@ rc_timeline_tick(uint64_t now)
 }
 
 void
+rc_timeline_sample_now(void)
+{
+	if (!T.on || atomic_load(&T.stopped)) {
+		return;
+	}
+	rc_spin_lock(&T.lock);
+	take(rc_now_ms());
+	rc_spin_unlock(&T.lock);
+}
+
+void
 rc_timeline_event(const struct rc_clean_req *req, const struct rcshim_result *res)
 {
 	if (!T.on || !req || !res) {

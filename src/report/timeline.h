@@ -34,6 +34,10 @@ uint64_t rc_timeline_tick(uint64_t now_ms);
  * more after it. */
 void rc_timeline_final(void);
 
+/* On the worker, just before a live cleanup: a sample, so that the drop
+ * shows where it happened whatever the interval. */
+void rc_timeline_sample_now(void);
+
 /* A cleanup ran (rc_report_cleanup): an event, and a sample soon after. */
 void rc_timeline_event(const struct rc_clean_req *req, const struct rcshim_result *res);
 
