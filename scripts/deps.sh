@@ -30,6 +30,23 @@ if [ "${1:-}" = "--test" ]; then
 		/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null ||
 		need="$need python3-prometheus-client"
 fi
+# scripts/plot-browser-check.sh (the plot-browser test, which exits 77
+# without it) loads rcshim plot's page in headless Chromium: installed with
+# --browser, and with --test only when it is cheap here (what apt would
+# download is under RCSHIM_BROWSER_MAX_MB, default 150 MiB).
+want_browser=""
+if [ "${1:-}" = "--browser" ]; then
+	want_browser=1
+elif [ "${1:-}" = "--test" ] && ! have_cmd chromium && have_cmd apt-get; then
+	mb=$(apt-get install --print-uris -qq chromium 2>/dev/null |
+		awk '{ s += $3 } END { printf "%d", s / 1048576 }')
+	[ -n "$mb" ] && [ "$mb" -gt 0 ] && [ "$mb" -lt "${RCSHIM_BROWSER_MAX_MB:-150}" ] &&
+		want_browser=1
+fi
+if [ -n "$want_browser" ]; then
+	have_cmd chromium || need="$need chromium"
+	have_cmd python3 || need="$need python3"
+fi
 # The benchmarks compare against heaptrack and run ffmpeg (not needed to
 # build or test).
 if [ "${1:-}" = "--bench" ]; then

@@ -14,6 +14,7 @@
  *   sweep.c    `rcshim sweep`: the sessions nobody replayed; the launcher's
  *              background sweep
  *   metrics.c  `--metrics DIR`: the run in Prometheus text format
+ *   plot.c     `rcshim plot`: a --timeline report drawn as SVG or HTML
  *
  * The launcher is an ordinary program: it uses stdio and malloc freely.
  */
@@ -78,6 +79,17 @@ pid_t cli_sweep_background(const char *self_exe, const char *dir, const sigset_t
 /* wait.c: a helper child of the launcher's (the background sweep): not
  * named among the processes the program left running. */
 extern pid_t cli_wait_helper;
+
+/* ---- plot.c: rcshim plot, and --timeline's optional argument ---- */
+int cli_plot(int argc, char **argv);
+/* Whether option @name (of cli_var_opts) takes an optional argument. */
+bool cli_opt_optional(const char *name);
+/* Its value when given without "=": the next word if it is one (an
+ * interval: optind moves past it), else "on". */
+const char *cli_opt_optarg(const char *name, int argc, char **argv);
+/* RCSHIM_TIMELINE is on in @envp and no RCSHIM_REPORT_FORMAT is set: the
+ * report is to be JSON (rcshim plot reads JSON). */
+bool cli_timeline_wants_json(char *const *envp);
 
 /* ---- wait.c ---- */
 

@@ -59,6 +59,10 @@ const struct cli_var_opt cli_var_opts[] = {
 	  "format of the reports (default text)" },
 	{ "log", "RCSHIM_LOG", "LEVEL",
 	  "quiet, warn, info, debug or 0-3 (default warn)" },
+	{ "timeline", "RCSHIM_TIMELINE", "[INTERVAL]",
+	  "sample what each process holds every INTERVAL\n"
+	  "(default 100ms; 50ms, 0.5s, off) into the JSON\n"
+	  "report, for rcshim plot" },
 };
 const size_t cli_n_var_opts = sizeof(cli_var_opts) / sizeof(cli_var_opts[0]);
 
@@ -120,6 +124,7 @@ cli_help(FILE *f)
 	      "       rcshim clean PID [--priority P]\n"
 	      "       rcshim report PID [--timeout SECONDS]\n"
 	      "       rcshim sweep [--dry-run] [--older-than AGE] [--all-users]\n"
+	      "       rcshim plot REPORT -o OUT.html|OUT.svg\n"
 	      "       rcshim --help | --version\n"
 	      "\n"
 	      "rcshim run runs CMD with librcshim preloaded into it and every process it\n"
@@ -127,7 +132,7 @@ cli_help(FILE *f)
 	      "directories they left behind, however they ended (SIGKILL included), and\n"
 	      "exits as CMD did.  rcshim clean asks a running process for a live cleanup;\n"
 	      "rcshim report prints its report; rcshim sweep cleans up after killed\n"
-	      "launchers.\n"
+	      "launchers; rcshim plot draws a --timeline report.\n"
 	      "\n"
 	      "Options of run (each sets the RCSHIM_ variable named in rcshim(1)):\n",
 	      f);

@@ -10,7 +10,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 2) {
-		return cli_usage_error("no command given (run, clean, report or sweep)");
+		return cli_usage_error("no command given (run, clean, report, sweep or plot)");
 	}
 	const char *sub = argv[1];
 	if (!strcmp(sub, "run")) {
@@ -25,6 +25,9 @@ main(int argc, char **argv)
 	if (!strcmp(sub, "sweep")) {
 		return cli_sweep(argc - 1, argv + 1);
 	}
+	if (!strcmp(sub, "plot")) {
+		return cli_plot(argc - 1, argv + 1);
+	}
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		cli_help(stdout);
 		return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILED;
@@ -37,5 +40,5 @@ main(int argc, char **argv)
 		return cli_usage_error("unknown option '%s' (options come after the command: "
 				       "rcshim run [OPTIONS] -- CMD)", sub);
 	}
-	return cli_usage_error("unknown command '%s' (run, clean, report or sweep)", sub);
+	return cli_usage_error("unknown command '%s' (run, clean, report, sweep or plot)", sub);
 }

@@ -51,8 +51,10 @@ parse_options(int argc, char **argv, struct run_opts *o)
 	size_t n = 0;
 
 	for (size_t i = 0; i < cli_n_var_opts; i++) {
-		longopts[n++] = (struct option){ cli_var_opts[i].option, required_argument, NULL,
-						 OPT_VAR + (int)i };
+		longopts[n++] = (struct option){ cli_var_opts[i].option,
+						 cli_opt_optional(cli_var_opts[i].option)
+							 ? optional_argument : required_argument,
+						 NULL, OPT_VAR + (int)i };
 	}
 	longopts[n++] = (struct option){ "json", no_argument, NULL, OPT_JSON };
 	longopts[n++] = (struct option){ "metrics", required_argument, NULL, OPT_METRICS };
@@ -125,7 +127,8 @@ parse_options(int argc, char **argv, struct run_opts *o)
 		}
 		default:
 			if (c >= OPT_VAR && c < OPT_VAR + (int)cli_n_var_opts) {
-				o->val[c - OPT_VAR] = optarg;
+				o->val[c - OPT_VAR] = optarg ? optarg
+					: cli_opt_optarg(cli_var_opts[c - OPT_VAR].option, argc, argv);
 			}
 			break;
 		}
@@ -243,6 +246,9 @@ cli_run(int argc, char **argv)
 		if (o.val[i]) {
 			env_set(&env, cli_var_opts[i].var, o.val[i]);
 		}
+	}
+	if (cli_timeline_wants_json(env.v)) {
+		env_set(&env, "RCSHIM_REPORT_FORMAT", "json");
 	}
 	const char *user_report = cli_report_checked(cli_env_get(env.v, "RCSHIM_REPORT"),
 						     cli_env_get(env.v, "RCSHIM_LOG"));

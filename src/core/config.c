@@ -1050,6 +1050,82 @@ show_log(const struct rc_config *cfg, const struct rc_var *v, char *buf,
 		       : "?");
 }
 
+/* timeline: the sampler's interval (src/report/timeline.c) */
+
+bool
+rc_parse_timeline(const char *val, unsigned *out)
+{
+	size_t len = strlen(val);
+	uint64_t secs = 0, frac = 0, ms;
+
+	for (size_t i = 0; i < N_ELEM(words_off); i++) {
+		if (ieq(val, words_off[i])) {
+			*out = 0;
+			return true;
+		}
+		/* "1" is a number of seconds, not "on". */
+		if (i > 0 && ieq(val, words_on[i])) {
+			*out = RC_TIMELINE_DEFAULT_MS;
+			return true;
+		}
+	}
+	if (len > 2 && ieqn(val + len - 2, 2, "ms")) {
+		if (!parse_uint(val, len - 2, RC_TIMELINE_MAX_MS, &ms)) {
+			return false;
+		}
+	} else {
+		if (len > 1 && lower(val[len - 1]) == 's') {
+			len--;
+		}
+		const char *dot = memchr(val, '.', len);
+		size_t ilen = dot ? (size_t)(dot - val) : len;
+		if (ilen > 0 && !parse_uint(val, ilen, RC_TIMELINE_MAX_MS / 1000, &secs)) {
+			return false;
+		}
+		if (dot) {
+			size_t flen = len - ilen - 1;
+			if (flen == 0 || flen > 3 || !parse_uint(dot + 1, flen, 999, &frac)) {
+				return false;
+			}
+			while (flen++ < 3) {
+				frac *= 10;
+			}
+		} else if (ilen == 0) {
+			return false;
+		}
+		ms = secs * 1000 + frac;
+	}
+	if (ms < RC_TIMELINE_MIN_MS || ms > RC_TIMELINE_MAX_MS) {
+		return false;
+	}
+	*out = (unsigned)ms;
+	return true;
+}
+
+static bool
+parse_timeline(struct rc_config *cfg, const struct rc_var *v, const char *val,
+	       char *why, size_t why_n)
+{
+	return rc_parse_timeline(val, &cfg->timeline_ms);
+}
+
+static void
+reset_timeline(struct rc_config *cfg, const struct rc_var *v, const char *tmpdir)
+{
+	cfg->timeline_ms = 0;
+}
+
+static void
+show_timeline(const struct rc_config *cfg, const struct rc_var *v, char *buf,
+	      size_t n)
+{
+	if (cfg->timeline_ms == 0) {
+		rc_fmt(buf, n, "off");
+	} else {
+		rc_fmt(buf, n, "%ums", cfg->timeline_ms);
+	}
+}
+
 #define ACCEPT_PRIO "LOW, MEDIUM, HIGH, CRITICAL or 0-3"
 #define OFF(f) offsetof(struct rc_config, f)
 
@@ -1100,6 +1176,9 @@ static const struct rc_var vars[] = {
 	  show_format, OFF(report_format), false },
 	{ "LOG", "quiet, warn, info, debug or 0-3", parse_log, reset_log,
 	  show_log, OFF(log_level), false },
+	{ "TIMELINE",
+	  "on, off, or an interval from 10ms to 3600s: 50ms, 0.5s, 2 (seconds)",
+	  parse_timeline, reset_timeline, show_timeline, OFF(timeline_ms), false },
 };
 
 #define N_VARS N_ELEM(vars)

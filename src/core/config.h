@@ -44,6 +44,7 @@ struct rc_config {
 	char report[1024];               /* RCSHIM_REPORT; "" = none, "-" = stderr */
 	enum rc_report_format report_format; /* RCSHIM_REPORT_FORMAT */
 	int log_level;                   /* RCSHIM_LOG as enum rc_log_level */
+	unsigned timeline_ms;            /* RCSHIM_TIMELINE sample interval; 0 = off */
 
 	char roots_buf[RC_TMP_ROOTS_BUF]; /* storage for tmp_roots */
 };
@@ -74,6 +75,14 @@ int rc_parse_priority(const char *s);
 /* Parses a signal name ("USR1", "SIGUSR1", "RTMIN+3", a number) or "none"
  * (0).  -1 if invalid. */
 int rc_parse_signal(const char *s);
+
+/* Parses an RCSHIM_TIMELINE value: on/yes/true (100 ms), off/no/false/0,
+ * or an interval "50ms", "0.5s", "2" (seconds, as RCSHIM_INTERVAL) from
+ * RC_TIMELINE_MIN_MS to RC_TIMELINE_MAX_MS.  False if invalid. */
+bool rc_parse_timeline(const char *s, unsigned *ms);
+#define RC_TIMELINE_DEFAULT_MS 100
+#define RC_TIMELINE_MIN_MS 10
+#define RC_TIMELINE_MAX_MS 3600000
 
 /* Name of a priority: "LOW".."CRITICAL". */
 const char *rc_priority_name(int p);

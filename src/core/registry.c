@@ -208,6 +208,37 @@ rc_reg_rename(const char *from, const char *to)
 }
 
 size_t
+rc_reg_tally(int32_t pid, uint64_t count[RCSHIM_KIND_COUNT], uint64_t bytes[RCSHIM_KIND_COUNT],
+	     char *paths, size_t paths_len, size_t max_paths)
+{
+	size_t np = 0, used = 0;
+
+	memset(count, 0, RCSHIM_KIND_COUNT * sizeof(*count));
+	memset(bytes, 0, RCSHIM_KIND_COUNT * sizeof(*bytes));
+	rc_spin_lock(&R.lock);
+	for (size_t b = 0; b < R.nbuckets; b++) {
+		for (const struct rc_record *r = R.buckets[b]; r; r = r->hnext) {
+			if (r->pid != pid || r->kind >= RCSHIM_KIND_COUNT) {
+				continue;
+			}
+			count[r->kind]++;
+			bytes[r->kind] += r->size;
+			if (r->kind == RCSHIM_KIND_TEMP && !(r->flags & RC_REC_DIR) && r->path &&
+			    np < max_paths) {
+				size_t l = strlen(r->path) + 1;
+				if (used + l <= paths_len) {
+					memcpy(paths + used, r->path, l);
+					used += l;
+					np++;
+				}
+			}
+		}
+	}
+	rc_spin_unlock(&R.lock);
+	return np;
+}
+
+size_t
 rc_reg_count(int kind)
 {
 	return atomic_load_explicit(&R.per_kind[kind % RCSHIM_KIND_COUNT],

@@ -63,6 +63,16 @@ void rc_reg_put_back(const struct rc_record *rec);
 /* Number of records of @kind (racy read, for fast rejects). */
 size_t rc_reg_count(int kind);
 
+/* What process @pid owns, by kind: records and their size fields summed
+ * (GPU bytes; a temp file's size when it was tracked), without
+ * allocating.  The paths of up to @max_paths TEMP files (not directories)
+ * are copied, NUL-terminated, into @paths (@paths_len bytes in all), so
+ * that the caller can stat them outside the lock; the number copied is
+ * returned.  For the timeline sampler (report/timeline.c). */
+size_t rc_reg_tally(int32_t pid, uint64_t count[RCSHIM_KIND_COUNT],
+		    uint64_t bytes[RCSHIM_KIND_COUNT], char *paths, size_t paths_len,
+		    size_t max_paths);
+
 /* Copies out the records for which @match returns true, newest first,
  * removing them from the table when @take is set.  The array and its path
  * strings belong to the caller: free with rc_reg_free_list.  Returns the

@@ -25,6 +25,7 @@
 #include "preload/real.h"
 #include "report/report.h"
 #include "report/symbol.h"
+#include "report/timeline.h"
 #include "trigger/live.h"
 #include "trigger/signals.h"
 #include "trigger/worker.h"
@@ -126,6 +127,7 @@ after_fork_child(void)
 	rc_scope_fork_child();
 	rc_custom_fork_child();
 	rc_engine_after_fork_child();
+	rc_timeline_after_fork_child();
 	rc_guard--;
 }
 

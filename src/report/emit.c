@@ -11,6 +11,7 @@
 #include "core/registry.h"
 #include "core/stack.h"
 #include "report/internal.h"
+#include "report/timeline.h"
 
 #define TEXT_ITEMS_PER_GROUP 8
 #define JSON_ITEMS_PER_GROUP 64
@@ -435,6 +436,7 @@ rc_report_emit_text(struct rc_out *o, struct rc_report *r)
 			rc_out_fmt(o, "  (%lu more not kept)\n", (unsigned long)r->notes_dropped);
 		}
 	}
+	rc_timeline_emit_text(o);
 	rc_out_fmt(o, "shim memory: %zu bytes mapped; %zu stacks (%zu bytes), "
 		   "%lu heap samples (%zu bytes)\n",
 		   r->arena_mapped, r->stack_count, r->stack_memory, (unsigned long)r->heap.samples,
@@ -722,6 +724,7 @@ rc_report_emit_json(struct rc_out *o, struct rc_report *r)
 		}
 		rc_out_str(o, "]");
 	}
+	rc_timeline_emit_json(o);
 	rc_out_fmt(o, ",\"shim_memory\":{\"mapped\":%zu,\"stacks\":%zu,\"stack_bytes\":%zu,"
 		   "\"sample_bytes\":%zu},\"truncated\":%s}\n",
 		   r->arena_mapped, r->stack_count, r->stack_memory, r->sample_memory,

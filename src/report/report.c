@@ -23,6 +23,7 @@
 #include "report/dest.h"
 #include "report/internal.h"
 #include "report/report.h"
+#include "report/timeline.h"
 
 static struct {
 	struct rc_spinlock write_lock; /* one report at a time */
@@ -553,6 +554,7 @@ rc_report_cleanup(const struct rc_clean_req *req, const struct rcshim_result *re
 	R.cleanups[R.ncleanups % RC_REPORT_MAX_CLEANUPS] = c;
 	R.ncleanups++;
 	rc_spin_unlock(&R.log_lock);
+	rc_timeline_event(req, res);
 
 	if (req->mode == RC_MODE_FINAL && req->scope == 0 && req->reason == RC_REASON_SIGNAL) {
 		/* The process ends right after this: no destructor will
@@ -641,6 +643,7 @@ rc_report_note(const char *fmt, ...)
 void
 rc_report_before_exit(void)
 {
+	rc_timeline_final();
 	if (!rc_cfg.report[0] || R.snap_taken) {
 		return;
 	}

@@ -14,6 +14,7 @@
 #include "core/sys.h"
 #include "core/state.h"
 #include "report/report.h"
+#include "report/timeline.h"
 #include "trigger/live.h"
 #include "trigger/monitor.h"
 #include "trigger/worker.h"
@@ -79,7 +80,8 @@ rc_live_init(void)
 	L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
 	/* A worker already asleep waits for the old schedule. */
 	rc_worker_wake();
-	return rc_cfg.interval_ms || L.pressure_on;
+	bool timeline = rc_timeline_init();
+	return rc_cfg.interval_ms || L.pressure_on || timeline;
 }
 
 /* Worker: takes a change asked for through the API. */
@@ -185,6 +187,8 @@ rc_live_tick(uint64_t now)
 		L.next_poll_ms = now + L.pcfg.poll_ms;
 	}
 	uint64_t next = L.next_interval_ms < L.next_poll_ms ? L.next_interval_ms : L.next_poll_ms;
+	uint64_t tl = rc_timeline_tick(now);
+	next = tl < next ? tl : next;
 	return next == UINT64_MAX ? UINT64_MAX : (next > now ? next - now : 0);
 }
 

@@ -17,6 +17,7 @@
 #include "core/state.h"
 #include "core/sys.h"
 #include "report/report.h"
+#include "report/timeline.h"
 #include "trigger/live.h"
 #include "trigger/worker.h"
 
@@ -96,6 +97,7 @@ rc_worker_run_live(rcshim_priority prio, enum rc_reason reason)
 	struct rc_clean_req req = { RC_MODE_LIVE, prio, reason, 0, 0 };
 	struct rcshim_result res;
 
+	rc_timeline_sample_now();
 	if (rc_clean(&req, &res) == RCSHIM_BUSY) {
 		/* Another cleanup (an API call) is running: ask again after a
 		 * moment rather than drop the request. */
@@ -323,6 +325,13 @@ rc_worker_start_or_defer(void)
 		return;
 	}
 	rc_worker_ensure();
+}
+
+void
+rc_worker_start_later(void)
+{
+	atomic_store(&start_deferred, true);
+	atomic_fetch_or(&rc_due, RC_DUE_START);
 }
 
 void

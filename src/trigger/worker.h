@@ -39,6 +39,8 @@ void rc_worker_need(void);
 
 /* The constructor, with a timer or pressure monitor configured. */
 void rc_worker_start_or_defer(void);
+/* The start at the next tracked call (a fork child's sampler). */
+void rc_worker_start_later(void);
 /* A start deferred by rc_worker_start_or_defer, at a safe point. */
 void rc_worker_start_deferred(void);
 

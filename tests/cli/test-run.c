@@ -361,7 +361,7 @@ START_TEST(options_set_the_variables)
 		{ "heap-sample", "64k" },      { "heap", "exact" },
 		{ "stack-depth", "8" },
 		{ "report", "" },	       { "report-format", "text" },
-		{ "log", "warn" },
+		{ "log", "warn" },	       { "timeline", "50ms" },
 	};
 	const char *args[64] = { "run" };
 	size_t k = 1;

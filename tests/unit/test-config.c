@@ -1121,8 +1121,40 @@ START_TEST(names)
 }
 END_TEST
 
+START_TEST(timeline_values)
+{
+	static const struct {
+		const char *v;
+		unsigned ms;
+	} ok[] = {
+		{ "on", 100 },	 { "YES", 100 }, { "true", 100 }, { "off", 0 },	    { "0", 0 },
+		{ "no", 0 },	 { "50ms", 50 }, { "10ms", 10 },  { "0.5s", 500 },  { "0.25", 250 },
+		{ "2", 2000 },	 { "1", 1000 },  { "3s", 3000 },  { "3600s", 3600000 },
+		{ "100MS", 100 },
+	};
+	static const char *const bad[] = { "fast", "5ms", "9ms", "0.001", "3601", "-1", "1.5.2",
+					   "ms", "s", ".5x", "1e3", " 50ms", "0.0005s" };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		unsigned ms = 12345;
+		ck_assert_msg(rc_parse_timeline(ok[i].v, &ms) && ms == ok[i].ms, "%s -> %u",
+			      ok[i].v, ms);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		unsigned ms = 7;
+		ck_assert_msg(!rc_parse_timeline(bad[i], &ms) && ms == 7, "%s accepted", bad[i]);
+	}
+	ck_assert_int_eq(load1("RCSHIM_TIMELINE=50ms"), 0);
+	ck_assert_uint_eq(cfg.timeline_ms, 50);
+	ck_assert_int_eq(load1("RCSHIM_TIMELINE=fast"), 1);
+	ck_assert_uint_eq(cfg.timeline_ms, 0);
+	ck_assert_ptr_nonnull(strstr(W.line[0], "RCSHIM_TIMELINE=fast is not valid (accepted: "));
+	ck_assert_ptr_nonnull(strstr(W.line[0], "; using off"));
+}
+END_TEST
+
 TEST_SUITE(config)
 {
+	ADD_TEST(s, timeline_values);
 	ADD_TEST(s, defaults_empty_env);
 	ADD_TEST(s, empty_values_mean_default);
 	ADD_TEST(s, priority_valid);
