@@ -458,7 +458,10 @@ rc_report_gathered(const char *quiet)
 static bool
 is_quiet(const struct rc_report *r)
 {
-	return r->event == RC_EVENT_EXIT && r->nitems == 0 && r->ncleanups == 0 &&
+	/* A timeline (RCSHIM_TIMELINE) is a picture of the whole run, also
+	 * of a process that ended with nothing. */
+	return r->event == RC_EVENT_EXIT && !rc_cfg.timeline_ms && r->nitems == 0 &&
+	       r->ncleanups == 0 &&
 	       r->cleanups_dropped == 0 && r->nnotes == 0 && r->notes_dropped == 0 &&
 	       (!r->heap_active || r->heap.ngroups == 0);
 }
