@@ -148,7 +148,8 @@ capture(void *ctx, const char *line)
 int
 cli_check_option(const char *option, const char *var, const char *val)
 {
-	if (!*val) {
+	/* An empty --report is a setting: no report at all. */
+	if (!*val && strcmp(option, "report") != 0) {
 		cli_msg("run: --%s needs a value (an empty one is not a setting)", option);
 		return CLI_EXIT_USAGE;
 	}
