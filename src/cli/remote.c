@@ -494,7 +494,8 @@ cli_clean(int argc, char **argv)
 	char path[512];
 	bool nowhere = !rc_live_answer_path(pid, id, path, sizeof(path))[0];
 	/* Without --priority, the process's own RCSHIM_SIGNAL_PRIORITY. */
-	int value = (int)(id << RC_LIVE_ANSWER_SHIFT) + (o.prio >= 0 ? o.prio + 1 : 0);
+	int value = (int)(RC_LIVE_ANSWER_FLAG | (id << RC_LIVE_ANSWER_SHIFT)) +
+		    (o.prio >= 0 ? o.prio + 1 : 0);
 	if (o.no_wait || nowhere) {
 		value = o.prio >= 0 ? o.prio + 1 : 0;
 	}

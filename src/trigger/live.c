@@ -428,20 +428,22 @@ rc_live_on_signal(int sig, int code, int value)
 	if (code == SI_QUEUE && value == RC_LIVE_REPORT_VALUE) {
 		bit = RC_WORKER_REPORT_BIT;
 	} else {
-		if (code == SI_QUEUE && value > 7 && (value & 7) <= 4) {
+		unsigned id = ((unsigned)value & ~RC_LIVE_ANSWER_FLAG) >> RC_LIVE_ANSWER_SHIFT;
+		if (code == SI_QUEUE && ((unsigned)value & RC_LIVE_ANSWER_FLAG) && id &&
+		    (value & 7) <= 4) {
 			/* `rcshim clean PID`, waiting for the result. */
 			if (value & 7) {
 				prio = (rcshim_priority)((value & 7) - 1);
 			}
-			answer_wanted((unsigned)value >> RC_LIVE_ANSWER_SHIFT, prio);
+			answer_wanted(id, prio);
 			value = (int)prio + 1;
 		}
 		if (code == SI_QUEUE) {
 			if (value < 1 || value > 4) {
 				atomic_fetch_add(&L.refused, 1);
 				rc_warn("signal %d with value %d refused: values 1-4 select LOW, "
-					"MEDIUM, HIGH, CRITICAL; 5 asks for a report; ID * 8 + 0-4 "
-					"a cleanup whose result `rcshim clean` waits for", sig, value);
+					"MEDIUM, HIGH, CRITICAL; 5 asks for a report; 2^30 + ID * 8 "
+					"+ 0-4 a cleanup whose result `rcshim clean` waits for", sig, value);
 				return;
 			}
 			prio = (rcshim_priority)(value - 1);

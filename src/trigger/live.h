@@ -51,12 +51,14 @@ const char *rc_live_report_path(int pid, char *buf, size_t len);
 void rc_live_write_requested_report(void);
 
 /* A clean request that wants its result (`rcshim clean PID`): the sigqueue
- * value is ID * 8 + P, ID 1 to 2^28 - 1 (the launcher's request id), P 0
- * (the process's own signal priority) or 1-4 (LOW to CRITICAL).  The
- * answer goes to "<journal dir>/clean-<pid>-<ID>" (rc_live_answer_path),
- * written by the cleanup that ran for it. */
+ * value is 2^30 + ID * 8 + P, ID 1 to 2^27 - 1 (the launcher's request id),
+ * P 0 (the process's own signal priority) or 1-4 (LOW to CRITICAL); any
+ * other value above 5 is refused as before.  The answer goes to
+ * "<journal dir>/clean-<pid>-<ID>" (rc_live_answer_path), written by the
+ * cleanup that ran for it. */
+#define RC_LIVE_ANSWER_FLAG (1u << 30)
 #define RC_LIVE_ANSWER_SHIFT 3
-#define RC_LIVE_ANSWER_MAX_ID ((1u << 28) - 1)
+#define RC_LIVE_ANSWER_MAX_ID ((1u << 27) - 1)
 
 /* The requests waiting for an answer that a cleanup at @prio serves (asked
  * at @prio or below): their slots, in @marks (at least
