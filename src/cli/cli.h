@@ -2,6 +2,7 @@
  *
  *   rcshim.c   main: subcommands, --help, --version
  *   help.c     the options table, --help, messages
+ *   options.c  option values checked before the run; "did you mean"
  *   run.c      `rcshim run`: options, the child's environment, fork/exec
  *   wait.c     the subreaper's wait, signals passed on, the exit as CMD's
  *   env.c      the library path and LD_PRELOAD
@@ -55,6 +56,19 @@ void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error: the message, a pointer to --help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_help(FILE *f);
+
+/* ---- options.c: option values checked before anything runs ---- */
+
+/* "; did you mean 'HIGH'?" when @arg is within two edits (case-insensitive,
+ * a swap of two neighbours counting one) of exactly one nearest word of
+ * @words (NULL-terminated); else "".  Written to @buf. */
+const char *cli_did_you_mean(const char *arg, const char *const *words, char *buf, size_t len);
+extern const char *const cli_priority_words[];
+
+/* Checks the value @val of `rcshim run --@option` (setting @var) with the
+ * shim's own parser (core/config.c), and for --report the file's checks
+ * (report/dest.h).  0, or CLI_EXIT_USAGE after one line on stderr. */
+int cli_check_option(const char *option, const char *var, const char *val);
 
 /* "SIGKILL", "SIGRTMIN+3", "signal 70". */
 const char *cli_signal_name(int sig, char *buf, size_t len);
@@ -110,6 +124,10 @@ void cli_exit_like(int status) __attribute__((noreturn));
  * configured RCSHIM_LIBDIR.  Writes an absolute path to @out; returns 0, or
  * -1 with a message printed. */
 int cli_find_lib(const char *rcshim_lib, const char *self_exe, char *out, size_t len);
+
+/* rcshim --version: the version, the library `rcshim run` preloads, and
+ * the optional parts (libdw, libunwind, SQLite, CUDA).  The exit status. */
+int cli_version(void);
 
 /* The LD_PRELOAD value for the child: @old (may be NULL) with @lib
  * appended, unless an entry already is a librcshim (the same file, or any

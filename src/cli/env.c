@@ -1,6 +1,7 @@
 /* The library to preload, and the LD_PRELOAD value that loads it. */
 #include "build-config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -158,4 +159,49 @@ cli_ld_preload(const char *old, const char *lib)
 		abort();
 	}
 	return v;
+}
+
+/* Whether @soname can be loaded here (the shim loads it with dlopen when
+ * it first needs it). */
+static const char *
+loadable(const char *soname)
+{
+	void *h = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
+	if (!h) {
+		return "not found here";
+	}
+	dlclose(h);
+	return "found here";
+}
+
+int
+cli_version(void)
+{
+	char self[PATH_MAX] = "", lib[PATH_MAX];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[sl > 0 ? sl : 0] = '\0';
+	const char *env_lib = getenv("RCSHIM_LIB");
+
+	printf("rcshim %s\n", RCSHIM_VERSION);
+	fflush(stdout);
+	if (cli_find_lib(env_lib, self, lib, sizeof(lib)) == 0) {
+		printf("library: %s (what `rcshim run` preloads%s)\n", lib,
+		       env_lib && *env_lib ? ", from $RCSHIM_LIB" : "; $RCSHIM_LIB chooses another");
+	} else {
+		printf("library: not found (`rcshim run` cannot start programs)\n");
+	}
+	printf("optional parts:\n");
+#ifdef RC_HAVE_LIBDW
+	printf("  symbolization (libdw): built in; libdw.so.1 %s\n", loadable("libdw.so.1"));
+#else
+	printf("  symbolization (libdw): not built in (reports name functions from dynamic "
+	       "symbols only)\n");
+#endif
+	printf("  stack capture (libunwind): built in; libunwind.so.8 %s\n",
+	       loadable("libunwind.so.8"));
+	printf("  SQLite support: built in (connections tracked when the program uses "
+	       "libsqlite3)\n");
+	printf("  CUDA support: built in (GPU memory tracked when the program uses the CUDA "
+	       "runtime or driver)\n");
+	return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILED;
 }

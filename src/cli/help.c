@@ -121,7 +121,7 @@ void
 cli_help(FILE *f)
 {
 	fputs("Usage: rcshim run [OPTIONS] [--] CMD [ARGS...]\n"
-	      "       rcshim clean PID [--priority P]\n"
+	      "       rcshim clean PID [--priority P] [--timeout SECONDS | --no-wait]\n"
 	      "       rcshim report PID [--timeout SECONDS]\n"
 	      "       rcshim sweep [--dry-run] [--older-than AGE] [--all-users]\n"
 	      "       rcshim plot REPORT -o OUT.html|OUT.svg\n"
@@ -130,9 +130,10 @@ cli_help(FILE *f)
 	      "rcshim run runs CMD with librcshim preloaded into it and every process it\n"
 	      "starts, waits for the last of them, then removes the temp files and\n"
 	      "directories they left behind, however they ended (SIGKILL included), and\n"
-	      "exits as CMD did.  rcshim clean asks a running process for a live cleanup;\n"
-	      "rcshim report prints its report; rcshim sweep cleans up after killed\n"
-	      "launchers; rcshim plot draws a --timeline report.\n"
+	      "exits as CMD did.  rcshim clean asks a running process for a live cleanup\n"
+	      "and prints what it reclaimed and what it left alone; rcshim report prints\n"
+	      "its report; rcshim sweep cleans up after killed launchers; rcshim plot\n"
+	      "draws a --timeline report.  A bad option value is an error: nothing is run.\n"
 	      "\n"
 	      "Options of run (each sets the RCSHIM_ variable named in rcshim(1)):\n",
 	      f);
@@ -149,14 +150,17 @@ cli_help(FILE *f)
 	help_option(f, "--no-sweep", NULL, "no background sweep of killed sessions");
 	help_option(f, "-q, --quiet", NULL, "no summary on stderr at the end");
 	help_option(f, "-h, --help", NULL, "this help, then exit");
-	help_option(f, "-V, --version", NULL, "the version, then exit");
+	help_option(f, "-V, --version", NULL,
+		    "the version, the library run preloads and\nthe optional parts built in, then exit");
 	fputs("\n"
 	      "Options of clean and report:\n",
 	      f);
 	help_option(f, "--priority", "P",
 		    "clean: the priority of this live cleanup\n"
 		    "(default: the process's RCSHIM_SIGNAL_PRIORITY)");
-	help_option(f, "--timeout", "SECONDS", "report: how long to wait (default 5)");
+	help_option(f, "--timeout", "SECONDS",
+		    "how long to wait for the answer (default 5)");
+	help_option(f, "--no-wait", NULL, "clean: ask, and return at once without the result");
 	fputs("\n"
 	      "Options of sweep (the sessions of a killed launcher):\n",
 	      f);
@@ -168,7 +172,10 @@ cli_help(FILE *f)
 	fputs("\n"
 	      "Exit status: run exits as CMD did (it dies of the same signal); 2 for a\n"
 	      "usage error, 125 if rcshim itself failed, 126 if CMD cannot be run, 127 if\n"
-	      "it was not found.  clean and report: 0 done, 1 failed, 2 usage error.\n"
+	      "it was not found.  clean: 0 the cleanup ran (its result printed), 1 the\n"
+	      "process could not be reached, 2 usage error, 3 no answer in time, 4 the\n"
+	      "process did not run it (another cleanup was running).  report: 0 done,\n"
+	      "1 failed, 2 usage error.\n"
 	      "\n"
 	      "Full documentation: man rcshim\n",
 	      f);

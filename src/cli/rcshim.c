@@ -33,8 +33,7 @@ main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILED;
 	}
 	if (!strcmp(sub, "--version") || !strcmp(sub, "-V")) {
-		printf("rcshim %s\n", RCSHIM_VERSION);
-		return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILED;
+		return cli_version();
 	}
 	if (sub[0] == '-') {
 		return cli_usage_error("unknown option '%s' (options come after the command: "

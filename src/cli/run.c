@@ -91,8 +91,7 @@ parse_options(int argc, char **argv, struct run_opts *o)
 			cli_help(stdout);
 			return fflush(stdout) == 0 ? 0 : -CLI_EXIT_FAILED;
 		case 'V':
-			printf("rcshim %s\n", RCSHIM_VERSION);
-			return fflush(stdout) == 0 ? 0 : -CLI_EXIT_FAILED;
+			return -cli_version();
 		case OPT_JSON:
 			o->val[fmt] = "json";
 			break;
@@ -231,6 +230,13 @@ cli_run(int argc, char **argv)
 	int first = parse_options(argc, argv, &o);
 	if (first <= 0) {
 		return -first;
+	}
+	/* Every value, before anything runs: a mistake stops here. */
+	for (size_t i = 0; i < cli_n_var_opts; i++) {
+		if (o.val[i] && cli_check_option(cli_var_opts[i].option, cli_var_opts[i].var,
+						 o.val[i])) {
+			return CLI_EXIT_USAGE;
+		}
 	}
 	char **cmd = argv + first;
 	const char *name = strrchr(cmd[0], '/') ? strrchr(cmd[0], '/') + 1 : cmd[0];

@@ -243,8 +243,12 @@ cli_session_summary(const struct cli_session *s, int status, const struct cli_ou
 					      (unsigned long long)t->cleaned, cli_things(t->cleaned),
 					      o->removed.n ? ":" : "");
 		} else {
+			/* Only of the processes the shim was in: a statically
+			 * linked one (started by a shell, say) is not tracked,
+			 * and what it left is not known here. */
 			n += (size_t)snprintf(line, sizeof(line), "no temp files or directories "
-								  "were left behind");
+								  "were left behind by the processes "
+								  "it tracked");
 		}
 		if (t->failed && n < sizeof(line)) {
 			n += (size_t)snprintf(line + n, sizeof(line) - n,

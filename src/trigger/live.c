@@ -7,9 +7,14 @@
 #include <strings.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
+#include "clean/render.h"
+#include "clean/step.h"
+#include "core/escape.h"
 #include "core/lock.h"
 #include "core/log.h"
+#include "core/registry.h"
 #include "core/session.h"
 #include "core/sys.h"
 #include "core/state.h"
@@ -192,6 +197,165 @@ rc_live_tick(uint64_t now)
 	return next == UINT64_MAX ? UINT64_MAX : (next > now ? next - now : 0);
 }
 
+/* ---- answers to `rcshim clean PID` ---------------------------------------- */
+
+/* ID * 8 + priority + 1 of each request waiting for its answer; 0 = free. */
+static atomic_uint answer_slot[RC_LIVE_ANSWER_SLOTS];
+
+/* From the handler.  With every slot taken (eight launchers waiting at
+ * once) the cleanup still runs; that launcher says it got no answer. */
+static void
+answer_wanted(unsigned id, rcshim_priority prio)
+{
+	unsigned v = (id << RC_LIVE_ANSWER_SHIFT) | ((unsigned)prio + 1);
+	for (size_t i = 0; i < RC_LIVE_ANSWER_SLOTS; i++) {
+		unsigned zero = 0;
+		if (atomic_compare_exchange_strong(&answer_slot[i], &zero, v)) {
+			return;
+		}
+	}
+	rc_info("clean request %u: no room to keep it; it runs, unanswered", id);
+}
+
+size_t
+rc_live_answers_mark(rcshim_priority prio, struct rc_live_mark *marks)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < RC_LIVE_ANSWER_SLOTS; i++) {
+		unsigned v = atomic_load(&answer_slot[i]);
+		if (v && (v & 7) - 1 <= (unsigned)prio) {
+			marks[n++] = (struct rc_live_mark){ i, v };
+		}
+	}
+	return n;
+}
+
+const char *
+rc_live_answer_path(int pid, unsigned id, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (rc_session.dir[0]) {
+		rc_fmt(buf, len, "%s/clean-%d-%u", rc_session.dir, pid, id);
+	}
+	return buf;
+}
+
+struct abuf {
+	char b[6144];
+	size_t n;
+};
+
+static void
+aput(struct abuf *a, const char *s)
+{
+	size_t n = strlen(s);
+	if (a->n + n < sizeof(a->b)) {
+		memcpy(a->b + a->n, s, n);
+		a->n += n;
+	}
+}
+
+/* The answer, as lines the launcher reads (cli/remote.c words them):
+ *   rcshim-clean 1
+ *   priority P | status S (or "not-run": another cleanup held the engine)
+ *   total C F S B, then kind K C F S B for each kind
+ *   temp-held N: the temp artifacts this process still holds
+ *   temp-session 0|1: whether they are the session's (removed by its owner
+ *     when the session ends), not this process's own
+ *   left PATH: up to 10 of them, escaped as text
+ *   end */
+static void
+answer_text(struct abuf *a, rcshim_priority prio, const struct rcshim_result *res)
+{
+	char line[160];
+	aput(a, "rcshim-clean 1\n");
+	rc_fmt(line, sizeof(line), "priority %s\n", rc_priority_name(prio));
+	aput(a, line);
+	if (!res) {
+		aput(a, "status not-run\nend\n");
+		return;
+	}
+	rc_fmt(line, sizeof(line), "status %s\ntotal %llu %llu %llu %llu\n",
+	       rc_status_name(res->status), (unsigned long long)res->cleaned,
+	       (unsigned long long)res->failed, (unsigned long long)res->skipped,
+	       (unsigned long long)res->bytes);
+	aput(a, line);
+	for (int k = 0; k < RCSHIM_KIND_COUNT; k++) {
+		const struct rcshim_kind_result *r = &res->kind[k];
+		rc_fmt(line, sizeof(line), "kind %s %llu %llu %llu %llu\n", rc_kind_name(k),
+		       (unsigned long long)r->cleaned, (unsigned long long)r->failed,
+		       (unsigned long long)r->skipped, (unsigned long long)r->bytes);
+		aput(a, line);
+	}
+	struct rc_step_match m = { RCSHIM_KIND_TEMP, rc_sys_getpid(), 0, 0, 0 };
+	struct rc_record *list = NULL;
+	size_t n = rc_reg_collect(rc_step_match, &m, false, &list);
+	rc_fmt(line, sizeof(line), "temp-held %zu\ntemp-session %d\n", n,
+	       rc_session_owner() ? 0 : 1);
+	aput(a, line);
+	for (size_t i = 0; i < n && i < 10; i++) {
+		char esc[600];
+		rc_esc_text(esc, sizeof(esc), list[i].path, strlen(list[i].path));
+		aput(a, "left ");
+		aput(a, esc);
+		aput(a, "\n");
+	}
+	if (n) {
+		rc_reg_free_list(list, n);
+	}
+	aput(a, "end\n");
+}
+
+/* Written under a temporary name, then renamed: the launcher sees the
+ * whole answer or none.  The journal directory is private (checked when
+ * the session began); the file is created new (O_EXCL, O_NOFOLLOW), then
+ * checked (a regular file of ours with one link) before a byte goes in,
+ * and its fd is closed before this returns: the program never sees it. */
+static void
+answer_write(unsigned id, rcshim_priority prio, const struct rcshim_result *res)
+{
+	char path[512], tmp[600];
+	if (!rc_live_answer_path(rc_sys_getpid(), id, path, sizeof(path))[0]) {
+		return;
+	}
+	rc_fmt(tmp, sizeof(tmp), "%s.%d.tmp", path, rc_sys_gettid());
+	rc_sys_unlinkat(AT_FDCWD, tmp, 0);
+	int fd = rc_sys_openat(AT_FDCWD, tmp,
+			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc_info("cannot write the clean result to %s (error %d)", tmp, -fd);
+		return;
+	}
+	struct stat st;
+	bool ok = rc_sys_fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+		  st.st_uid == rc_sys_geteuid();
+	struct abuf *a = NULL, local;
+	if (ok) {
+		a = &local;
+		a->n = 0;
+		answer_text(a, prio, res);
+		ok = rc_sys_write(fd, a->b, a->n) == (ssize_t)a->n;
+	}
+	rc_sys_close(fd);
+	if (!ok || rc_sys(SYS_rename, tmp, path, 0, 0, 0, 0) < 0) {
+		rc_sys_unlinkat(AT_FDCWD, tmp, 0);
+	}
+}
+
+void
+rc_live_answers_send(const struct rc_live_mark *marks, size_t n, rcshim_priority prio,
+		     const struct rcshim_result *res)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = marks[i].value;
+		/* Still waiting (not answered by another run meanwhile). */
+		if (!atomic_compare_exchange_strong(&answer_slot[marks[i].slot], &v, 0)) {
+			continue;
+		}
+		answer_write(marks[i].value >> RC_LIVE_ANSWER_SHIFT, prio, res);
+	}
+}
+
 /* Set while a thread drains the live requests (there is no worker): the
  * others only queue theirs, which it picks up before it stops. */
 static atomic_bool draining;
@@ -211,16 +375,20 @@ drain_round(unsigned mask, enum rc_reason reason)
 		int prio = 31 - __builtin_clz(mask);
 		struct rc_clean_req req = { RC_MODE_LIVE, (rcshim_priority)prio, reason, 0, 0 };
 		struct rcshim_result res;
+		struct rc_live_mark marks[RC_LIVE_ANSWER_SLOTS];
+		size_t nmarks = rc_live_answers_mark((rcshim_priority)prio, marks);
 		if (rc_clean(&req, &res) == RCSHIM_BUSY) {
 			/* Another thread's cleanup (an API call) kept the engine
 			 * past the handler's bound: this request is dropped. */
 			atomic_fetch_add(&L.refused, 1);
 			rc_info("live cleanup at %s not run: another cleanup is running",
 				rc_priority_name(prio));
+			rc_live_answers_send(marks, nmarks, (rcshim_priority)prio, NULL);
 		} else {
 			rc_worker_count_run(reason);
 			rc_report_cleanup(&req, &res);
 			rc_result_log(reason, 0, &res);
+			rc_live_answers_send(marks, nmarks, (rcshim_priority)prio, &res);
 		}
 	}
 	rc_self.signal_safe--;
@@ -264,11 +432,22 @@ rc_live_on_signal(int sig, int code, int value)
 	if (code == SI_QUEUE && value == RC_LIVE_REPORT_VALUE) {
 		bit = RC_WORKER_REPORT_BIT;
 	} else {
+		unsigned id = ((unsigned)value & ~RC_LIVE_ANSWER_FLAG) >> RC_LIVE_ANSWER_SHIFT;
+		if (code == SI_QUEUE && ((unsigned)value & RC_LIVE_ANSWER_FLAG) && id &&
+		    (value & 7) <= 4) {
+			/* `rcshim clean PID`, waiting for the result. */
+			if (value & 7) {
+				prio = (rcshim_priority)((value & 7) - 1);
+			}
+			answer_wanted(id, prio);
+			value = (int)prio + 1;
+		}
 		if (code == SI_QUEUE) {
 			if (value < 1 || value > 4) {
 				atomic_fetch_add(&L.refused, 1);
 				rc_warn("signal %d with value %d refused: values 1-4 select LOW, "
-					"MEDIUM, HIGH, CRITICAL; 5 asks for a report", sig, value);
+					"MEDIUM, HIGH, CRITICAL; 5 asks for a report; 2^30 + ID * 8 "
+					"+ 0-4 a cleanup whose result `rcshim clean` waits for", sig, value);
 				return;
 			}
 			prio = (rcshim_priority)(value - 1);

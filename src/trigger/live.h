@@ -50,6 +50,34 @@ const char *rc_live_report_path(int pid, char *buf, size_t len);
  * rename).  The worker, or rc_live_drain. */
 void rc_live_write_requested_report(void);
 
+/* A clean request that wants its result (`rcshim clean PID`): the sigqueue
+ * value is 2^30 + ID * 8 + P, ID 1 to 2^27 - 1 (the launcher's request id),
+ * P 0 (the process's own signal priority) or 1-4 (LOW to CRITICAL); any
+ * other value above 5 is refused as before.  The answer goes to
+ * "<journal dir>/clean-<pid>-<ID>" (rc_live_answer_path), written by the
+ * cleanup that ran for it. */
+#define RC_LIVE_ANSWER_FLAG (1u << 30)
+#define RC_LIVE_ANSWER_SHIFT 3
+#define RC_LIVE_ANSWER_MAX_ID ((1u << 27) - 1)
+
+/* The requests waiting for an answer that a cleanup at @prio serves (asked
+ * at @prio or below): their slots, in @marks (at least
+ * RC_LIVE_ANSWER_SLOTS); returns how many.  Taken before the cleanup runs,
+ * so that only a cleanup that began after the request answers it.
+ * rc_live_answers_send writes the result @res of that cleanup (NULL: it did
+ * not run, another cleanup held the engine) to each one still waiting.
+ * Async-signal-safe. */
+#define RC_LIVE_ANSWER_SLOTS 8
+struct rc_live_mark {
+	unsigned slot, value;
+};
+size_t rc_live_answers_mark(rcshim_priority prio, struct rc_live_mark *marks);
+void rc_live_answers_send(const struct rc_live_mark *marks, size_t n, rcshim_priority prio,
+			  const struct rcshim_result *res);
+
+/* "<journal dir>/clean-<pid>-<id>" ("" without a journal directory). */
+const char *rc_live_answer_path(int pid, unsigned id, char *buf, size_t len);
+
 /* Counters for reports and tests. */
 unsigned long rc_live_signals_received(void);
 unsigned long rc_live_signals_refused(void);

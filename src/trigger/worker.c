@@ -96,6 +96,8 @@ rc_worker_run_live(rcshim_priority prio, enum rc_reason reason)
 {
 	struct rc_clean_req req = { RC_MODE_LIVE, prio, reason, 0, 0 };
 	struct rcshim_result res;
+	struct rc_live_mark marks[RC_LIVE_ANSWER_SLOTS];
+	size_t nmarks = rc_live_answers_mark(prio, marks);
 
 	rc_timeline_sample_now();
 	if (rc_clean(&req, &res) == RCSHIM_BUSY) {
@@ -109,6 +111,7 @@ rc_worker_run_live(rcshim_priority prio, enum rc_reason reason)
 	rc_worker_count_run(reason);
 	rc_report_cleanup(&req, &res);
 	rc_result_log(reason, 0, &res);
+	rc_live_answers_send(marks, nmarks, prio, &res);
 }
 
 /* Around each piece of work: busy, unless a fork is in progress, which

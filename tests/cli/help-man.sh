@@ -73,8 +73,16 @@ for opt in $(cat "$work/opts"); do
 done
 
 # --- --version -------------------------------------------------------------------
-[ "$("$rcshim" --version)" = "rcshim $version" ] || fail "--version says '$("$rcshim" --version)'"
-[ "$("$rcshim" run -V)" = "rcshim $version" ] || fail "run -V says '$("$rcshim" run -V)'"
+# The first line is the version; then the library and the optional parts.
+"$rcshim" --version >"$work/version" || fail "rcshim --version exited with $?"
+[ "$(head -n 1 "$work/version")" = "rcshim $version" ] ||
+	fail "--version says '$(head -n 1 "$work/version")'"
+grep -q '^library: /.*librcshim\.so' "$work/version" || fail "--version names no library"
+for part in libdw libunwind SQLite CUDA; do
+	grep -q "^  .*$part" "$work/version" || fail "--version does not say whether $part is built in"
+done
+"$rcshim" run -V >"$work/version-run" || fail "rcshim run -V exited with $?"
+cmp -s "$work/version" "$work/version-run" || fail "run -V and --version differ"
 grep -q "\"rcshim $version\"" "$man_src" || fail "the man page is not for version $version"
 
 if [ "$failed" -ne 0 ]; then

@@ -128,11 +128,17 @@ START_TEST(clean_then_report_a_running_python)
 	const char *cl[] = { "clean", pid, "--priority", "critical", NULL };
 	run_rcshim(&r, &p.s, NULL, cl);
 	ck_assert_exited(&r, 0);
-	ck_assert_str_eq(r.out, "");
+	/* The result, as the process reports it: the temp dir removed. */
+	char head[128];
+	snprintf(head, sizeof(head), "process %s: live cleanup at CRITICAL ran (ok)", pid);
+	ck_assert_msg(!strncmp(r.out, head, strlen(head)), "%s", r.out);
+	ck_assert_msg(cli_contains(r.out, "\n  temp: removed 1"), "%s", r.out);
+	ck_assert_msg(!cli_contains(r.out, "left alone: "), "%s", r.out);
 	ck_assert_str_eq(r.err, "");
 	t_run_free(&r);
-	/* CRITICAL is destructive: the temp dir goes while python runs. */
-	ck_assert_msg(gone_within(p.dir, 10000), "%s is still there", p.dir);
+	/* CRITICAL is destructive: the temp dir goes while python runs (and
+	 * was gone when the result came). */
+	ck_assert_msg(!t_exists(p.dir), "%s is still there", p.dir);
 
 	run_rcshim(&r, &p.s, NULL, rep);
 	ck_assert_exited(&r, 0);
@@ -207,6 +213,104 @@ START_TEST(clean_low_keeps_the_temp_dir)
 	int st = prog_finish(&p);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", t_status_str(st));
 	ck_assert_msg(!t_exists(p.dir), "%s was left behind", p.dir);
+	prog_free(&p);
+}
+END_TEST
+
+/* Holds a temp dir (the session's) and an open file in it; says "<pid>
+ * <dir>" in argv[1] and runs until argv[2] exists. */
+static const char holder[] =
+	"import os, sys, tempfile, time\n"
+	"d = tempfile.mkdtemp()\n"
+	"f = open(os.path.join(d, 'data'), 'w')\n"
+	"open(sys.argv[1] + '.tmp', 'w').write('%d %s\\n' % (os.getpid(), d))\n"
+	"os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+	"end = time.time() + 60\n"
+	"while not os.path.exists(sys.argv[2]) and time.time() < end: time.sleep(0.02)\n"
+	"f.write('still open'); f.close()\n";
+
+/* The issue's case: `rcshim clean PID` on a program under the launcher
+ * prints what the cleanup did and what it left alone, and why: the temp
+ * dir belongs to the session, which the launcher ends. */
+START_TEST(clean_prints_the_result)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char ready[700], go[700], dir[600], pid[32];
+	int ipid;
+
+	cli_scratch_init(&s);
+	snprintf(ready, sizeof(ready), "%s/ready", s.dir);
+	snprintf(go, sizeof(go), "%s/go", s.dir);
+	const char *args[] = { "run", "--", "python3", "-c", holder, ready, go, NULL };
+	pid_t launcher = spawn_rcshim(&s, "run", NULL, args);
+	char *c = cli_wait_file(ready, 60);
+	ck_assert_msg(c, "the program did not start");
+	ck_assert_int_eq(sscanf(c, "%d %599s", &ipid, dir), 2);
+	free(c);
+	snprintf(pid, sizeof(pid), "%d", ipid);
+
+	for (int round = 0; round < 2; round++) {
+		const char *cl[] = { "clean", pid, "--priority", round ? "critical" : "medium",
+				     NULL };
+		run_rcshim(&r, &s, NULL, cl);
+		ck_assert_exited(&r, 0);
+		char head[128];
+		snprintf(head, sizeof(head), "process %s: live cleanup at %s ran (", pid,
+			 round ? "CRITICAL" : "MEDIUM");
+		ck_assert_msg(!strncmp(r.out, head, strlen(head)), "%s", r.out);
+		ck_assert_msg(cli_contains(r.out, "\nleft alone: 1 temp file or directory, owned "
+						  "by the session"), "%s", r.out);
+		char line[700];
+		snprintf(line, sizeof(line), "\n  %s\n", dir);
+		ck_assert_msg(cli_contains(r.out, line), "no %s in:\n%s", dir, r.out);
+		ck_assert_str_eq(r.err, "");
+		t_run_free(&r);
+		ck_assert_msg(t_exists(dir), "a live cleanup removed the session's %s", dir);
+	}
+
+	/* --no-wait: sent, and back at once, with nothing to say. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	const char *nw[] = { "clean", "--no-wait", pid, NULL };
+	run_rcshim(&r, &s, NULL, nw);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_exited(&r, 0);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, "");
+	t_run_free(&r);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(took < 2, "--no-wait took %.2f s", took);
+
+	t_write_file(go, "go");
+	int st = cli_wait(launcher, 60);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", t_status_str(st));
+	/* The launcher removed it at the end, as the result said. */
+	ck_assert_msg(!t_exists(dir), "%s was left behind", dir);
+	/* No answer file stays in the journal directory. */
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* The live trigger is lost (the program handles SIGUSR1 itself): clean
+ * says it got no answer, status 3, after its --timeout. */
+START_TEST(clean_without_an_answer)
+{
+	struct prog p;
+	struct rc_run r;
+	char pid[32];
+
+	prog_start(&p, NULL, true);
+	snprintf(pid, sizeof(pid), "%d", p.pid);
+	const char *cl[] = { "clean", pid, "--timeout", "0.5", NULL };
+	run_rcshim(&r, &p.s, NULL, cl);
+	ck_assert_exited(&r, 3);
+	ck_assert_msg(cli_contains(r.err, "no answer from process") &&
+			      cli_contains(r.err, "after 0.5 s"), "%s", r.err);
+	ck_assert_str_eq(r.out, "");
+	t_run_free(&r);
+	int st = prog_finish(&p);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", t_status_str(st));
 	prog_free(&p);
 }
 END_TEST
@@ -321,6 +425,8 @@ TEST_SUITE(cli_remote)
 	ADD_TEST(s, clean_then_report_a_running_python);
 	ADD_TEST(s, clean_uses_the_process_settings);
 	ADD_TEST(s, clean_low_keeps_the_temp_dir);
+	ADD_TEST(s, clean_prints_the_result);
+	ADD_TEST(s, clean_without_an_answer);
 	ADD_TEST(s, clean_refuses_without_a_live_trigger);
 	ADD_TEST(s, clean_refuses_a_process_without_the_shim);
 	ADD_TEST(s, report_times_out_when_the_trigger_is_lost);

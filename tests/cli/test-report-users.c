@@ -195,14 +195,15 @@ START_TEST(other_users_file_at_the_pid_path)
 }
 END_TEST
 
-/* rcshim run --report at the other user's file: refused before the run in
- * one line; the program's exit status is the launcher's. */
+/* rcshim run --report at the other user's file: an error before the run,
+ * in one line, and nothing runs.  The same path in RCSHIM_REPORT keeps the
+ * shim's rule: one warning, and the run goes on without that file. */
 START_TEST(launcher_refuses_other_users_file)
 {
 	struct cli_scratch s;
 	struct rc_run r;
 	char *pub = public_dir();
-	char path[300], opt[400], want[800];
+	char path[300], opt[400], want[800], envv[400];
 
 	cli_scratch_init(&s);
 	snprintf(path, sizeof(path), "%s/report.txt", pub);
@@ -210,6 +211,19 @@ START_TEST(launcher_refuses_other_users_file)
 	snprintf(opt, sizeof(opt), "--report=%s", path);
 	const char *args[] = { "run", opt, "--", "sh", "-c", "echo out; exit 3", NULL };
 	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 2);
+	ck_assert_str_eq(r.out, "");
+	assert_untouched(path, "", 0666);
+	snprintf(want, sizeof(want), "rcshim: run: --report %s: not written there: it belongs to "
+				     "another user (uid %u); nothing was run\n", path,
+		 (unsigned)other.uid);
+	ck_assert_str_eq(r.err, want);
+	t_run_free(&r);
+
+	snprintf(envv, sizeof(envv), "RCSHIM_REPORT=%s", path);
+	const char *env[] = { envv, NULL };
+	const char *a2[] = { "run", "--", "sh", "-c", "echo out; exit 3", NULL };
+	run_rcshim(&r, &s, env, a2);
 	ck_assert_exited(&r, 3);
 	ck_assert_str_eq(r.out, "out\n");
 	assert_untouched(path, "", 0666);

@@ -186,13 +186,14 @@ assert_file_is(const char *path, const char *want)
 
 /* As root, `rcshim run --report /etc/passwd` appended a report to it.  A
  * scratch file with its content stands for it: refused before the program
- * starts, in one line; the program runs and ends as it would; its exit
- * status stays the launcher's; the run's report is gathered instead. */
+ * starts, in one line, exit 2, and nothing runs.  In RCSHIM_REPORT (the
+ * environment, not an option) the shim's rule stays: one line, the program
+ * runs and ends as it would, and the run's report is gathered instead. */
 START_TEST(report_path_refused_before_the_run)
 {
 	struct cli_scratch s;
 	struct rc_run r;
-	char passwd[800], opt[1000], want[2000];
+	char passwd[800], opt[1000], want[2000], envv[1000];
 	static const char content[] = "root:x:0:0:root:/root:/bin/bash\n";
 
 	cli_scratch_init(&s);
@@ -202,6 +203,19 @@ START_TEST(report_path_refused_before_the_run)
 	snprintf(opt, sizeof(opt), "--report=%s", passwd);
 	const char *args[] = { "run", opt, "--", "sh", "-c", "echo out; /bin/true; exit 3", NULL };
 	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 2);
+	ck_assert_str_eq(r.out, "");
+	assert_file_is(passwd, content);
+	snprintf(want, sizeof(want), "rcshim: run: --report %s: not written there: it is not an "
+				     "rcshim report (a file of another kind is never appended "
+				     "to); nothing was run\n", passwd);
+	ck_assert_str_eq(r.err, want);
+	t_run_free(&r);
+
+	snprintf(envv, sizeof(envv), "RCSHIM_REPORT=%s", passwd);
+	const char *env[] = { envv, NULL };
+	const char *a2[] = { "run", "--", "sh", "-c", "echo out; /bin/true; exit 3", NULL };
+	run_rcshim(&r, &s, env, a2);
 	ck_assert_exited(&r, 3);
 	ck_assert_str_eq(r.out, "out\n");
 	assert_file_is(passwd, content);
@@ -221,20 +235,20 @@ START_TEST(report_path_refused_before_the_run)
 	ck_assert_int_eq(symlink(passwd, link), 0);
 	snprintf(opt, sizeof(opt), "--report=%s", link);
 	run_rcshim(&r, &s, NULL, args);
-	ck_assert_exited(&r, 3);
+	ck_assert_exited(&r, 2);
 	assert_file_is(passwd, content);
-	snprintf(want, sizeof(want), "rcshim: warning: report not written to %s: it is a "
-				     "symbolic link (a report never follows one); the run's "
-				     "report is gathered as without one\n", link);
-	ck_assert_msg(!strncmp(r.err, want, strlen(want)), "stderr: %s", r.err);
-	ck_assert_int_eq(count_substr(r.err, "not written"), 1);
+	snprintf(want, sizeof(want), "rcshim: run: --report %s: not written there: it is a "
+				     "symbolic link (a report never follows one); nothing was run\n",
+		 link);
+	ck_assert_str_eq(r.err, want);
 	t_run_free(&r);
 	cli_scratch_fini(&s);
 }
 END_TEST
 
-/* --report none: the shim's one line (the launcher is the session root),
- * no report, no file named "none" where the program runs. */
+/* --report none: not a path; the launcher's error, nothing run.  In the
+ * environment: the shim's one line (the launcher is the session root), no
+ * report, no file named "none" where the program runs. */
 START_TEST(report_value_not_a_path)
 {
 	struct cli_scratch s;
@@ -245,6 +259,15 @@ START_TEST(report_value_not_a_path)
 	snprintf(script, sizeof(script), "cd '%s' && /bin/true && echo out", s.dir);
 	const char *args[] = { "run", "--report", "none", "--", "sh", "-c", script, NULL };
 	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 2);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_msg(cli_contains(r.err, "rcshim: run: --report none: not valid (not a path: no "
+					  "'/' in it; "), "stderr: %s", r.err);
+	t_run_free(&r);
+
+	const char *env[] = { "RCSHIM_REPORT=none", NULL };
+	const char *a2[] = { "run", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, env, a2);
 	ck_assert_exited(&r, 0);
 	ck_assert_str_eq(r.out, "out\n");
 	ck_assert_msg(!strncmp(r.err, "rcshim: RCSHIM_REPORT=none is not valid (not a path: no "

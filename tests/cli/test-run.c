@@ -420,8 +420,9 @@ START_TEST(options_set_the_variables)
 }
 END_TEST
 
-/* A bad value is reported once, by the launcher, with the shim's own
- * words; the program runs with the default. */
+/* A bad option value is an error of the launcher, with the shim's own
+ * words, before anything runs; a bad value in the environment keeps the
+ * shim's rule: reported once, and the program runs with the default. */
 START_TEST(bad_value_reported_once)
 {
 	struct cli_scratch s;
@@ -429,8 +430,18 @@ START_TEST(bad_value_reported_once)
 
 	cli_scratch_init(&s);
 	const char *args[] = { "run", "-q", "--priority", "bogus", "--", "sh", "-c",
-			       "true | cat; sh -c 'echo $RCSHIM_PRIORITY'", NULL };
+			       "echo ran", NULL };
 	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 2);
+	ck_assert_str_eq(r.out, "");
+	ck_assert_str_eq(r.err, "rcshim: run: --priority bogus: not valid (accepted: LOW, "
+				"MEDIUM, HIGH, CRITICAL or 0-3)\n");
+	t_run_free(&r);
+
+	const char *penv[] = { "RCSHIM_PRIORITY=bogus", NULL };
+	const char *a1[] = { "run", "-q", "--", "sh", "-c",
+			     "true | cat; sh -c 'echo $RCSHIM_PRIORITY'", NULL };
+	run_rcshim(&r, &s, penv, a1);
 	ck_assert_exited(&r, 0);
 	ck_assert_str_eq(r.out, "bogus\n");
 	ck_assert_str_eq(r.err, "rcshim: RCSHIM_PRIORITY=bogus is not valid (accepted: LOW, "
@@ -445,10 +456,115 @@ START_TEST(bad_value_reported_once)
 	ck_assert_str_eq(r.err, "rcshim: RCSHIM_PRIORTY is not a known variable; ignored\n");
 	t_run_free(&r);
 
-	/* --log quiet silences them, and the summary. */
+	/* --log quiet silences the shim's lines, never a mistake in an
+	 * option. */
 	const char *a3[] = { "run", "--log", "quiet", "--priority", "bogus", "--", "true", NULL };
 	run_rcshim(&r, &s, NULL, a3);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(cli_contains(r.err, "--priority bogus"), "%s", r.err);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* The issue's examples: a typo in a value, a report file that cannot be
+ * written.  Exit 2, one line that says what to type, and the program did
+ * not run. */
+START_TEST(mistakes_stop_before_the_run)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char file[800];
+
+	cli_scratch_init(&s);
+	snprintf(file, sizeof(file), "%s/ran", s.dir);
+	const char *a1[] = { "run", "--priority", "hihg", "--", "touch", file, NULL };
+	run_rcshim(&r, &s, NULL, a1);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(cli_contains(r.err, "did you mean 'HIGH'?") &&
+			      cli_contains(r.err, "--priority hihg"), "%s", r.err);
+	ck_assert_msg(!strchr(r.err, '\n') || !strchr(r.err, '\n')[1], "more than a line: %s",
+		      r.err);
+	ck_assert_msg(!t_exists(file), "the program ran");
+	t_run_free(&r);
+
+	/* Near misses in other options and in a list; a far miss gets no
+	 * guess. */
+	const char *a2[] = { "run", "--tmp-owner", "Sesion", "--", "touch", file, NULL };
+	run_rcshim(&r, &s, NULL, a2);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(cli_contains(r.err, "did you mean 'session'?"), "%s", r.err);
+	t_run_free(&r);
+	const char *a3[] = { "run", "--track", "temp,sqlit", "--", "touch", file, NULL };
+	run_rcshim(&r, &s, NULL, a3);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(cli_contains(r.err, "'sqlit' -> 'sqlite'"), "%s", r.err);
+	t_run_free(&r);
+	const char *a4[] = { "run", "--log", "verbose", "--", "touch", file, NULL };
+	run_rcshim(&r, &s, NULL, a4);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(!cli_contains(r.err, "did you mean"), "%s", r.err);
+	t_run_free(&r);
+	const char *a5[] = { "run", "--priority=", "--", "touch", file, NULL };
+	run_rcshim(&r, &s, NULL, a5);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(cli_contains(r.err, "--priority needs a value"), "%s", r.err);
+	t_run_free(&r);
+	ck_assert_msg(!t_exists(file), "the program ran");
+
+	/* --report into a missing directory: the launcher's error. */
+	const char *a6[] = { "run", "--report", "/nonexistent/dir/r.txt", "--", "touch", file,
+			     NULL };
+	run_rcshim(&r, &s, NULL, a6);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(cli_contains(r.err, "--report /nonexistent/dir/r.txt") &&
+			      cli_contains(r.err, "directory does not exist"), "%s", r.err);
+	ck_assert_msg(!t_exists(file), "the program ran");
+	t_run_free(&r);
+
+	/* The same in the environment: a warning, and the run goes on. */
+	const char *env[] = { "RCSHIM_REPORT=/nonexistent/dir/r.txt", NULL };
+	const char *a7[] = { "run", "-q", "--", "touch", file, NULL };
+	run_rcshim(&r, &s, env, a7);
 	ck_assert_exited(&r, 0);
+	ck_assert_msg(cli_contains(r.err, "report not written to /nonexistent/dir/r.txt"), "%s",
+		      r.err);
+	ck_assert_msg(t_exists(file), "the program did not run");
+	t_run_free(&r);
+
+	/* clean says the same about a priority. */
+	const char *c1[] = { "clean", "--priority", "critcal", "1", NULL };
+	run_rcshim(&r, &s, NULL, c1);
+	ck_assert_exited(&r, 2);
+	ck_assert_msg(cli_contains(r.err, "did you mean 'CRITICAL'?"), "%s", r.err);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* --version: the version, the library run preloads, the optional parts. */
+START_TEST(version_names_the_library_and_parts)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+
+	cli_scratch_init(&s);
+	const char *a[] = { "--version", NULL };
+	run_rcshim(&r, &s, NULL, a);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(!strncmp(r.out, "rcshim " RCSHIM_VERSION "\n", strlen(RCSHIM_VERSION) + 8),
+		      "%s", r.out);
+	char real[PATH_MAX];
+	ck_assert_ptr_nonnull(realpath(getenv("RCSHIM_TEST_LIB"), real));
+	char want[PATH_MAX + 32];
+	snprintf(want, sizeof(want), "\nlibrary: %s", real);
+	ck_assert_msg(cli_contains(r.out, want), "no %s in:\n%s", want + 1, r.out);
+	static const char *const parts[] = { "symbolization (libdw): ", "(libunwind): built in",
+					     "SQLite support: built in",
+					     "CUDA support: built in" };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		ck_assert_msg(cli_contains(r.out, parts[i]), "no '%s' in:\n%s", parts[i], r.out);
+	}
 	ck_assert_str_eq(r.err, "");
 	t_run_free(&r);
 	cli_scratch_fini(&s);
@@ -492,7 +608,12 @@ START_TEST(usage_errors)
 			      "case %zu: %s; stderr: %s", i, t_status_str(r.status), r.err);
 		ck_assert_msg(cli_contains(r.err, cases[i].says), "case %zu: stderr: %s", i,
 			      r.err);
-		ck_assert_msg(cli_contains(r.err, "rcshim --help"), "case %zu: %s", i, r.err);
+		/* A bad value is one line that says what is accepted; the
+		 * others point to --help. */
+		if (strcmp(cases[i].says, "not a priority") != 0) {
+			ck_assert_msg(cli_contains(r.err, "rcshim --help"), "case %zu: %s", i,
+				      r.err);
+		}
 		ck_assert_msg(!*r.out, "case %zu: stdout: %s", i, r.out);
 		t_run_free(&r);
 	}
@@ -688,7 +809,7 @@ START_TEST(quiet_has_no_summary)
 	run_rcshim(&r, &s, NULL, a2);
 	ck_assert_exited(&r, 0);
 	const char *want = "err\nrcshim: sh exited with status 0\n"
-			   "rcshim: after it ended: no temp files or directories were left behind\n";
+			   "rcshim: after it ended: no temp files or directories were left behind by the processes it tracked\n";
 	ck_assert_msg(!strncmp(r.err, want, strlen(want)),
 		      "stderr: %s", r.err);
 	t_run_free(&r);
@@ -708,6 +829,8 @@ TEST_SUITE(cli_run)
 	ADD_TEST(s, nested_launchers_pass_sigkill_through);
 	ADD_TEST(s, options_set_the_variables);
 	ADD_TEST(s, bad_value_reported_once);
+	ADD_TEST(s, mistakes_stop_before_the_run);
+	ADD_TEST(s, version_names_the_library_and_parts);
 	ADD_TEST(s, usage_errors);
 	ADD_TEST(s, exec_errors);
 	ADD_TEST(s, static_program_warns_and_still_cleans);
