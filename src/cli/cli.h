@@ -131,10 +131,6 @@ bool cli_json_write_values(FILE *f, const char *p, size_t n);
  * it is not JSON. */
 bool cli_json_report_kinds(const char *p, size_t n, struct cli_kinds *out);
 
-/* The same from a text report: its "heap: N blocks, M bytes" and
- * "KIND: N held[, M bytes]" lines, from its last "== rcshim report". */
-bool cli_text_report_kinds(const char *p, size_t n, struct cli_kinds *out);
-
 /* @s as a JSON string, quotes included; a byte that is not part of
  * well-formed UTF-8 is written as the code point of the same value
  * (as Latin-1), like the shim's reports (docs/report-format.md). */
@@ -144,6 +140,22 @@ void cli_json_string(FILE *f, const char *s);
 bool cli_json_needs_hex(const char *s);
 /* The bytes of @s in hex, as a JSON string. */
 void cli_json_hex(FILE *f, const char *s);
+
+/* ---- held.c ---- */
+
+/* cli_json_report_kinds for a text report: its "heap: N blocks, M bytes"
+ * and "KIND: N held[, M bytes]" lines, from its last "== rcshim report". */
+bool cli_text_report_kinds(const char *p, size_t n, struct cli_kinds *out);
+
+/* The figure at [p, end): an optional minus sign and decimal digits, read
+ * as a count that never wraps: a negative one is 0, one above UINT64_MAX
+ * is UINT64_MAX.  Returns the characters read, 0 (and *@v = 0) when there
+ * is no digit. */
+size_t cli_figure(const char *p, const char *end, uint64_t *v);
+
+/* Adds what one process held (@one) to @sum, kind by kind, saturating at
+ * UINT64_MAX. */
+void cli_kinds_add(struct cli_kinds *sum, const struct cli_kinds *one);
 
 /* ---- session.c, gather.c: after the program has ended ---- */
 
