@@ -180,10 +180,6 @@ bool cli_json_write_values(FILE *f, const char *p, size_t n);
  * it is not JSON. */
 bool cli_json_report_kinds(const char *p, size_t n, struct cli_kinds *out);
 
-/* The same from a text report: its "heap: N blocks, M bytes" and
- * "KIND: N held[, M bytes]" lines, from its last "== rcshim report". */
-bool cli_text_report_kinds(const char *p, size_t n, struct cli_kinds *out);
-
 /* @s as a JSON string, quotes included; a byte that is not part of
  * well-formed UTF-8 is written as the code point of the same value
  * (as Latin-1), like the shim's reports (docs/report-format.md). */
@@ -197,11 +193,26 @@ void cli_json_hex(FILE *f, const char *s);
 /* ---- symbolize.c ---- */
 
 struct rc_sym_offline;
-/* Names the frames a process report left unnamed (RCSHIM_INTERNAL_GATHER=
- * defer), text or JSON, from the object files: takes @text (malloc'd,
+/* Names the frames a process report left unnamed (RCSHIM_INTERNAL_GATHER), text or JSON, from the object files: takes @text (malloc'd,
  * *@len bytes) and returns it or a new one; *@sym is the lookup session,
  * made at the first use (rc_sym_offline_end it). */
 char *cli_symbolize(char *text, size_t *len, struct rc_sym_offline **sym);
+
+/* ---- held.c ---- */
+
+/* cli_json_report_kinds for a text report: its "heap: N blocks, M bytes"
+ * and "KIND: N held[, M bytes]" lines, from its last "== rcshim report". */
+bool cli_text_report_kinds(const char *p, size_t n, struct cli_kinds *out);
+
+/* The figure at [p, end): an optional minus sign and decimal digits, read
+ * as a count that never wraps: a negative one is 0, one above UINT64_MAX
+ * is UINT64_MAX.  Returns the characters read, 0 (and *@v = 0) when there
+ * is no digit. */
+size_t cli_figure(const char *p, const char *end, uint64_t *v);
+
+/* Adds what one process held (@one) to @sum, kind by kind, saturating at
+ * UINT64_MAX. */
+void cli_kinds_add(struct cli_kinds *sum, const struct cli_kinds *one);
 
 /* ---- session.c, gather.c: after the program has ended ---- */
 

@@ -428,27 +428,6 @@ write_json(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 	fprintf(f, "%s]}\n", n ? "\n " : "");
 }
 
-static void
-add_held(struct cli_kinds *sum, const struct cli_kinds *one)
-{
-	for (size_t i = 0; i < one->n; i++) {
-		size_t j = 0;
-		while (j < sum->n && strcmp(sum->k[j].kind, one->k[i].kind)) {
-			j++;
-		}
-		if (j == sum->n) {
-			if (j == CLI_MAX_KINDS) {
-				continue;
-			}
-			sum->k[sum->n++] = one->k[i];
-			continue;
-		}
-		sum->k[j].count += one->k[i].count;
-		sum->k[j].bytes += one->k[i].bytes;
-	}
-	sum->found = true;
-}
-
 /* The default: every process wrote "<dir>/<id>.<pid>.report"; they become
  * one "<dir>/<id>.report.txt" (or .json), written whole, then renamed. */
 static void
@@ -487,13 +466,13 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 		snprintf(k.k[0].kind, sizeof(k.k[0].kind), "heap");
 		k.k[0].count = (uint64_t)q.heap_blocks;
 		k.k[0].bytes = (uint64_t)q.heap_bytes;
-		add_held(&o->held, &k);
+		cli_kinds_add(&o->held, &k);
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct cli_kinds k;
 		if ((s->json ? cli_json_report_kinds : cli_text_report_kinds)(r[i].text, r[i].len,
 									      &k)) {
-			add_held(&o->held, &k);
+			cli_kinds_add(&o->held, &k);
 		}
 	}
 	if (n || q.n) {

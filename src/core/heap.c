@@ -302,7 +302,10 @@ count(int64_t blocks, int64_t alloc, int64_t gone, int64_t slack)
 {
 	struct rc_heap_thread *t = &rc_heap_self;
 
-	if (t->state == RC_HEAP_T_NEW) {
+	/* Not in a vfork child (preload/heap.c, shared_block): registering
+	 * takes the thread list's lock, which a thread of the parent's may
+	 * hold; the process totals take its counts instead. */
+	if (t->state == RC_HEAP_T_NEW && !rc_self.vfork) {
 		rc_heap_thread_register();
 	}
 	if (t->state != RC_HEAP_T_ACTIVE) {

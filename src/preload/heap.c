@@ -431,6 +431,32 @@ own_block(size_t n, size_t align, bool zero)
 	return rc_heap_side_alloc(n, usable, align, RC_HEAP_REC_OWN, 0, zero);
 }
 
+/* Block @p of @n requested bytes, from the next allocator in a vfork
+ * child.  The child allocates in its parent's heap, and whatever it does
+ * not free before its exec or _exit stays there, to be freed by the
+ * parent (dash's environment for execve: one block per command): it is
+ * counted as the program's, as a plain block of the vforking thread,
+ * whose counters the child shares.  Nothing more: no sample, no record,
+ * no lock, no registration (the child must take nothing the parent's
+ * other threads may hold, and its guard is up: rc_heap_count_new does not
+ * sample).  In exact mode a small chunk whose slack does not fit in the
+ * tag's byte cannot become a side block here: its requested size is
+ * overstated to fit (usable - 255), so that its free uncounts exactly
+ * what was counted. */
+static void *
+shared_block(void *p, size_t n)
+{
+	size_t usable = usable_of(p);
+	if (rc_heap_exact) {
+		if (usable - n > 255 && usable + RC_HEAP_CHARGE_EXTRA < RC_HEAP_SIDE_LIMIT) {
+			n = usable - 255;
+		}
+		tag_write(p, n, usable);
+	}
+	(void)rc_heap_count_new(n, usable);
+	return p;
+}
+
 /* Block @p of @n requested bytes, just obtained from the next allocator
  * on a general path: the shim's own (a side block, not counted), or the
  * program's (counted; recorded when it becomes a sample or was allocated
@@ -439,6 +465,11 @@ own_block(size_t n, size_t align, bool zero)
 static void *
 adopt(void *p, size_t n, size_t align, size_t keep, const void *site)
 {
+	if (__builtin_expect(rc_self.vfork, 0)) {
+		/* realloc in a vfork child (its guard is up: the plan would
+		 * say the shim's own). */
+		return shared_block(p, n);
+	}
 	size_t usable = usable_of(p);
 	enum rc_heap_plan plan = rc_heap_plan();
 	unsigned flags = 0;
@@ -522,17 +553,21 @@ alloc_general(size_t n, size_t align, enum op op, const void *site)
 	}
 	switch (resolved()) {
 	case M_TRACK: {
-		/* A vfork child (its memory is its parent's), a fork child
-		 * with the shim off: the allocator's own blocks, untouched. */
-		if (__builtin_expect(rc_self.vfork ||
-					     atomic_load_explicit(&rc_off, memory_order_relaxed),
-				     0)) {
+		/* A fork child with the shim off: the allocator's own blocks,
+		 * untouched (forget counts nothing there either). */
+		if (__builtin_expect(atomic_load_explicit(&rc_off, memory_order_relaxed), 0)) {
 			return call_real(op, n, align);
 		}
 		size_t extra = rc_heap_exact;
 		if (TOO_BIG(n)) {
 			errno = ENOMEM;
 			return NULL;
+		}
+		/* A vfork child (at_alloc cleared a parent's stale mark): its
+		 * blocks are its parent's, and counted. */
+		if (__builtin_expect(rc_self.vfork, 0)) {
+			void *p = call_real(op, n + extra, align);
+			return p ? shared_block(p, n) : NULL;
 		}
 		if (rc_heap_plan() == RC_HEAP_OWN) {
 			void *q = own_block(n, op == OP_VALLOC ? 4096 : align, op == OP_CALLOC);
@@ -1186,6 +1221,9 @@ realloc_general(void *p, size_t n, const void *site)
 
 	if (in_pool(p)) {
 		return pool_realloc(p, n);
+	}
+	if (__builtin_expect(rc_self.vfork, 0)) {
+		rc_vfork_over();
 	}
 	switch (resolved()) {
 	case M_TRACK:

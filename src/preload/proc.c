@@ -5,7 +5,9 @@
  * nothing the shim does in it may change the parent's state.  vfork marks
  * the calling thread (rc_self.vfork, shared with the child) and raises its
  * guard, so the child's calls into the shim track nothing; the parent,
- * back, lowers both.  The child's pid differs from rc_pid_cached (no fork
+ * back, lowers both.  The heap is the exception: the child's blocks are
+ * the parent's, which frees them, so they are counted, plainly
+ * (preload/heap.c, shared_block).  The child's pid differs from rc_pid_cached (no fork
  * handler runs for vfork), which is how its signal handlers, sigaction and
  * exit know it too.
  *

@@ -284,6 +284,66 @@ START_TEST(report_kinds)
 }
 END_TEST
 
+/* A report whose figure is negative (the heap's count once was, in dash)
+ * holds nothing in the summary: never 2^64 - 250 blocks, and no sum wraps
+ * around (it once printed "heap 18446744073709551506 blocks (16777216.0
+ * TiB)"). */
+START_TEST(held_figures_never_wrap)
+{
+	struct cli_kinds k, sum = { 0 };
+	uint64_t v, b;
+
+	ck_assert_uint_eq(cli_figure("-250 blocks", "-250 blocks" + 11, &v), 4);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_uint_eq(cli_figure("18446744073709551615", "18446744073709551615" + 20, &v), 20);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_uint_eq(cli_figure("99999999999999999999999", "99999999999999999999999" + 23, &v),
+			  23);
+	ck_assert_uint_eq(v, UINT64_MAX);
+	ck_assert_uint_eq(cli_figure("-", "-" + 1, &v), 0);
+	ck_assert_uint_eq(cli_figure("x1", "x1" + 2, &v), 0);
+	ck_assert_uint_eq(cli_figure("1234", "1234" + 2, &v), 2); /* up to end */
+	ck_assert_uint_eq(v, 12);
+
+	static const char negative[] =
+		"== rcshim report: pid 7 (/usr/bin/dash), at exit, priority MEDIUM; what it held:\n"
+		"heap: -250 blocks, -197120 bytes still allocated (exact, usable size)\n"
+		"fd: 2 held\n"
+		"gpu: -3 held, -3072 bytes\n";
+	ck_assert(cli_text_report_kinds(negative, strlen(negative), &k));
+	ck_assert_uint_eq(count_of(&k, "heap", &b), 0);
+	ck_assert_uint_eq(b, 0);
+	ck_assert_uint_eq(count_of(&k, "gpu", &b), 0);
+	ck_assert_uint_eq(b, 0);
+	ck_assert_uint_eq(count_of(&k, "fd", &b), 2);
+	cli_kinds_add(&sum, &k);
+
+	static const char json[] =
+		"{\"format\":\"rcshim-report\",\"kinds\":[{\"kind\":\"heap\",\"count\":-250,"
+		"\"bytes\":-197120},{\"kind\":\"fd\",\"count\":1,\"bytes\":0}]}\n";
+	ck_assert(cli_json_report_kinds(json, strlen(json), &k));
+	ck_assert_uint_eq(count_of(&k, "heap", &b), 0);
+	ck_assert_uint_eq(b, 0);
+	cli_kinds_add(&sum, &k);
+
+	static const char fine[] = "== rcshim report: pid 8 (/bin/true), at exit:\n"
+				   "heap: 47 blocks, 2080 bytes still allocated (exact)\n";
+	ck_assert(cli_text_report_kinds(fine, strlen(fine), &k));
+	cli_kinds_add(&sum, &k);
+	ck_assert_uint_eq(count_of(&sum, "heap", &b), 47);
+	ck_assert_uint_eq(b, 2080);
+	ck_assert_uint_eq(count_of(&sum, "fd", &b), 3);
+
+	/* A sum saturates. */
+	static const char huge[] = "== rcshim report: pid 9 (/bin/x), at exit:\n"
+				   "heap: 18446744073709551615 blocks, 18446744073709551615 bytes\n";
+	ck_assert(cli_text_report_kinds(huge, strlen(huge), &k));
+	cli_kinds_add(&sum, &k);
+	ck_assert_uint_eq(count_of(&sum, "heap", &b), UINT64_MAX);
+	ck_assert_uint_eq(b, UINT64_MAX);
+}
+END_TEST
+
 START_TEST(status_words)
 {
 	char buf[128];
@@ -304,5 +364,6 @@ TEST_SUITE(cli_parts)
 	ADD_TEST(s, preloadable_check);
 	ADD_TEST(s, json_parts);
 	ADD_TEST(s, report_kinds);
+	ADD_TEST(s, held_figures_never_wrap);
 	ADD_TEST(s, status_words);
 }
