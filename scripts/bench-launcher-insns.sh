@@ -21,15 +21,7 @@ trap 'rm -rf "$work"' EXIT
 echo 'void rcshim_bench_empty(void) {}' >"$work/empty.c"
 cc -shared -fPIC -O2 -o "$work/empty.so" "$work/empty.c"
 
-for ((i = 0; i < n / 5; i++)); do
-	cat <<SH
-seq 1 40 | sed 's/1/x/g' | grep -c x >/dev/null
-f=\$(mktemp); printf 'b\na\nc\n' | sort > "\$f"; cat "\$f" | head -n 1 >/dev/null; rm -f "\$f"
-d=\$(mktemp -d); echo $i > "\$d/v"; cat "\$d/v" | tr 0-9 a-j >/dev/null; rm -r "\$d"
-echo line $i | awk '{print \$2}' | wc -c >/dev/null
-ls / | grep -v nothing | wc -l >/dev/null
-SH
-done >"$work/pipeline.sh"
+scripts/bench/pipeline.sh $((n / 5)) >"$work/pipeline.sh"
 
 tree_insns() { # CMD... -> "instructions processes"
 	local out="$work/cg" f total=0 procs=0 v

@@ -35,15 +35,7 @@ C
 cc -shared -fPIC -O2 -o "$work/empty.so" "$work/empty.c"
 
 # The pipeline script: 500 lines, every one a few short processes.
-for ((i = 0; i < 100; i++)); do
-	cat <<SH
-seq 1 40 | sed 's/1/x/g' | grep -c x >/dev/null
-f=\$(mktemp); printf 'b\na\nc\n' | sort > "\$f"; cat "\$f" | head -n 1 >/dev/null; rm -f "\$f"
-d=\$(mktemp -d); echo $i > "\$d/v"; cat "\$d/v" | tr 0-9 a-j >/dev/null; rm -r "\$d"
-echo line $i | awk '{print \$2}' | wc -c >/dev/null
-ls / | grep -v nothing | wc -l >/dev/null
-SH
-done >"$work/pipeline.sh"
+scripts/bench/pipeline.sh 100 >"$work/pipeline.sh"
 
 cpu_wall() { # CMD... -> "cpu wall" seconds
 	local TIMEFORMAT='%U %S %R' t

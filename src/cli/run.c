@@ -185,14 +185,7 @@ env_unset(struct envb *e, const char *name)
 static void
 env_set(struct envb *e, const char *name, const char *value)
 {
-	size_t len = strlen(name);
-	size_t k = 0;
-	for (size_t i = 0; i < e->n; i++) {
-		if (!(strncmp(e->v[i], name, len) == 0 && e->v[i][len] == '=')) {
-			e->v[k++] = e->v[i];
-		}
-	}
-	e->n = k;
+	env_unset(e, name);
 	char *s;
 	if (asprintf(&s, "%s=%s", name, value) < 0) {
 		abort();
