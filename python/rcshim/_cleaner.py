@@ -27,7 +27,6 @@ _callbacks = {}
 _callbacks_lock = threading.Lock()
 _next_key = [0]
 _closed = [False]
-_scope_end_lock = threading.RLock()
 
 
 def _acc():
@@ -488,14 +487,11 @@ def resource_cleanup_context(name="resource_context", priority=CleanupPriority.C
             engine = None
             if _lib is not None:
                 res = E.Result()
-                # One block's end at a time: a registration racing another
-                # thread's scope end was seen to be lost (docs/python.md).
-                with _scope_end_lock:
-                    for t in temp_dirs:
-                        if os.path.isdir(t):
-                            _lib.rcshim_register_temp_dir(os.fsencode(t), b"context temp_dir")
-                    if scope:
-                        _lib.rcshim_scope_end(scope, int(prio), ctypes.byref(res))
+                for t in temp_dirs:
+                    if os.path.isdir(t):
+                        _lib.rcshim_register_temp_dir(os.fsencode(t), b"context temp_dir")
+                if scope:
+                    _lib.rcshim_scope_end(scope, int(prio), ctypes.byref(res))
                 if scope:
                     engine = res.as_dict()
             else:

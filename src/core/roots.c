@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/path.h"
@@ -15,6 +16,8 @@
 #include "core/sys.h"
 
 #define MAX_LINKS 40
+/* How long rc_tmp_root waits for another thread's check: about 10 s. */
+#define ROOTS_WAIT_ROUNDS (64 + 100000)
 #define SCRATCH (3 * PATH_MAX)
 
 /* Candidates and, once checked, the accepted roots.  Index i of the table
@@ -425,7 +428,13 @@ check_slot(struct slot *s, bool warn)
 	return true;
 }
 
-/* Checks every candidate, once per process. */
+/* The calling thread's part in the check: 1 about to claim it, 2 making
+ * it.  A handler that interrupted it (or a child it forked from one) must
+ * not wait for it. */
+static RC_TLS int checking;
+
+/* Checks every candidate, once per process.  False while another thread
+ * is at it. */
 static bool
 roots_checked(void)
 {
@@ -434,22 +443,61 @@ roots_checked(void)
 		return true;
 	}
 	int expected = 0;
+	checking = 1;
+	atomic_signal_fence(memory_order_seq_cst);
 	if (st != 0 || !atomic_compare_exchange_strong(&R.state, &expected, 1)) {
+		atomic_signal_fence(memory_order_seq_cst);
+		checking = 0;
 		return false; /* another thread is at it */
 	}
+	checking = 2;
 	for (size_t i = 0; i < R.n; i++) {
 		struct slot *s = &R.slot[i];
 		s->ok = check_slot(s, R.warn);
 		R.pub[i] = (struct rc_root){ s->canon, R.alias[i], s->dev, s->ino };
 	}
 	atomic_store_explicit(&R.state, 2, memory_order_release);
+	atomic_signal_fence(memory_order_seq_cst);
+	checking = 0;
 	return true;
+}
+
+/* The same, waiting for the thread that is checking: a root asked for by
+ * its index names one a record was made with, and "no such root" would
+ * leave the artifact alone for good.  The check is a few system calls per
+ * candidate (the wait is bounded all the same); only a check this thread
+ * itself is in the middle of is not waited for. */
+static bool
+roots_checked_wait(void)
+{
+	for (unsigned i = 0; !roots_checked(); i++) {
+		if (checking || i > ROOTS_WAIT_ROUNDS) {
+			return false;
+		}
+		if (i < 64) {
+			rc_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+		} else {
+			struct timespec ts = { 0, 100000 };
+			rc_sys(SYS_nanosleep, &ts, NULL, 0, 0, 0, 0);
+		}
+	}
+	return true;
+}
+
+void
+rc_tmp_roots_after_fork_child(void)
+{
+	/* A check another thread was making is never finished here. */
+	int expected = 1;
+	if (checking != 2) {
+		atomic_compare_exchange_strong(&R.state, &expected, 0);
+	}
 }
 
 const struct rc_root *
 rc_tmp_root(unsigned idx)
 {
-	if (idx >= R.n || !roots_checked() || !R.slot[idx].ok) {
+	if (idx >= R.n || !roots_checked_wait() || !R.slot[idx].ok) {
 		return NULL;
 	}
 	return &R.pub[idx];

@@ -38,9 +38,14 @@ struct rc_root {
  * candidates are checked.  Replaces any earlier list. */
 void rc_tmp_roots_set(const char *const *list, size_t n, const char *home, bool warn);
 
-/* The accepted root @idx (checking the candidates first if needed), or
- * NULL if that candidate was dropped or does not exist. */
+/* The accepted root @idx (checking the candidates first if needed, or
+ * waiting for the thread that is checking them), or NULL if that candidate
+ * was dropped or does not exist. */
 const struct rc_root *rc_tmp_root(unsigned idx);
+
+/* The fork child: a check of the candidates that another thread of the
+ * parent was making is started again at the next question. */
+void rc_tmp_roots_after_fork_child(void);
 
 /* If the parent directory of the absolute, normalised path @abs is an
  * accepted root (by its canonical name or the name it was given), writes

@@ -81,4 +81,5 @@ rc_state_after_fork_child(void)
 {
 	rc_pid_cached = rc_sys_getpid();
 	rc_journal_after_fork_child();
+	rc_tmp_roots_after_fork_child();
 }

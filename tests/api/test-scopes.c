@@ -7,10 +7,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -366,6 +369,243 @@ START_TEST(scope_ids_unique)
 }
 END_TEST
 
+/* --- threads: registration racing other threads' scope ends ------------------------- */
+
+/* What the Python binding does (python/rcshim/_cleaner.py,
+ * resource_cleanup_context), from 8 threads at once with no lock of its
+ * own: the runtime owns fds, connections and GPU memory; two runtime
+ * cleaners of the process's; per block, a scope, a directory made in the
+ * temp root (with mkdtemp, which the shim tracks, or behind its back as
+ * the binding's does when the library is not preloaded), registered by its
+ * path, a runtime cleaner of the scope's, the directory registered again
+ * at the block's end, and the scope ended at CRITICAL.  Each end must
+ * remove its own directory and count it; another thread's directory, and
+ * a file each thread keeps in the temp root all along, are never touched.
+ *
+ * Each round is a fresh process (this program again, run by the
+ * constructor below before Check makes any file): its threads' first
+ * directories are the process's first temp artifacts, and the first
+ * questions about the temp roots come from all of them at once, as in a
+ * Python program. */
+#define RACE_THREADS 8
+
+struct race {
+	int id;
+	int iterations;
+	const char *base;
+	char keep[128];
+	atomic_int *failures;
+	pthread_barrier_t *start;
+	char first[256]; /* the first failure seen by this thread */
+	int nfirst;
+};
+
+static long
+runtime_cleaner(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+race_fail(struct race *r, const char *fmt, ...)
+{
+	if (!r->nfirst++) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r->first, sizeof(r->first), fmt, ap);
+		va_end(ap);
+	}
+	atomic_fetch_add(r->failures, 1);
+}
+
+/* Raw system calls: the shim does not see them, so they ask it nothing. */
+static bool
+raw_mkdir(const char *path)
+{
+	return syscall(SYS_mkdirat, AT_FDCWD, path, 0700) == 0;
+}
+
+static void
+race_job(struct race *r, int i)
+{
+	struct rcshim_result res;
+	char dir[128];
+
+	rcshim_scope s = rcshim_scope_begin("race");
+	if (!s) {
+		race_fail(r, "thread %d, job %d: scope_begin: %s", r->id, i, strerror(errno));
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s-t%d-%d-XXXXXX", r->base, r->id, i);
+	bool made;
+	if (i % 2 == 0) {
+		made = mkdtemp(dir) != NULL;
+	} else {
+		snprintf(dir + strlen(dir) - 6, 7, "%06x", (unsigned)(r->id << 16 | i) & 0xffffff);
+		made = raw_mkdir(dir);
+	}
+	if (!made) {
+		race_fail(r, "thread %d, job %d: mkdir %s: %s", r->id, i, dir, strerror(errno));
+		rcshim_scope_end(s, RCSHIM_LOW, NULL);
+		return;
+	}
+	if (!rcshim_register_temp_dir(dir, dir)) {
+		race_fail(r, "thread %d, job %d: register %s: %s", r->id, i, dir, strerror(errno));
+	}
+	if (i % 3 == 0 &&
+	    !rcshim_register_cleaner_flags(runtime_cleaner, NULL, RCSHIM_MEDIUM, "block",
+					   RCSHIM_CLEANER_RUNTIME)) {
+		race_fail(r, "thread %d, job %d: register_cleaner_flags: %s", r->id, i,
+			  strerror(errno));
+	}
+	if (!t_exists(dir)) {
+		race_fail(r, "thread %d, job %d: %s removed before its scope ended", r->id, i, dir);
+	}
+	if (!rcshim_register_temp_dir(dir, "context temp_dir")) {
+		race_fail(r, "thread %d, job %d: register again %s: %s", r->id, i, dir,
+			  strerror(errno));
+	}
+	rcshim_status st = rcshim_scope_end(s, RCSHIM_CRITICAL, &res);
+	if (st != RCSHIM_OK) {
+		race_fail(r, "thread %d, job %d: scope_end: status %d", r->id, i, (int)st);
+	}
+	if (res.kind[RCSHIM_KIND_TEMP].cleaned != 1 || res.kind[RCSHIM_KIND_TEMP].skipped) {
+		race_fail(r, "thread %d, job %d: %s: temp cleaned %llu, left alone %llu", r->id, i,
+			  dir, (unsigned long long)res.kind[RCSHIM_KIND_TEMP].cleaned,
+			  (unsigned long long)res.kind[RCSHIM_KIND_TEMP].skipped);
+	}
+	if (t_exists(dir)) {
+		race_fail(r, "thread %d, job %d: %s left after its scope ended", r->id, i, dir);
+		rmdir(dir);
+	}
+	if (!t_exists(r->keep)) {
+		race_fail(r, "thread %d, job %d: %s removed by another thread", r->id, i, r->keep);
+	}
+}
+
+static void *
+race_thread(void *p)
+{
+	struct race *r = p;
+	/* All at once: the first jobs race for the first questions. */
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < r->iterations; i++) {
+		race_job(r, i);
+	}
+	return NULL;
+}
+
+/* One round, in a fresh process: writes the first failure to @out; the
+ * exit status is the number of failures (capped). */
+static void
+race_round(const char *base, int iterations, int out)
+{
+	struct race r[RACE_THREADS];
+	pthread_t t[RACE_THREADS];
+	atomic_int failures = 0;
+	pthread_barrier_t start;
+	int err = 0;
+
+	pthread_barrier_init(&start, NULL, RACE_THREADS);
+	rcshim_runtime_owns((1u << RCSHIM_KIND_FD) | (1u << RCSHIM_KIND_SQLITE) |
+			    (1u << RCSHIM_KIND_GPU));
+	err |= !rcshim_register_cleaner_flags(runtime_cleaner, NULL, RCSHIM_MEDIUM,
+					      "python: files", RCSHIM_CLEANER_RUNTIME);
+	err |= !rcshim_register_cleaner_flags(runtime_cleaner, NULL, RCSHIM_HIGH, "python: gpu",
+					      RCSHIM_CLEANER_RUNTIME);
+	for (int i = 0; i < RACE_THREADS; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].id = i;
+		r[i].iterations = iterations;
+		r[i].base = base;
+		r[i].failures = &failures;
+		r[i].start = &start;
+		/* Made by the test, unseen by the shim: no thread's. */
+		snprintf(r[i].keep, sizeof(r[i].keep), "%s-keep-%d", base, i);
+		err |= !raw_mkdir(r[i].keep);
+	}
+	for (int i = 0; i < RACE_THREADS && !err; i++) {
+		if (pthread_create(&t[i], NULL, race_thread, &r[i]) != 0) {
+			_exit(1); /* the others wait for it at the start */
+		}
+	}
+	for (int i = 0; i < RACE_THREADS && !err; i++) {
+		pthread_join(t[i], NULL);
+	}
+	char msg[256 + 32] = "";
+	for (int i = 0; i < RACE_THREADS; i++) {
+		if (r[i].nfirst && !msg[0]) {
+			snprintf(msg, sizeof(msg), "%s", r[i].first);
+		}
+		rmdir(r[i].keep);
+	}
+	if (err) {
+		snprintf(msg, sizeof(msg), "could not set the round up");
+	}
+	ssize_t w = write(out, msg, strlen(msg));
+	(void)w;
+	int n = err ? 1 : atomic_load(&failures);
+	_exit(n > 100 ? 100 : n);
+}
+
+__attribute__((constructor)) static void
+race_round_main(void)
+{
+	const char *arg = getenv("RCSHIM_TEST_RACE_ROUND");
+	char base[64];
+	int iterations, out;
+
+	if (arg && sscanf(arg, "%63[^:]:%d:%d", base, &iterations, &out) == 3) {
+		race_round(base, iterations, out);
+	}
+}
+
+START_TEST(scope_threads_register_temp_dirs)
+{
+	const char *it = getenv("RCSHIM_TEST_ITERATIONS");
+	int iterations = it ? atoi(it) : getenv("RCSHIM_TEST_VALGRIND") ? 5 : 25;
+	int rounds = getenv("RCSHIM_TEST_VALGRIND") ? 2 : 16;
+	char base[64];
+	int failed = 0, failures = 0;
+	char first[300] = "";
+
+	/* Names directly inside the temp root. */
+	snprintf(base, sizeof(base), "/tmp/rcshim-api-race-%d", (int)getpid());
+	for (int round = 0; round < rounds; round++) {
+		int p[2];
+		ck_assert_int_eq(pipe(p), 0);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			char arg[128];
+			close(p[0]);
+			snprintf(arg, sizeof(arg), "%s:%d:%d", base, iterations, p[1]);
+			setenv("RCSHIM_TEST_RACE_ROUND", arg, 1);
+			execl("/proc/self/exe", "test-api-race", (char *)NULL);
+			_exit(99);
+		}
+		close(p[1]);
+		char msg[300] = "";
+		ssize_t n = read(p[0], msg, sizeof(msg) - 1);
+		msg[n > 0 ? n : 0] = '\0';
+		close(p[0]);
+		int st;
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFEXITED(st), "round %d: died (status 0x%x)", round, st);
+		if (WEXITSTATUS(st)) {
+			failed++;
+			failures += WEXITSTATUS(st);
+			if (!first[0]) {
+				snprintf(first, sizeof(first), "%s", msg);
+			}
+		}
+	}
+	ck_assert_msg(failed == 0, "%d of %d rounds (%d threads x %d jobs) failed, %d failures; "
+		      "first: %s", failed, rounds, RACE_THREADS, iterations, failures, first);
+}
+END_TEST
+
 /* --- fork ------------------------------------------------------------------------------ */
 
 START_TEST(scope_fork_child_owns_its_own)
@@ -418,4 +658,5 @@ TEST_SUITE(api_scope)
 	ADD_TEST(s, scope_invalid_use);
 	ADD_TEST(s, scope_ids_unique);
 	ADD_TEST(s, scope_fork_child_owns_its_own);
+	ADD_TEST_TIMEOUT(s, scope_threads_register_temp_dirs, 300);
 }

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +315,77 @@ START_TEST(tmp_key_symlinked_root)
 }
 END_TEST
 
+/* The first question about the roots, asked by several threads at once
+ * (a Python program's 8 threads each making and registering their first
+ * temp dir): while one thread checks the candidates, the others must get
+ * the root too.  A NULL root made the scope end of a temp dir made in it
+ * count it as "left alone" and forget it. */
+#define ROOT_THREADS 8
+
+static struct {
+	pthread_barrier_t go, done;
+	char root[PATH_MAX], file[PATH_MAX + 8];
+	int rounds;
+	atomic_int missed, unkeyed;
+} RQ;
+
+static void *
+root_asker(void *p)
+{
+	char key[PATH_MAX * 2];
+	long id = (long)p;
+
+	for (int i = 0; i < RQ.rounds; i++) {
+		pthread_barrier_wait(&RQ.go);
+		/* Half of them ask for a key first, as the tracking does. */
+		if (id % 2 && rc_tmp_key(RQ.file, key, sizeof(key)) != 0) {
+			atomic_fetch_add(&RQ.unkeyed, 1);
+		}
+		const struct rc_root *r = rc_tmp_root(0);
+		if (!r || strcmp(r->path, RQ.root) != 0) {
+			atomic_fetch_add(&RQ.missed, 1);
+		}
+		pthread_barrier_wait(&RQ.done);
+	}
+	return NULL;
+}
+
+START_TEST(tmp_root_while_another_thread_checks)
+{
+	pthread_t t[ROOT_THREADS];
+
+	scratch_make(RQ.root, sizeof(RQ.root));
+	snprintf(RQ.file, sizeof(RQ.file), "%s/f", RQ.root);
+	RQ.rounds = 300;
+	atomic_store(&RQ.missed, 0);
+	atomic_store(&RQ.unkeyed, 0);
+	const char *roots[] = { RQ.root };
+	ck_assert_int_eq(pthread_barrier_init(&RQ.go, NULL, ROOT_THREADS + 1), 0);
+	ck_assert_int_eq(pthread_barrier_init(&RQ.done, NULL, ROOT_THREADS + 1), 0);
+	for (long i = 0; i < ROOT_THREADS; i++) {
+		ck_assert_int_eq(pthread_create(&t[i], NULL, root_asker, (void *)i), 0);
+	}
+	for (int i = 0; i < RQ.rounds; i++) {
+		/* Unchecked again: the next question checks them. */
+		rc_tmp_roots_set(roots, 1, "/nonexistent-home", false);
+		pthread_barrier_wait(&RQ.go);
+		pthread_barrier_wait(&RQ.done);
+	}
+	for (int i = 0; i < ROOT_THREADS; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	}
+	pthread_barrier_destroy(&RQ.go);
+	pthread_barrier_destroy(&RQ.done);
+	rc_tmp_roots_set(NULL, 0, NULL, false);
+	scratch_remove(RQ.root);
+	ck_assert_msg(atomic_load(&RQ.unkeyed) == 0, "%d keys missed",
+		      atomic_load(&RQ.unkeyed));
+	ck_assert_msg(atomic_load(&RQ.missed) == 0,
+		      "the root was missing %d times in %d rounds of %d threads",
+		      atomic_load(&RQ.missed), RQ.rounds, ROOT_THREADS);
+}
+END_TEST
+
 static int
 check(const char *path, const char *home, const char **why)
 {
@@ -462,6 +535,7 @@ TEST_SUITE(path)
 	ADD_TEST(s, abs_too_long);
 	ADD_TEST(s, tmp_key_direct_children_only);
 	ADD_TEST(s, tmp_key_symlinked_root);
+	ADD_TEST(s, tmp_root_while_another_thread_checks);
 	ADD_TEST(s, root_check_rules);
 	ADD_TEST(s, root_dropped_with_one_line);
 	ADD_TEST(s, path_within);
