@@ -11,6 +11,9 @@
  *   held.c     what the processes' reports say they held at their end
  *   remote.c   `rcshim clean PID`, `rcshim report PID`
  *   json.c     a JSON syntax check for merging reports
+ *   jv.c       a small JSON reader (plot, print, the report's summary)
+ *   summary.c  the gathered report's summary: one line per process
+ *   print.c    `rcshim print`: a report, filtered
  *   sweep.c    `rcshim sweep`: the sessions nobody replayed; the launcher's
  *              background sweep
  *   metrics.c  `--metrics DIR`: the run in Prometheus text format
@@ -175,6 +178,36 @@ void cli_json_string(FILE *f, const char *s);
 bool cli_json_needs_hex(const char *s);
 /* The bytes of @s in hex, as a JSON string. */
 void cli_json_hex(FILE *f, const char *s);
+
+/* ---- jv.c: a small DOM-style JSON reader ---- */
+
+enum cli_jt { CLI_J_NULL, CLI_J_BOOL, CLI_J_NUM, CLI_J_STR, CLI_J_ARR, CLI_J_OBJ };
+
+struct cli_jv {
+	enum cli_jt t;
+	double num;           /* CLI_J_NUM; CLI_J_BOOL: 0 or 1 */
+	char *str;            /* CLI_J_STR */
+	struct cli_jv *items; /* CLI_J_ARR, CLI_J_OBJ */
+	char **keys;          /* CLI_J_OBJ */
+	size_t n;
+};
+
+/* realloc, or abort. */
+void *cli_xrealloc(void *p, size_t n);
+/* Every JSON value of [text, text + n) (one document, or JSON Lines) as the
+ * items of the array *@all (cli_jv_free it, also on failure).  False if
+ * it is not JSON. */
+bool cli_jv_parse_all(const char *text, size_t n, struct cli_jv *all);
+void cli_jv_free(struct cli_jv *v);
+/* Member @key of object @o; NULL if @o is not an object or has none. */
+const struct cli_jv *cli_jv_get(const struct cli_jv *o, const char *key);
+/* Its number (0 if absent or not one), its string (NULL). */
+double cli_jv_num(const struct cli_jv *o, const char *key);
+const char *cli_jv_str(const struct cli_jv *o, const char *key);
+/* @v as JSON. */
+void cli_jv_write(FILE *f, const struct cli_jv *v);
+/* The whole file @path ("-": stdin), malloc'd, *@n bytes; NULL with errno. */
+char *cli_read_file(const char *path, size_t *n);
 
 /* ---- symbolize.c ---- */
 
