@@ -248,6 +248,9 @@ struct cli_outcome {
 	int journal_errors;          /* journal files that could not be read */
 	int reports;                 /* process reports found */
 	struct cli_kinds held;       /* what they held at their end, summed */
+	struct cli_paths reclaimed;  /* what their final cleanups reclaimed:
+				      * "pid N: KIND WHAT", escaped */
+	uint64_t reclaimed_more;     /* and how many more, not named */
 	char report_path[1024];      /* what the summary names, "" if none */
 };
 
@@ -289,6 +292,41 @@ void cli_session_summary(const struct cli_session *s, int status, const struct c
 
 /* "exited with status 3", "was killed by signal 9 (SIGKILL)". */
 const char *cli_status_text(int status, char *buf, size_t len);
+
+/* "39.1 KiB", "17 bytes". */
+const char *cli_human_bytes(uint64_t b, char *buf, size_t len);
+
+/* ---- summary.c: the gathered report's summary ---- */
+
+struct cli_sum_proc {
+	long pid;
+	char *cmd;                /* its command line, escaped as text */
+	uint64_t count[6], bytes[6];
+	char where[6][200];       /* the function of each kind's largest group */
+	uint64_t reclaimed[6];    /* by its final cleanup and the launcher */
+	char **items;             /* "KIND WHAT", escaped as text */
+	size_t nitems;
+	size_t nown;              /* the first nown: its own final cleanup's */
+	uint64_t items_more;      /* reclaimed, not named */
+	char **temps;             /* temp paths it held at its end */
+	size_t ntemps;
+	char *line;               /* the summary's line */
+};
+struct cli_summary {
+	struct cli_sum_proc *p;
+	size_t n;
+};
+/* Adds the process report @text (@n bytes, JSON if @json, else text).
+ * The temp paths it held that @removed names are counted reclaimed. */
+void cli_summary_add(struct cli_summary *s, long pid, const char *text, size_t n, bool json,
+		     const struct cli_paths *removed);
+/* Sorts (most important first) and makes the lines. */
+void cli_summary_finish(struct cli_summary *s);
+/* Its lines, indented. */
+void cli_summary_text(FILE *f, const struct cli_summary *s);
+/* ,"summary": [...] */
+void cli_summary_json(FILE *f, const struct cli_summary *s);
+void cli_summary_free(struct cli_summary *s);
 
 /* ---- metrics.c ---- */
 
