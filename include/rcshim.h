@@ -83,6 +83,27 @@ struct rcshim_result {
 	struct rcshim_kind_result kind[RCSHIM_KIND_COUNT];
 };
 
+/** How many items of a cleanup rcshim_last_reclaimed() describes. */
+#define RCSHIM_RECLAIMED_MAX 16
+
+/** One item a cleanup reclaimed. */
+struct rcshim_reclaimed {
+	rcshim_kind kind;
+	/** What it was, one line, NUL-terminated: the temp path, "fd 4 /tmp/x.log",
+	 *  the database's path, "GPU 256 MiB at 0x7f3a00000000", a cleaner's name. */
+	char what[160];
+};
+
+/**
+ * The items the calling process's last cleanup (live, final, scope,
+ * emergency) reclaimed, in the order it reclaimed them: copies up to
+ * @p max of the first RCSHIM_RECLAIMED_MAX into @p items (which may be
+ * NULL when @p max is 0) and returns how many it reclaimed in all (a
+ * struct rcshim_result counts them per kind; this names them).  The
+ * result's size is unchanged: this list lives beside it.
+ */
+RCSHIM_API size_t rcshim_last_reclaimed(struct rcshim_reclaimed *items, size_t max);
+
 /**
  * Live cleanup: reclaims what can be reclaimed while the program keeps
  * running, at @p priority (DESIGN §3, live column).  @p result may be NULL.

@@ -1,6 +1,7 @@
 #include "build-config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -15,7 +16,52 @@
 #include "core/sys.h"
 
 struct rcshim_result rc_lifetime;
+struct rc_reclaimed rc_last_reclaimed;
 static struct rc_spinlock engine_lock;
+
+bool
+rc_reclaimed_room(void)
+{
+	return rc_last_reclaimed.n < RC_RECLAIMED_MAX;
+}
+
+void
+rc_reclaimed_add(int kind, const char *fmt, ...)
+{
+	struct rc_reclaimed *l = &rc_last_reclaimed;
+	l->total++;
+	if (l->n >= RC_RECLAIMED_MAX) {
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	l->item[l->n].kind = (rcshim_kind)kind;
+	rc_vfmt(l->item[l->n].what, sizeof(l->item[l->n].what), fmt, ap);
+	va_end(ap);
+	l->n++;
+}
+
+size_t
+rc_human_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	if (bytes < 1024) {
+		return rc_fmt(buf, len, "%lu bytes", (unsigned long)bytes);
+	}
+	int u = 0;
+	uint64_t div = 1024;
+	while (u < 3 && bytes >= div * 1024) {
+		div *= 1024;
+		u++;
+	}
+	/* One decimal below 10 ("1.5 MiB"), none above ("39 KiB"). */
+	uint64_t tenths = (bytes * 10 + div / 2) / div;
+	if (tenths < 100 && tenths % 10) {
+		return rc_fmt(buf, len, "%lu.%lu %s", (unsigned long)(tenths / 10),
+			      (unsigned long)(tenths % 10), unit[u]);
+	}
+	return rc_fmt(buf, len, "%lu %s", (unsigned long)((tenths + 5) / 10), unit[u]);
+}
 
 void
 rc_result_init(struct rcshim_result *res)
@@ -42,6 +88,7 @@ rc_result_count_temp(struct rcshim_result *res, int rc, const char *path)
 	switch (rc) {
 	case 0:
 		rc_result_add(res, RCSHIM_KIND_TEMP, 1, 0, 0, 0);
+		rc_reclaimed_add(RCSHIM_KIND_TEMP, "%s", path ? path : "?");
 		break;
 	case -ENOENT:
 		break; /* the program removed it itself */
@@ -198,6 +245,8 @@ rc_clean(const struct rc_clean_req *req, struct rcshim_result *res)
 		rc_spin_lock(&engine_lock);
 	}
 	rc_guard++;
+	rc_last_reclaimed.n = 0;
+	rc_last_reclaimed.total = 0;
 	run_steps(req, res);
 	rc_guard--;
 	rc_result_finish(res);
@@ -217,6 +266,8 @@ rc_clean_crash(rcshim_priority prio, bool close_fds, int signo, struct rcshim_re
 {
 	int32_t me = rc_sys_getpid();
 
+	rc_last_reclaimed.n = 0;
+	rc_last_reclaimed.total = 0;
 	if (close_fds && prio >= RCSHIM_MEDIUM) {
 		/* The process dies right after: an fd without a recorded
 		 * identity is closed too, the kernel would close it anyway. */

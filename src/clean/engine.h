@@ -69,5 +69,26 @@ uint64_t rc_heap_trim(void);
  * does not exist in the child, nor must its lock. */
 void rc_engine_after_fork_child(void);
 
+/* What the last cleanup of this process reclaimed, item by item: the
+ * first RC_RECLAIMED_MAX of them described ("/tmp/x", "fd 4 /tmp/x.log",
+ * a database's path, "GPU 256 MiB at 0x7f..."), all of them counted.
+ * Emptied when a cleanup begins; read by the report (its "final cleanup")
+ * and rcshim_last_reclaimed().  A cleanup of a scope, or a live one,
+ * replaces it too. */
+#define RC_RECLAIMED_MAX RCSHIM_RECLAIMED_MAX
+struct rc_reclaimed {
+	uint64_t total;
+	uint32_t n;
+	struct rcshim_reclaimed item[RC_RECLAIMED_MAX];
+};
+extern struct rc_reclaimed rc_last_reclaimed;
+/* Adds one item (printf-like, rc_fmt's conversions).  Async-signal-safe. */
+void rc_reclaimed_add(int kind, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether the next item will be described (not merely counted): a step
+ * skips the work of describing one (a readlink) when it will not be. */
+bool rc_reclaimed_room(void);
+/* "256 MiB", "39 KiB", "17 bytes".  Async-signal-safe. */
+size_t rc_human_bytes(char *buf, size_t len, uint64_t bytes);
+
 /* Totals over the process's life, for the report and the launcher. */
 extern struct rcshim_result rc_lifetime;

@@ -94,9 +94,14 @@ free_all(const struct rc_step_ctx *ctx)
 						&synced, &cu)
 			      : -ENOSYS;
 		switch (rc) {
-		case 0:
+		case 0: {
+			char size[32];
+			rc_human_bytes(size, sizeof(size), r->size);
 			rc_result_add(ctx->res, RCSHIM_KIND_GPU, 1, 0, 0, r->size);
+			rc_reclaimed_add(RCSHIM_KIND_GPU, "GPU %s at 0x%llx", size,
+					 (unsigned long long)r->handle);
 			break;
+		}
 		case -ESTALE:
 			/* Freed behind the shim's back (with its context, say):
 			 * nothing to reclaim, and never to be freed again. */

@@ -44,6 +44,7 @@ tell(struct replay *p, enum rc_replay_what what, int err, const char *path, cons
 	switch (what) {
 	case RC_REPLAY_REMOVED:
 		rc_result_add(p->res, RCSHIM_KIND_TEMP, 1, 0, 0, 0);
+		rc_reclaimed_add(RCSHIM_KIND_TEMP, "%s", path ? path : "?");
 		break;
 	case RC_REPLAY_GONE:
 		break;

@@ -394,6 +394,7 @@ run_cleaner(struct step *s, struct run *r)
 		rc_info("cleaner \"%s\" failed (%ld)", r->it.name, n);
 	} else {
 		rc_result_add(s->ctx->res, RCSHIM_KIND_CUSTOM, (uint64_t)n, 0, 0, 0);
+		rc_reclaimed_add(RCSHIM_KIND_CUSTOM, "cleaner \"%s\": %ld", r->it.name, n);
 	}
 done:
 	if (s->ctx->req->mode == RC_MODE_FINAL) {
@@ -433,6 +434,9 @@ release_fd(struct step *s, struct run *r)
 		ok = rc_sys_close(fd) == 0;
 	}
 	rc_result_add(s->ctx->res, RCSHIM_KIND_FD, ok, !ok, 0, 0);
+	if (ok) {
+		rc_reclaimed_add(RCSHIM_KIND_FD, "fd %d \"%s\"", fd, r->it.name);
+	}
 }
 
 static void
@@ -447,6 +451,7 @@ release_db(struct step *s, struct run *r)
 	int rc = rc_sqlite_close_db((rc_sqlite_db *)(uintptr_t)r->it.handle);
 	if (rc == 0) {
 		rc_result_add(s->ctx->res, RCSHIM_KIND_SQLITE, 1, 0, 0, 0);
+		rc_reclaimed_add(RCSHIM_KIND_SQLITE, "%s", rec.path ? rec.path : r->it.name);
 		r->forget = true;
 	} else {
 		rc_result_add(s->ctx->res, RCSHIM_KIND_SQLITE, 0, 1, 0, 0);
@@ -468,6 +473,8 @@ release_gpu(struct step *s, struct run *r)
 	switch (rc) {
 	case 0:
 		rc_result_add(s->ctx->res, RCSHIM_KIND_GPU, 1, 0, 0, r->it.size);
+		rc_reclaimed_add(RCSHIM_KIND_GPU, "GPU buffer \"%s\" at 0x%llx",
+				 r->it.name, (unsigned long long)r->it.handle);
 		r->forget = true;
 		break;
 	case -ENOENT:

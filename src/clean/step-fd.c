@@ -12,6 +12,7 @@
 #include "clean/custom.h"
 #include "clean/step.h"
 #include "core/fdtable.h"
+#include "core/log.h"
 #include "core/state.h"
 #include "core/sys.h"
 
@@ -25,6 +26,22 @@ struct fd_close_ctx {
 	bool keep_stdio;
 	struct rcshim_result *res;
 };
+
+/* "fd 4 /tmp/x.log" (what it names, before it is closed); only while the
+ * list of what was reclaimed has room. */
+static void
+fd_describe(int fd, uint32_t flags, char *what, size_t len)
+{
+	char link[40], target[128];
+	what[0] = '\0';
+	if (!rc_reclaimed_room()) {
+		return;
+	}
+	rc_fmt(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = rc_sys_readlinkat(AT_FDCWD, link, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	rc_fmt(what, len, "%s %d %s", flags & RC_FD_STDIO ? "FILE" : "fd", fd, target);
+}
 
 static bool
 close_one(int fd, const struct rc_fd_entry *e, void *p)
@@ -60,12 +77,15 @@ close_one(int fd, const struct rc_fd_entry *e, void *p)
 		return true;
 	}
 	rc_fd_untrack(fd);
+	char what[160];
+	fd_describe(fd, flags, what, sizeof(what));
 	if (c->stdio && (flags & RC_FD_STDIO) && e->aux) {
 		/* A stream opened through stdio: its buffer is the program's
 		 * data, and its FILE would dangle over a closed fd.  Flushed
 		 * and closed; fclose fails only when the flush did. */
 		if (fclose((FILE *)(uintptr_t)e->aux) == 0) {
 			rc_result_add(c->res, RCSHIM_KIND_FD, 1, 0, 0, 0);
+			rc_reclaimed_add(RCSHIM_KIND_FD, "%s", what);
 		} else {
 			rc_result_add(c->res, RCSHIM_KIND_FD, 0, 1, 0, 0);
 		}
@@ -73,6 +93,7 @@ close_one(int fd, const struct rc_fd_entry *e, void *p)
 	}
 	if (rc_sys_close(fd) == 0) {
 		rc_result_add(c->res, RCSHIM_KIND_FD, 1, 0, 0, 0);
+		rc_reclaimed_add(RCSHIM_KIND_FD, "%s", what);
 	} else {
 		rc_result_add(c->res, RCSHIM_KIND_FD, 0, 1, 0, 0);
 	}

@@ -21,6 +21,7 @@ close_all(const struct rc_step_ctx *ctx)
 		int r = rc_sqlite_close_db((rc_sqlite_db *)(uintptr_t)list[i].handle);
 		if (r == 0) {
 			rc_result_add(ctx->res, RCSHIM_KIND_SQLITE, 1, 0, 0, 0);
+			rc_reclaimed_add(RCSHIM_KIND_SQLITE, "%s", list[i].path ? list[i].path : "(memory)");
 			continue;
 		}
 		rc_result_add(ctx->res, RCSHIM_KIND_SQLITE, 0, 1, 0, 0);

@@ -12,6 +12,9 @@
  *   held.c     what the processes' reports say they held at their end
  *   remote.c   `rcshim clean PID`, `rcshim report PID`
  *   json.c     a JSON syntax check for merging reports
+ *   jv.c       a small JSON reader (plot, print, the report's summary)
+ *   summary.c  the gathered report's summary: one line per process
+ *   print.c    `rcshim print`: a report, filtered
  *   sweep.c    `rcshim sweep`: the sessions nobody replayed; the launcher's
  *              background sweep
  *   metrics.c  `--metrics DIR`: the run in Prometheus text format
@@ -190,6 +193,36 @@ bool cli_json_needs_hex(const char *s);
 /* The bytes of @s in hex, as a JSON string. */
 void cli_json_hex(FILE *f, const char *s);
 
+/* ---- jv.c: a small DOM-style JSON reader ---- */
+
+enum cli_jt { CLI_J_NULL, CLI_J_BOOL, CLI_J_NUM, CLI_J_STR, CLI_J_ARR, CLI_J_OBJ };
+
+struct cli_jv {
+	enum cli_jt t;
+	double num;           /* CLI_J_NUM; CLI_J_BOOL: 0 or 1 */
+	char *str;            /* CLI_J_STR */
+	struct cli_jv *items; /* CLI_J_ARR, CLI_J_OBJ */
+	char **keys;          /* CLI_J_OBJ */
+	size_t n;
+};
+
+/* realloc, or abort. */
+void *cli_xrealloc(void *p, size_t n);
+/* Every JSON value of [text, text + n) (one document, or JSON Lines) as the
+ * items of the array *@all (cli_jv_free it, also on failure).  False if
+ * it is not JSON. */
+bool cli_jv_parse_all(const char *text, size_t n, struct cli_jv *all);
+void cli_jv_free(struct cli_jv *v);
+/* Member @key of object @o; NULL if @o is not an object or has none. */
+const struct cli_jv *cli_jv_get(const struct cli_jv *o, const char *key);
+/* Its number (0 if absent or not one), its string (NULL). */
+double cli_jv_num(const struct cli_jv *o, const char *key);
+const char *cli_jv_str(const struct cli_jv *o, const char *key);
+/* @v as JSON. */
+void cli_jv_write(FILE *f, const struct cli_jv *v);
+/* The whole file @path ("-": stdin), malloc'd, *@n bytes; NULL with errno. */
+char *cli_read_file(const char *path, size_t *n);
+
 /* ---- symbolize.c ---- */
 
 struct rc_sym_offline;
@@ -244,6 +277,9 @@ struct cli_outcome {
 	int journal_errors;          /* journal files that could not be read */
 	int reports;                 /* process reports found */
 	struct cli_kinds held;       /* what they held at their end, summed */
+	struct cli_paths reclaimed;  /* what their final cleanups reclaimed:
+				      * "pid N: KIND WHAT", escaped */
+	uint64_t reclaimed_more;     /* and how many more, not named */
 	char report_path[1024];      /* what the summary names, "" if none */
 };
 
@@ -285,6 +321,41 @@ void cli_session_summary(const struct cli_session *s, int status, const struct c
 
 /* "exited with status 3", "was killed by signal 9 (SIGKILL)". */
 const char *cli_status_text(int status, char *buf, size_t len);
+
+/* "39.1 KiB", "17 bytes". */
+const char *cli_human_bytes(uint64_t b, char *buf, size_t len);
+
+/* ---- summary.c: the gathered report's summary ---- */
+
+struct cli_sum_proc {
+	long pid;
+	char *cmd;                /* its command line, escaped as text */
+	uint64_t count[6], bytes[6];
+	char where[6][200];       /* the function of each kind's largest group */
+	uint64_t reclaimed[6];    /* by its final cleanup and the launcher */
+	char **items;             /* "KIND WHAT", escaped as text */
+	size_t nitems;
+	size_t nown;              /* the first nown: its own final cleanup's */
+	uint64_t items_more;      /* reclaimed, not named */
+	char **temps;             /* temp paths it held at its end */
+	size_t ntemps;
+	char *line;               /* the summary's line */
+};
+struct cli_summary {
+	struct cli_sum_proc *p;
+	size_t n;
+};
+/* Adds the process report @text (@n bytes, JSON if @json, else text).
+ * The temp paths it held that @removed names are counted reclaimed. */
+void cli_summary_add(struct cli_summary *s, long pid, const char *text, size_t n, bool json,
+		     const struct cli_paths *removed);
+/* Sorts (most important first) and makes the lines. */
+void cli_summary_finish(struct cli_summary *s);
+/* Its lines, indented. */
+void cli_summary_text(FILE *f, const struct cli_summary *s);
+/* ,"summary": [...] */
+void cli_summary_json(FILE *f, const struct cli_summary *s);
+void cli_summary_free(struct cli_summary *s);
 
 /* ---- metrics.c ---- */
 

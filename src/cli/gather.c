@@ -306,7 +306,7 @@ quiet_text(FILE *f, const struct quiet *q, size_t shown)
 	if (!q->n) {
 		return;
 	}
-	fprintf(f, "\n%zu %sprocess%s held nothing:", q->n, shown ? "other " : "",
+	fprintf(f, "  %zu %sprocess%s held nothing:", q->n, shown ? "other " : "",
 		q->n == 1 ? "" : "es");
 	for (size_t i = 0; i < q->nexe && i < 8; i++) {
 		fprintf(f, "%s %s", i ? "," : "", q->by_exe[i].exe);
@@ -337,7 +337,8 @@ quiet_json(FILE *f, const struct quiet *q)
 
 static void
 write_text(FILE *f, const struct cli_session *s, int status, const struct cli_outcome *o,
-	   const struct preport *r, size_t n, const struct quiet *q)
+	   const struct preport *r, size_t n, const struct quiet *q,
+	   const struct cli_summary *sum)
 {
 	char st[128];
 	const struct rcshim_kind_result *t = &o->replay.kind[RCSHIM_KIND_TEMP];
@@ -346,6 +347,13 @@ write_text(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 	shell_words(f, s->cmd);
 	fprintf(f, "\nsession: %s\n", s->id);
 	fprintf(f, "status: %s\n", cli_status_text(status, st, sizeof(st)));
+	/* The one screen a user reads first; the details follow. */
+	if (sum->n || q->n) {
+		fputs("\nsummary (what each process held at its end, most important first):\n", f);
+		cli_summary_text(f, sum);
+		quiet_text(f, q, n);
+		fputc('\n', f);
+	}
 	fprintf(f, "after the last process ended, the launcher removed %llu temp %s "
 		   "(%llu left alone, %llu could not be removed)\n",
 		(unsigned long long)t->cleaned, cli_things(t->cleaned), (unsigned long long)t->skipped,
@@ -362,12 +370,12 @@ write_text(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 			fputc('\n', f);
 		}
 	}
-	quiet_text(f, q, n);
 }
 
 static void
 write_json(FILE *f, const struct cli_session *s, int status, const struct cli_outcome *o,
-	   const struct preport *r, size_t n, const struct quiet *q)
+	   const struct preport *r, size_t n, const struct quiet *q,
+	   const struct cli_summary *sum)
 {
 	char sig[32];
 	const struct rcshim_kind_result *t = &o->replay.kind[RCSHIM_KIND_TEMP];
@@ -416,6 +424,7 @@ write_json(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 	json_paths(f, "left_alone_paths", &o->kept);
 	json_paths(f, "refused_lines", &o->refused);
 	fputs("}}", f);
+	cli_summary_json(f, sum);
 	quiet_json(f, q);
 	fprintf(f, ",\n \"processes\": [");
 	for (size_t i = 0; i < n; i++) {
@@ -426,6 +435,28 @@ write_json(FILE *f, const struct cli_session *s, int status, const struct cli_ou
 		fputc('}', f);
 	}
 	fprintf(f, "%s]}\n", n ? "\n " : "");
+}
+
+/* What the processes' own final cleanups reclaimed, for the launcher's
+ * summary on stderr: the first CLI_LIST_MAX by name, then a count. */
+static void
+reclaimed_list(const struct cli_summary *sum, struct cli_outcome *o)
+{
+	for (size_t i = 0; i < sum->n; i++) {
+		const struct cli_sum_proc *p = &sum->p[i];
+		for (size_t j = 0; j < p->nown; j++) {
+			if (o->reclaimed.n >= CLI_LIST_MAX) {
+				o->reclaimed_more++;
+				continue;
+			}
+			char line[1200];
+			snprintf(line, sizeof(line), "%s (pid %ld)", p->items[j], p->pid);
+			o->reclaimed.v = cli_xrealloc(o->reclaimed.v,
+						      (o->reclaimed.n + 1) * sizeof(*o->reclaimed.v));
+			o->reclaimed.v[o->reclaimed.n++] = strdup(line);
+		}
+		o->reclaimed_more += p->items_more;
+	}
 }
 
 /* The default: every process wrote "<dir>/<id>.<pid>.report"; they become
@@ -475,6 +506,12 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 			cli_kinds_add(&o->held, &k);
 		}
 	}
+	struct cli_summary sum = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		cli_summary_add(&sum, r[i].pid, r[i].text, r[i].len, s->json, &o->removed);
+	}
+	cli_summary_finish(&sum);
+	reclaimed_list(&sum, o);
 	if (n || q.n) {
 		qsort(r, n, sizeof(*r), by_time);
 		char path[1024], tmp[1100];
@@ -487,7 +524,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 			close(fd);
 		}
 		if (f) {
-			(s->json ? write_json : write_text)(f, s, status, o, r, n, &q);
+			(s->json ? write_json : write_text)(f, s, status, o, r, n, &q, &sum);
 			if (fclose(f) == 0 && rename(tmp, path) == 0) {
 				snprintf(o->report_path, sizeof(o->report_path), "%s", path);
 				o->reports = (int)(n + q.n);
@@ -504,6 +541,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 	}
 	free(r);
 	quiet_free(&q);
+	cli_summary_free(&sum);
 }
 
 /* Whether @name matches @pat, where each "%p" stands for a pid. */

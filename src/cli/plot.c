@@ -56,273 +56,6 @@ cli_timeline_wants_json(char *const *envp)
 	return t && rc_parse_timeline(t, &ms) && ms && (!f || !*f);
 }
 
-/* ---- a small JSON reader ------------------------------------------------------ */
-
-enum jt { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
-
-struct jv {
-	enum jt t;
-	double num;
-	char *str;        /* J_STR */
-	struct jv *items; /* J_ARR, J_OBJ */
-	char **keys;      /* J_OBJ */
-	size_t n;
-};
-
-struct jin {
-	const char *p, *end;
-	int depth;
-};
-
-static void
-jws(struct jin *in)
-{
-	while (in->p < in->end && (*in->p == ' ' || *in->p == '\t' || *in->p == '\n' || *in->p == '\r')) {
-		in->p++;
-	}
-}
-
-static void *
-xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p) {
-		abort();
-	}
-	return p;
-}
-
-static void
-put_utf8(char **o, unsigned c)
-{
-	unsigned char *u = (unsigned char *)*o;
-	if (c < 0x80) {
-		*u++ = (unsigned char)c;
-	} else if (c < 0x800) {
-		*u++ = (unsigned char)(0xc0 | c >> 6);
-		*u++ = (unsigned char)(0x80 | (c & 0x3f));
-	} else if (c < 0x10000) {
-		*u++ = (unsigned char)(0xe0 | c >> 12);
-		*u++ = (unsigned char)(0x80 | (c >> 6 & 0x3f));
-		*u++ = (unsigned char)(0x80 | (c & 0x3f));
-	} else {
-		*u++ = (unsigned char)(0xf0 | c >> 18);
-		*u++ = (unsigned char)(0x80 | (c >> 12 & 0x3f));
-		*u++ = (unsigned char)(0x80 | (c >> 6 & 0x3f));
-		*u++ = (unsigned char)(0x80 | (c & 0x3f));
-	}
-	*o = (char *)u;
-}
-
-static int
-hex4(const char *p, unsigned *v)
-{
-	*v = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0')
-			   : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-			   : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10) : 16;
-		if (d == 16) {
-			return -1;
-		}
-		*v = *v << 4 | d;
-	}
-	return 0;
-}
-
-static char *
-jstring(struct jin *in)
-{
-	if (in->p >= in->end || *in->p != '"') {
-		return NULL;
-	}
-	const char *s = ++in->p;
-	while (in->p < in->end && *in->p != '"') {
-		in->p += *in->p == '\\' ? 2 : 1;
-	}
-	if (in->p >= in->end) {
-		return NULL;
-	}
-	const char *e = in->p++;
-	char *out = xrealloc(NULL, (size_t)(e - s) * 2 + 1), *o = out;
-	while (s < e) {
-		if (*s != '\\') {
-			*o++ = *s++;
-			continue;
-		}
-		s++;
-		char c = *s++;
-		unsigned u, lo;
-		switch (c) {
-		case 'n': *o++ = '\n'; break;
-		case 't': *o++ = '\t'; break;
-		case 'r': *o++ = '\r'; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
-		case 'u':
-			if (e - s < 4 || hex4(s, &u) < 0) {
-				free(out);
-				return NULL;
-			}
-			s += 4;
-			if (u >= 0xd800 && u < 0xdc00 && e - s >= 6 && s[0] == '\\' && s[1] == 'u' &&
-			    hex4(s + 2, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-				u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-				s += 6;
-			}
-			put_utf8(&o, u);
-			break;
-		default: *o++ = c; break;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-static bool jvalue(struct jin *in, struct jv *v);
-
-static bool
-jcontainer(struct jin *in, struct jv *v, bool obj)
-{
-	char close = obj ? '}' : ']';
-	size_t cap = 0;
-	in->p++;
-	jws(in);
-	if (in->p < in->end && *in->p == close) {
-		in->p++;
-		return true;
-	}
-	for (;;) {
-		if (v->n == cap) {
-			cap = cap ? cap * 2 : 8;
-			v->items = xrealloc(v->items, cap * sizeof(*v->items));
-			if (obj) {
-				v->keys = xrealloc(v->keys, cap * sizeof(*v->keys));
-			}
-		}
-		jws(in);
-		if (obj) {
-			char *k = jstring(in);
-			if (!k) {
-				return false;
-			}
-			v->keys[v->n] = k;
-			jws(in);
-			if (in->p >= in->end || *in->p++ != ':') {
-				free(k);
-				return false;
-			}
-		}
-		memset(&v->items[v->n], 0, sizeof(*v->items));
-		bool ok = jvalue(in, &v->items[v->n]);
-		v->n++;
-		if (!ok) {
-			return false;
-		}
-		jws(in);
-		if (in->p < in->end && *in->p == ',') {
-			in->p++;
-			continue;
-		}
-		if (in->p < in->end && *in->p == close) {
-			in->p++;
-			return true;
-		}
-		return false;
-	}
-}
-
-static bool
-jvalue(struct jin *in, struct jv *v)
-{
-	jws(in);
-	if (in->p >= in->end || in->depth > 256) {
-		return false;
-	}
-	char c = *in->p;
-	if (c == '{' || c == '[') {
-		v->t = c == '{' ? J_OBJ : J_ARR;
-		in->depth++;
-		bool ok = jcontainer(in, v, c == '{');
-		in->depth--;
-		return ok;
-	}
-	if (c == '"') {
-		v->t = J_STR;
-		return (v->str = jstring(in)) != NULL;
-	}
-	static const struct { const char *w; enum jt t; double n; } lits[] = {
-		{ "null", J_NULL, 0 }, { "true", J_BOOL, 1 }, { "false", J_BOOL, 0 },
-	};
-	for (size_t i = 0; i < 3; i++) {
-		size_t l = strlen(lits[i].w);
-		if ((size_t)(in->end - in->p) >= l && !memcmp(in->p, lits[i].w, l)) {
-			in->p += l;
-			v->t = lits[i].t;
-			v->num = lits[i].n;
-			return true;
-		}
-	}
-	char buf[64];
-	size_t l = 0;
-	while (in->p + l < in->end && l < sizeof(buf) - 1 && strchr("+-.0123456789eE", in->p[l])) {
-		buf[l] = in->p[l];
-		l++;
-	}
-	if (!l) {
-		return false;
-	}
-	buf[l] = '\0';
-	char *end;
-	v->t = J_NUM;
-	v->num = strtod(buf, &end);
-	in->p += l;
-	return end != buf;
-}
-
-static void
-jfree(struct jv *v)
-{
-	for (size_t i = 0; i < v->n; i++) {
-		jfree(&v->items[i]);
-		if (v->keys) {
-			free(v->keys[i]);
-		}
-	}
-	free(v->items);
-	free(v->keys);
-	free(v->str);
-}
-
-static const struct jv *
-jget(const struct jv *o, const char *key)
-{
-	if (!o || o->t != J_OBJ) {
-		return NULL;
-	}
-	for (size_t i = 0; i < o->n; i++) {
-		if (!strcmp(o->keys[i], key)) {
-			return &o->items[i];
-		}
-	}
-	return NULL;
-}
-
-static double
-jnum(const struct jv *o, const char *key)
-{
-	const struct jv *v = jget(o, key);
-	return v && v->t == J_NUM ? v->num : 0;
-}
-
-static const char *
-jstr(const struct jv *o, const char *key)
-{
-	const struct jv *v = jget(o, key);
-	return v && v->t == J_STR ? v->str : NULL;
-}
-
 /* ---- the processes ---------------------------------------------------------- */
 
 #define NKINDS 7
@@ -347,7 +80,7 @@ struct proc {
 	size_t n;
 	double *t;     /* ms, on the common axis */
 	double *v[NKINDS];
-	const struct jv *events;
+	const struct cli_jv *events;
 };
 
 struct plot {
@@ -356,23 +89,23 @@ struct plot {
 };
 
 static void
-add_process(struct plot *pl, const struct jv *rep, long pid_hint)
+add_process(struct plot *pl, const struct cli_jv *rep, long pid_hint)
 {
-	const struct jv *tl = jget(rep, "timeline");
-	const struct jv *info = jget(rep, "timeline_info");
-	if (!tl || tl->t != J_ARR) {
+	const struct cli_jv *tl = cli_jv_get(rep, "timeline");
+	const struct cli_jv *info = cli_jv_get(rep, "timeline_info");
+	if (!tl || tl->t != CLI_J_ARR) {
 		return;
 	}
-	pl->p = xrealloc(pl->p, (pl->np + 1) * sizeof(*pl->p));
+	pl->p = cli_xrealloc(pl->p, (pl->np + 1) * sizeof(*pl->p));
 	struct proc *p = &pl->p[pl->np++];
 	memset(p, 0, sizeof(*p));
-	p->pid = jget(rep, "pid") ? (long)jnum(rep, "pid") : pid_hint;
-	p->epoch = jnum(info, "start_epoch_ms");
+	p->pid = cli_jv_get(rep, "pid") ? (long)cli_jv_num(rep, "pid") : pid_hint;
+	p->epoch = cli_jv_num(info, "start_epoch_ms");
 	size_t len = (size_t)snprintf(p->label, sizeof(p->label), "%ld", p->pid);
-	const struct jv *cmd = jget(info, "cmdline");
+	const struct cli_jv *cmd = cli_jv_get(info, "cmdline");
 	size_t words = 0;
-	for (size_t i = 0; cmd && cmd->t == J_ARR && i < cmd->n && len + 2 < sizeof(p->label); i++) {
-		const char *w = cmd->items[i].t == J_STR ? cmd->items[i].str : "";
+	for (size_t i = 0; cmd && cmd->t == CLI_J_ARR && i < cmd->n && len + 2 < sizeof(p->label); i++) {
+		const char *w = cmd->items[i].t == CLI_J_STR ? cmd->items[i].str : "";
 		/* The program's name, not its directory. */
 		if (i == 0 && strrchr(w, '/')) {
 			w = strrchr(w, '/') + 1;
@@ -380,8 +113,8 @@ add_process(struct plot *pl, const struct jv *rep, long pid_hint)
 		len += (size_t)snprintf(p->label + len, sizeof(p->label) - len, " %s", w);
 		words++;
 	}
-	if (!words && jstr(rep, "exe")) {
-		const char *e = jstr(rep, "exe");
+	if (!words && cli_jv_str(rep, "exe")) {
+		const char *e = cli_jv_str(rep, "exe");
 		snprintf(p->label + len, sizeof(p->label) - len, " %s",
 			 strrchr(e, '/') ? strrchr(e, '/') + 1 : e);
 	}
@@ -389,33 +122,33 @@ add_process(struct plot *pl, const struct jv *rep, long pid_hint)
 		memcpy(p->label + 57, "...", 4);
 	}
 	p->n = tl->n;
-	p->t = xrealloc(NULL, (p->n ? p->n : 1) * sizeof(double));
+	p->t = cli_xrealloc(NULL, (p->n ? p->n : 1) * sizeof(double));
 	for (int k = 0; k < NKINDS; k++) {
-		p->v[k] = xrealloc(NULL, (p->n ? p->n : 1) * sizeof(double));
+		p->v[k] = cli_xrealloc(NULL, (p->n ? p->n : 1) * sizeof(double));
 	}
 	for (size_t i = 0; i < p->n; i++) {
-		const struct jv *s = &tl->items[i];
-		p->t[i] = jnum(s, "t_ms");
+		const struct cli_jv *s = &tl->items[i];
+		p->t[i] = cli_jv_num(s, "t_ms");
 		for (int k = 0; k < NKINDS; k++) {
-			p->v[k][i] = jnum(s, kinds[k].field);
+			p->v[k][i] = cli_jv_num(s, kinds[k].field);
 		}
 	}
-	p->events = jget(rep, "events");
+	p->events = cli_jv_get(rep, "events");
 }
 
 /* A process's report as gathered: one document, or an array of them (a
  * report and its cleanup lines). */
 static void
-add_report(struct plot *pl, const struct jv *r, long pid)
+add_report(struct plot *pl, const struct cli_jv *r, long pid)
 {
-	if (r->t == J_OBJ) {
+	if (r->t == CLI_J_OBJ) {
 		add_process(pl, r, pid);
 		return;
 	}
 	/* Several processes may append to one report file: each report
 	 * with a timeline is a process. */
-	for (size_t i = 0; r->t == J_ARR && i < r->n; i++) {
-		if (jget(&r->items[i], "timeline")) {
+	for (size_t i = 0; r->t == CLI_J_ARR && i < r->n; i++) {
+		if (cli_jv_get(&r->items[i], "timeline")) {
 			add_process(pl, &r->items[i], pid);
 		}
 	}
@@ -524,20 +257,20 @@ cmp_label(const void *a, const void *b)
 
 /* What a cleanup reclaimed, in a few words: "−3 temp, −5 fd, −1.2 MiB". */
 static void
-reclaimed_text(const struct jv *ev, char *buf, size_t n)
+reclaimed_text(const struct cli_jv *ev, char *buf, size_t n)
 {
-	const struct jv *rec = jget(ev, "reclaimed");
-	const struct jv *ks = jget(rec, "kinds");
+	const struct cli_jv *rec = cli_jv_get(ev, "reclaimed");
+	const struct cli_jv *ks = cli_jv_get(rec, "kinds");
 	size_t len = 0;
 	buf[0] = '\0';
-	for (size_t i = 0; ks && ks->t == J_OBJ && i < ks->n && len + 24 < n; i++) {
-		double c = jnum(&ks->items[i], "cleaned");
+	for (size_t i = 0; ks && ks->t == CLI_J_OBJ && i < ks->n && len + 24 < n; i++) {
+		double c = cli_jv_num(&ks->items[i], "cleaned");
 		if (c > 0) {
 			len += (size_t)snprintf(buf + len, n - len, "%s\xe2\x88\x92%.0f %s",
 						len ? ", " : "", c, ks->keys[i]);
 		}
 	}
-	double b = jnum(rec, "bytes");
+	double b = cli_jv_num(rec, "bytes");
 	if (b > 0 && len + 24 < n) {
 		char h[32];
 		human(h, sizeof(h), b, true);
@@ -556,7 +289,7 @@ draw(FILE *f, struct plot *pl, const char *title)
 	for (size_t i = 0; i < pl->np; i++) {
 		ng += pl->p[i].n;
 	}
-	double *grid = xrealloc(NULL, (ng ? ng : 1) * sizeof(double));
+	double *grid = cli_xrealloc(NULL, (ng ? ng : 1) * sizeof(double));
 	ng = 0;
 	double tmax = 1;
 	for (size_t i = 0; i < pl->np; i++) {
@@ -581,7 +314,7 @@ draw(FILE *f, struct plot *pl, const char *title)
 	}
 	size_t nev = 0;
 	for (size_t i = 0; i < pl->np; i++) {
-		nev += pl->p[i].events && pl->p[i].events->t == J_ARR ? pl->p[i].events->n : 0;
+		nev += pl->p[i].events && pl->p[i].events->t == CLI_J_ARR ? pl->p[i].events->n : 0;
 	}
 	int lanes = nev > 4 ? 4 : (int)nev;
 	int top = TOP + lanes * 14 + 12;
@@ -620,9 +353,9 @@ draw(FILE *f, struct plot *pl, const char *title)
 	}
 	fputs("</g>\n", f);
 
-	double *cum = xrealloc(NULL, (pl->np + 1) * ng * sizeof(double));
-	size_t *hint = xrealloc(NULL, (pl->np ? pl->np : 1) * sizeof(size_t));
-	struct label *labels = xrealloc(NULL, (pl->np ? pl->np : 1) * sizeof(*labels));
+	double *cum = cli_xrealloc(NULL, (pl->np + 1) * ng * sizeof(double));
+	size_t *hint = cli_xrealloc(NULL, (pl->np ? pl->np : 1) * sizeof(size_t));
+	struct label *labels = cli_xrealloc(NULL, (pl->np ? pl->np : 1) * sizeof(*labels));
 	double tstep = nice_step(tmax, 10);
 	for (int k = 0; k < NKINDS; k++) {
 		int y0 = top + k * (CHART_H + CHART_GAP); /* the chart's top */
@@ -725,15 +458,15 @@ draw(FILE *f, struct plot *pl, const char *title)
 
 	/* The cleanups: a line through every chart, labelled at the top. */
 	size_t ev_no = 0;
-	double *ev_x = xrealloc(NULL, (nev ? nev : 1) * sizeof(double));
+	double *ev_x = cli_xrealloc(NULL, (nev ? nev : 1) * sizeof(double));
 	for (size_t i = 0; i < pl->np; i++) {
-		const struct jv *evs = pl->p[i].events;
-		for (size_t j = 0; evs && evs->t == J_ARR && j < evs->n; j++) {
-			const struct jv *ev = &evs->items[j];
-			double t = jnum(ev, "t_ms") + pl->p[i].start;
-			const char *mode = jstr(ev, "mode") ? jstr(ev, "mode") : "live";
-			const char *trig = jstr(ev, "trigger") ? jstr(ev, "trigger") : "?";
-			const char *prio = jstr(ev, "priority") ? jstr(ev, "priority") : "?";
+		const struct cli_jv *evs = pl->p[i].events;
+		for (size_t j = 0; evs && evs->t == CLI_J_ARR && j < evs->n; j++) {
+			const struct cli_jv *ev = &evs->items[j];
+			double t = cli_jv_num(ev, "t_ms") + pl->p[i].start;
+			const char *mode = cli_jv_str(ev, "mode") ? cli_jv_str(ev, "mode") : "live";
+			const char *trig = cli_jv_str(ev, "trigger") ? cli_jv_str(ev, "trigger") : "?";
+			const char *prio = cli_jv_str(ev, "priority") ? cli_jv_str(ev, "priority") : "?";
 			char what[200], text[400];
 			reclaimed_text(ev, what, sizeof(what));
 			snprintf(text, sizeof(text), "%s cleanup %s (%s, pid %ld): %s", mode, prio, trig,
@@ -765,35 +498,6 @@ draw(FILE *f, struct plot *pl, const char *title)
 }
 
 /* ---- the subcommand ------------------------------------------------------------- */
-
-static char *
-read_file(const char *path, size_t *n)
-{
-	FILE *f = !strcmp(path, "-") ? stdin : fopen(path, "rb");
-	if (!f) {
-		return NULL;
-	}
-	size_t cap = 1 << 16, len = 0;
-	char *buf = xrealloc(NULL, cap);
-	size_t r;
-	while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += r;
-		if (len == cap) {
-			cap *= 2;
-			buf = xrealloc(buf, cap);
-		}
-	}
-	bool err = ferror(f);
-	if (f != stdin) {
-		fclose(f);
-	}
-	if (err) {
-		free(buf);
-		return NULL;
-	}
-	*n = len;
-	return buf;
-}
 
 int
 cli_plot(int argc, char **argv)
@@ -833,47 +537,29 @@ cli_plot(int argc, char **argv)
 	}
 
 	size_t n;
-	char *text = read_file(in_path, &n);
+	char *text = cli_read_file(in_path, &n);
 	if (!text) {
 		cli_msg("plot: cannot read %s: %s", in_path, strerror(errno));
 		return 1;
 	}
 	/* One document, or several (JSON Lines: one process's report file). */
-	struct jv all = { .t = J_ARR };
-	struct jin in = { text, text + n, 0 };
-	size_t cap = 0;
-	bool ok = true;
-	for (;;) {
-		jws(&in);
-		if (in.p >= in.end) {
-			break;
-		}
-		if (all.n == cap) {
-			cap = cap ? cap * 2 : 4;
-			all.items = xrealloc(all.items, cap * sizeof(*all.items));
-		}
-		memset(&all.items[all.n], 0, sizeof(*all.items));
-		ok = jvalue(&in, &all.items[all.n]);
-		all.n++;
-		if (!ok) {
-			break;
-		}
-	}
+	struct cli_jv all;
+	bool ok = cli_jv_parse_all(text, n, &all);
 	free(text);
 	if (!ok || !all.n) {
 		cli_msg("plot: %s is not a JSON report (a --timeline run's report is JSON: "
 			"rcshim run --timeline --json)", in_path);
-		jfree(&all);
+		cli_jv_free(&all);
 		return 1;
 	}
 	struct plot pl = { NULL, 0 };
-	const struct jv *doc = all.n == 1 ? &all.items[0] : &all;
-	const struct jv *procs = jget(doc, "processes");
-	if (procs && procs->t == J_ARR) {
+	const struct cli_jv *doc = all.n == 1 ? &all.items[0] : &all;
+	const struct cli_jv *procs = cli_jv_get(doc, "processes");
+	if (procs && procs->t == CLI_J_ARR) {
 		for (size_t i = 0; i < procs->n; i++) {
-			const struct jv *r = jget(&procs->items[i], "report");
+			const struct cli_jv *r = cli_jv_get(&procs->items[i], "report");
 			if (r) {
-				add_report(&pl, r, (long)jnum(&procs->items[i], "pid"));
+				add_report(&pl, r, (long)cli_jv_num(&procs->items[i], "pid"));
 			}
 		}
 	} else {
@@ -881,7 +567,7 @@ cli_plot(int argc, char **argv)
 	}
 	if (!pl.np) {
 		cli_msg("plot: %s has no timeline: run the program with rcshim run --timeline", in_path);
-		jfree(&all);
+		cli_jv_free(&all);
 		return 1;
 	}
 	/* One time axis: from the first process's start. */
@@ -897,11 +583,11 @@ cli_plot(int argc, char **argv)
 	}
 	char deftitle[300];
 	if (!title) {
-		const struct jv *cmd = jget(doc, "command");
+		const struct cli_jv *cmd = cli_jv_get(doc, "command");
 		size_t len = (size_t)snprintf(deftitle, sizeof(deftitle), "rcshim timeline:");
-		for (size_t i = 0; cmd && cmd->t == J_ARR && i < cmd->n && len + 2 < sizeof(deftitle); i++) {
+		for (size_t i = 0; cmd && cmd->t == CLI_J_ARR && i < cmd->n && len + 2 < sizeof(deftitle); i++) {
 			len += (size_t)snprintf(deftitle + len, sizeof(deftitle) - len, " %s",
-						cmd->items[i].t == J_STR ? cmd->items[i].str : "?");
+						cmd->items[i].t == CLI_J_STR ? cmd->items[i].str : "?");
 		}
 		if (!cmd) {
 			snprintf(deftitle + len, sizeof(deftitle) - len, " %s", pl.p[0].label);
@@ -912,7 +598,7 @@ cli_plot(int argc, char **argv)
 	FILE *f = !strcmp(out_path, "-") ? stdout : fopen(out_path, "w");
 	if (!f) {
 		cli_msg("plot: cannot write %s: %s", out_path, strerror(errno));
-		jfree(&all);
+		cli_jv_free(&all);
 		return 1;
 	}
 	if (!strcmp(format, "html")) {
@@ -941,7 +627,7 @@ cli_plot(int argc, char **argv)
 		}
 	}
 	free(pl.p);
-	jfree(&all);
+	cli_jv_free(&all);
 	if (werr) {
 		cli_msg("plot: cannot write %s", out_path);
 		return 1;

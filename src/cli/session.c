@@ -108,6 +108,7 @@ cli_outcome_free(struct cli_outcome *o)
 	paths_free(&o->removed);
 	paths_free(&o->kept);
 	paths_free(&o->refused);
+	paths_free(&o->reclaimed);
 }
 
 static void
@@ -195,8 +196,8 @@ cli_status_text(int status, char *buf, size_t len)
 	return buf;
 }
 
-static const char *
-human_bytes(uint64_t b, char *buf, size_t len)
+const char *
+cli_human_bytes(uint64_t b, char *buf, size_t len)
 {
 	static const char *const units[] = { "bytes", "KiB", "MiB", "GiB", "TiB" };
 	double v = (double)b;
@@ -302,11 +303,22 @@ cli_session_summary(const struct cli_session *s, int status, const struct cli_ou
 				       !strcmp(k->kind, "heap") ? " blocks" : "");
 		if (k->bytes) {
 			hn += (size_t)snprintf(held + hn, sizeof(held) - hn, " (%s)",
-					       human_bytes(k->bytes, size, sizeof(size)));
+					       cli_human_bytes(k->bytes, size, sizeof(size)));
 		}
 	}
 	if (held[0]) {
 		cli_msg("in use when its processes ended: %s", held);
+	}
+	if (o->reclaimed.n) {
+		cli_msg("their own final cleanups reclaimed:");
+		for (size_t i = 0; i < o->reclaimed.n; i++) {
+			/* Escaped already (summary.c): not twice. */
+			fprintf(stderr, "rcshim:   %s\n", o->reclaimed.v[i]);
+		}
+		if (o->reclaimed_more) {
+			cli_msg("  ... and %llu more (the report lists what it can)",
+				(unsigned long long)o->reclaimed_more);
+		}
 	}
 	if (o->report_path[0]) {
 		if (s->report_user && strstr(s->report_user, "%p")) {

@@ -62,6 +62,16 @@ rcshim_result_format(const struct rcshim_result *result, rcshim_format format, c
 	return rc_result_render(result, format, buf, size);
 }
 
+RC_EXPORT size_t
+rcshim_last_reclaimed(struct rcshim_reclaimed *items, size_t max)
+{
+	const struct rc_reclaimed *l = &rc_last_reclaimed;
+	for (size_t i = 0; items && i < max && i < l->n; i++) {
+		items[i] = l->item[i];
+	}
+	return (size_t)l->total;
+}
+
 RC_EXPORT const char *
 rcshim_status_name(rcshim_status status)
 {

@@ -15,6 +15,7 @@
 
 #define TEXT_ITEMS_PER_GROUP 8
 #define JSON_ITEMS_PER_GROUP 64
+#define TEXT_RECLAIMED 8 /* items of the final cleanup named in text */
 
 /* --- the output buffer ---------------------------------------------------------- */
 
@@ -154,6 +155,62 @@ rc_out_json_hex_or_null(struct rc_out *o, const char *s)
 	} else {
 		rc_out_str(o, "null");
 	}
+}
+
+/* Calls @fn on each word of the NUL-separated [buf, buf + len). */
+static bool
+each_word(struct rc_out *o, const char *buf, size_t len, bool (*fn)(struct rc_out *, const char *, bool),
+	  bool stop_on_true)
+{
+	bool first = true;
+	for (size_t i = 0; i < len; first = false) {
+		size_t l = strnlen(buf + i, len - i);
+		char word[2048];
+		l = l < sizeof(word) ? l : sizeof(word) - 1;
+		memcpy(word, buf + i, l);
+		word[l] = '\0';
+		if (fn(o, word, first) && stop_on_true) {
+			return true;
+		}
+		i += strnlen(buf + i, len - i) + 1;
+	}
+	return false;
+}
+
+static bool
+word_json(struct rc_out *o, const char *w, bool first)
+{
+	rc_out_str(o, first ? "" : ",");
+	rc_out_json_str(o, w);
+	return false;
+}
+
+static bool
+word_hex(struct rc_out *o, const char *w, bool first)
+{
+	rc_out_str(o, first ? "" : ",");
+	rc_out_json_hex_or_null(o, w);
+	return false;
+}
+
+static bool
+word_needs_hex(struct rc_out *o, const char *w, bool first)
+{
+	(void)o;
+	(void)first;
+	return rc_out_json_needs_hex(w);
+}
+
+void
+rc_out_json_words(struct rc_out *o, const char *buf, size_t len, bool hex)
+{
+	each_word(o, buf, len, hex ? word_hex : word_json, false);
+}
+
+bool
+rc_out_words_need_hex(const char *buf, size_t len)
+{
+	return each_word(NULL, buf, len, word_needs_hex, true);
 }
 
 void
@@ -386,6 +443,45 @@ text_kind(struct rc_out *o, struct rc_report *r, int kind)
 	}
 }
 
+/* The command line on one line: each word escaped as text; a word with a
+ * space or a quote in it, or an empty one, in single quotes. */
+static void
+text_words(struct rc_out *o, const struct rc_report *r)
+{
+	for (size_t i = 0; i < r->cmdline_len; i++) {
+		const char *w = r->cmdline + i;
+		size_t l = strnlen(w, r->cmdline_len - i);
+		char word[sizeof(r->cmdline)];
+		memcpy(word, w, l);
+		word[l] = '\0';
+		bool quote = !l || strpbrk(word, " '\"");
+		rc_out_str(o, i ? " " : "");
+		rc_out_str(o, quote ? "'" : "");
+		rc_out_text(o, word);
+		rc_out_str(o, quote ? "'" : "");
+		i += l;
+	}
+	if (r->cmdline_cut) {
+		rc_out_str(o, " ...");
+	}
+}
+
+/* What the final cleanup reclaimed, item by item (clean/engine.h). */
+static void
+text_reclaimed(struct rc_out *o)
+{
+	const struct rc_reclaimed *l = &rc_last_reclaimed;
+	for (uint32_t i = 0; i < l->n && i < TEXT_RECLAIMED; i++) {
+		rc_out_fmt(o, "  reclaimed: %s ", rc_kind_name(l->item[i].kind));
+		rc_out_text(o, l->item[i].what);
+		rc_out_str(o, "\n");
+	}
+	uint64_t shown = l->n < TEXT_RECLAIMED ? l->n : TEXT_RECLAIMED;
+	if (l->total > shown) {
+		rc_out_fmt(o, "  and %lu more reclaimed\n", (unsigned long)(l->total - shown));
+	}
+}
+
 void
 rc_report_emit_text(struct rc_out *o, struct rc_report *r)
 {
@@ -403,6 +499,11 @@ rc_report_emit_text(struct rc_out *o, struct rc_report *r)
 	} else {
 		rc_out_fmt(o, ", at exit, priority %s; what it held:\n", rc_priority_name(r->prio));
 	}
+	if (r->cmdline_len) {
+		rc_out_str(o, "command: ");
+		text_words(o, r);
+		rc_out_str(o, "\n");
+	}
 	text_heap(o, r);
 	for (size_t k = 1; k < sizeof(kind_order) / sizeof(*kind_order); k++) {
 		text_kind(o, r, kind_order[k]);
@@ -411,6 +512,7 @@ rc_report_emit_text(struct rc_out *o, struct rc_report *r)
 		rc_out_str(o, "final cleanup: ");
 		text_result(o, r->final);
 		rc_out_str(o, "\n");
+		text_reclaimed(o);
 	}
 	if (r->ncleanups) {
 		rc_out_str(o, "cleanups (oldest first):\n");
@@ -672,6 +774,17 @@ rc_report_emit_json(struct rc_out *o, struct rc_report *r)
 		   "\"pid\":%d,\"time_ms\":%lu,",
 		   RCSHIM_VERSION, event_name(r->event), (int)r->pid, (unsigned long)r->time_ms);
 	rc_out_json_member(o, "exe", r->exe);
+	rc_out_str(o, ",\"cmdline\":[");
+	rc_out_json_words(o, r->cmdline, r->cmdline_len, false);
+	rc_out_str(o, "]");
+	if (rc_out_words_need_hex(r->cmdline, r->cmdline_len)) {
+		rc_out_str(o, ",\"cmdline_hex\":[");
+		rc_out_json_words(o, r->cmdline, r->cmdline_len, true);
+		rc_out_str(o, "]");
+	}
+	if (r->cmdline_cut) {
+		rc_out_str(o, ",\"cmdline_truncated\":true");
+	}
 	if (r->event == RC_EVENT_SNAPSHOT) {
 		rc_out_str(o, ",\"priority\":null,\"signal\":null");
 	} else {
@@ -693,6 +806,18 @@ rc_report_emit_json(struct rc_out *o, struct rc_report *r)
 	rc_out_str(o, ",\"final\":");
 	if (r->final) {
 		json_result(o, r->final);
+		/* The result's object, with the items it reclaimed. */
+		if (o->len && !o->oom) {
+			o->len--;
+		}
+		const struct rc_reclaimed *l = &rc_last_reclaimed;
+		rc_out_str(o, ",\"items\":[");
+		for (uint32_t i = 0; i < l->n; i++) {
+			rc_out_fmt(o, "%s{\"kind\":\"%s\",", i ? "," : "", rc_kind_name(l->item[i].kind));
+			rc_out_json_member(o, "what", l->item[i].what);
+			rc_out_str(o, "}");
+		}
+		rc_out_fmt(o, "],\"items_omitted\":%lu}", (unsigned long)(l->total - l->n));
 	} else {
 		rc_out_str(o, "null");
 	}

@@ -38,6 +38,16 @@ void rc_out_json_member(struct rc_out *o, const char *key, const char *s);
  * (for the "_hex" array of an array of names). */
 void rc_out_json_hex_or_null(struct rc_out *o, const char *s);
 void rc_out_free(struct rc_out *o);
+/* The NUL-separated words of [buf, buf + len) (a /proc cmdline) as the
+ * members of a JSON array, brackets left to the caller; with @hex, each
+ * word's bytes in hex where it is not UTF-8, else null. */
+void rc_out_json_words(struct rc_out *o, const char *buf, size_t len, bool hex);
+/* Whether a word of [buf, buf + len) is not UTF-8. */
+bool rc_out_words_need_hex(const char *buf, size_t len);
+
+/* timeline.c: up to @n bytes of a small file (/proc), raw system calls;
+ * how many, or -1. */
+ssize_t rc_report_read_small(const char *path, char *buf, size_t n);
 
 /* One held resource (not heap). */
 struct rc_item {
@@ -80,6 +90,11 @@ struct rc_report {
 	int32_t pid;
 	uint64_t time_ms;
 	char exe[512];
+	/* /proc/self/cmdline (NUL-separated words), read for a full report
+	 * only; cut at the buffer's size. */
+	char cmdline[2048];
+	size_t cmdline_len;
+	bool cmdline_cut;
 	rcshim_priority prio;            /* of the final cleanup */
 	const struct rcshim_result *final;
 

@@ -275,6 +275,19 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 	r->sym = NULL; /* begun when the report is emitted (not a quiet line) */
 }
 
+/* The command line, for a full report (a quiet line names the exe only). */
+static void
+read_cmdline(struct rc_report *r)
+{
+	ssize_t n = rc_report_read_small("/proc/self/cmdline", r->cmdline, sizeof(r->cmdline));
+	r->cmdline_len = n > 0 ? (size_t)n : 0;
+	r->cmdline_cut = r->cmdline_len == sizeof(r->cmdline);
+	/* Words end in a NUL; one cut short ends at the buffer's end. */
+	while (r->cmdline_len && r->cmdline[r->cmdline_len - 1] == '\0') {
+		r->cmdline_len--;
+	}
+}
+
 static void
 release(struct rc_report *r)
 {
@@ -323,6 +336,7 @@ write_report(int fd, enum rc_report_format fmt, enum rc_report_event ev, int sig
 		rc_spin_lock(&R.write_lock);
 	}
 	build(&r, ev, signo, final);
+	read_cmdline(&r);
 	r.sym = rc_sym_begin();
 	if (fmt == RC_REPORT_JSON) {
 		rc_report_emit_json(&o, &r);
@@ -503,6 +517,7 @@ final_report(enum rc_report_event ev, int signo, const struct rcshim_result *fin
 		build(&r, ev, signo, final);
 		bool quiet = is_quiet(&r) && write_quiet(&r);
 		if (!quiet) {
+			read_cmdline(&r);
 			r.sym = rc_sym_begin();
 			(rc_cfg.report_format == RC_REPORT_JSON ? rc_report_emit_json
 								 : rc_report_emit_text)(&o, &r);

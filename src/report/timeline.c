@@ -84,8 +84,8 @@ rc_timeline_init(void)
 }
 
 /* A small file read whole with open/read/close: nothing kept open. */
-static ssize_t
-read_small(const char *path, char *buf, size_t n)
+ssize_t
+rc_report_read_small(const char *path, char *buf, size_t n)
 {
 	int fd = rc_sys_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0);
 	if (fd < 0) {
@@ -110,7 +110,7 @@ static uint64_t
 rss_bytes(void)
 {
 	char buf[128];
-	ssize_t n = read_small("/proc/self/statm", buf, sizeof(buf) - 1);
+	ssize_t n = rc_report_read_small("/proc/self/statm", buf, sizeof(buf) - 1);
 	if (n <= 0) {
 		return 0;
 	}
@@ -177,7 +177,7 @@ take(uint64_t now)
 	}
 	s.rss_bytes = rss_bytes();
 	if (!T.cmdline_read) {
-		ssize_t n = read_small("/proc/self/cmdline", T.cmdline, sizeof(T.cmdline) - 1);
+		ssize_t n = rc_report_read_small("/proc/self/cmdline", T.cmdline, sizeof(T.cmdline) - 1);
 		T.cmdline_len = n > 0 ? (size_t)n : 0;
 		T.cmdline_read = true;
 	}
@@ -320,15 +320,7 @@ rc_timeline_emit_json(struct rc_out *o)
 		   rc_cfg.timeline_ms, (unsigned long)T.t0_epoch, (unsigned long)T.taken,
 		   T.decimations,
 		   (unsigned long)(T.nev > RC_TL_MAX_EVENTS ? T.nev - RC_TL_MAX_EVENTS : 0));
-	for (size_t i = 0, first = 1; i < T.cmdline_len; first = 0) {
-		size_t l = strnlen(T.cmdline + i, T.cmdline_len - i);
-		char word[sizeof(T.cmdline)];
-		memcpy(word, T.cmdline + i, l);
-		word[l] = '\0';
-		rc_out_str(o, first ? "" : ",");
-		rc_out_json_str(o, word);
-		i += l + 1;
-	}
+	rc_out_json_words(o, T.cmdline, T.cmdline_len, false);
 	rc_out_str(o, "]},\"timeline\":[");
 	for (size_t i = 0; i < T.n; i++) {
 		rc_out_str(o, i ? ",\n" : "\n");
