@@ -568,7 +568,9 @@ cli_summary_add(struct cli_summary *s, long pid, const char *text, size_t n, boo
 void
 cli_summary_finish(struct cli_summary *s)
 {
-	qsort(s->p, s->n, sizeof(*s->p), by_importance);
+	if (s->n > 1) {
+		qsort(s->p, s->n, sizeof(*s->p), by_importance);
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		make_line(&s->p[i]);
 	}
