@@ -116,6 +116,11 @@ bool cli_timeline_wants_json(char *const *envp);
  * Returns CMD's wait status. */
 int cli_wait_all(pid_t child, const sigset_t *set, const char *name, bool talk);
 
+/* While waiting, a SIGIO (in the set given to cli_wait_all) whose si_fd is
+ * @fd calls @fn(@ctx); when it returns true (more to do) it is called
+ * again as soon as no signal is pending. */
+void cli_wait_on_io(int fd, bool (*fn)(void *), void *ctx);
+
 /* Exits as CMD did: its exit code, or death by its signal (without a core
  * dump of the launcher's own: CMD dumped already, if it was to). */
 void cli_exit_like(int status) __attribute__((noreturn));
@@ -173,6 +178,10 @@ struct cli_kinds {
  * white space (1 for a JSON document, several for JSON Lines); 0 for
  * white space only, -1 if it is not JSON. */
 int cli_json_values(const char *p, size_t n);
+
+/* The end of the one JSON value at @p (no white space before it), or NULL
+ * if there is none before @end. */
+const char *cli_json_skip(const char *p, const char *end);
 
 /* Writes the JSON in [p, p + n): one value as it is, several as an array
  * of them.  False (and nothing written) if it is not JSON. */
@@ -246,6 +255,32 @@ size_t cli_figure(const char *p, const char *end, uint64_t *v);
 /* Adds what one process held (@one) to @sum, kind by kind, saturating at
  * UINT64_MAX. */
 void cli_kinds_add(struct cli_kinds *sum, const struct cli_kinds *one);
+
+/* ---- tally.c: the processes' own cleanups, from their report files ---- */
+
+/* Kinds as rcshim.h numbers them, then one more: "unknown" (the bytes of a
+ * cleanup in a text report, which gives them only in total). */
+#define CLI_TALLY_KINDS (RCSHIM_KIND_COUNT + 1)
+#define CLI_TALLY_MAX 64
+struct cli_tally {
+	struct {
+		char trigger[16], prio[16]; /* "live_signal", "HIGH" */
+		uint64_t n;
+	} c[CLI_TALLY_MAX];
+	size_t nc;
+	uint64_t cleaned[CLI_TALLY_KINDS], bytes[CLI_TALLY_KINDS];
+	uint64_t changes; /* cleanups counted so far */
+};
+/* Where a text report file is, between its lines. */
+struct cli_tally_file {
+	int state;
+	char trigger[16], prio[16];
+};
+/* Counts one line of a process's report file (text or JSON, a live
+ * cleanup's line or the final report), without or with its newline. */
+void cli_tally_line(struct cli_tally *t, struct cli_tally_file *f, const char *line, size_t len);
+/* "temp", ..., "custom", then "unknown". */
+const char *cli_tally_kind(int k);
 
 /* ---- session.c, gather.c: after the program has ended ---- */
 
@@ -359,7 +394,23 @@ void cli_summary_free(struct cli_summary *s);
 
 /* ---- metrics.c ---- */
 
-/* Adds this run (@status, @o) to DIR/rcshim_<job>.prom, atomically.  0, or
- * -1 after one line on stderr. */
-int cli_metrics_write(const char *dir, const char *job, int status,
-		      const struct cli_outcome *o);
+/* The metrics of one run (--metrics @dir, label job=@job).  With the
+ * session's journal directory @sdir and id @id, the processes' report
+ * files there are watched (inotify, close-on-exec; its SIGIO for fd
+ * cli_metrics_fd, -1 without) and their cleanups counted (tally.c).
+ * Never NULL. */
+struct cli_metrics;
+struct cli_metrics *cli_metrics_start(const char *dir, const char *job, const char *sdir,
+				      const char *id);
+int cli_metrics_fd(const struct cli_metrics *m);
+/* The wait's SIGIO of that fd (a struct cli_metrics): reads what the
+ * report files gained, a bounded amount, and rewrites DIR/rcshim_<job>.prom
+ * when a count changed.  True when there is more to read. */
+bool cli_metrics_live(void *m);
+/* After the program ended, before the reports are gathered (which removes
+ * the files): the rest of every report file of the session. */
+void cli_metrics_collect(struct cli_metrics *m);
+/* Adds the run (@status, @o) to DIR/rcshim_<job>.prom, atomically, and
+ * frees @m.  0, or -1 after one line on stderr. */
+int cli_metrics_finish(struct cli_metrics *m, int status, const struct cli_outcome *o);
+void cli_metrics_free(struct cli_metrics *m);

@@ -201,6 +201,13 @@ cli_json_values(const char *p, size_t n)
 	}
 }
 
+const char *
+cli_json_skip(const char *p, const char *end)
+{
+	struct in in = { p, end };
+	return value(&in, 0) ? in.p : NULL;
+}
+
 /* ---- the "kinds" of a report ------------------------------------------------ */
 
 /* Where a value sits: in the report object, in its "kinds" array, in one

@@ -318,10 +318,25 @@ cli_run(int argc, char **argv)
 	}
 	free(path);
 
+	/* --metrics: the processes' report files watched from now on (only
+	 * the ones this launcher gathers: with RCSHIM_REPORT set by the user,
+	 * at the end only the launcher's own figures). */
+	const char *metrics = o.metrics ? o.metrics : getenv("RCSHIM_METRICS");
+	struct cli_metrics *mx = NULL;
+	if (metrics && *metrics) {
+		mx = cli_metrics_start(metrics, o.job && *o.job ? o.job : name,
+				       report_default[0] ? rc_session.dir : "", rc_session.id);
+	}
+
 	/* Signals: CHLD and the termination signals are taken synchronously;
 	 * SIGCHLD must not be ignored (children would vanish unwaited for). */
 	sigset_t set, orig_mask;
 	sigemptyset(&set);
+	if (cli_metrics_fd(mx) >= 0) {
+		/* The watch's (metrics.c); the program's mask is its own. */
+		sigaddset(&set, SIGIO);
+		cli_wait_on_io(cli_metrics_fd(mx), cli_metrics_live, mx);
+	}
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -345,6 +360,7 @@ cli_run(int argc, char **argv)
 	if (pipe2(errpipe, O_CLOEXEC) < 0) {
 		cli_msg("pipe: %s", strerror(errno));
 		env_free(&env);
+		cli_metrics_free(mx);
 		return CLI_EXIT_FAILED;
 	}
 	fflush(NULL);
@@ -352,6 +368,7 @@ cli_run(int argc, char **argv)
 	if (child < 0) {
 		cli_msg("fork: %s", strerror(errno));
 		env_free(&env);
+		cli_metrics_free(mx);
 		return CLI_EXIT_FAILED;
 	}
 	if (child == 0) {
@@ -383,6 +400,7 @@ cli_run(int argc, char **argv)
 	}
 
 	int status = cli_wait_all(child, &set, name, talk && !o.quiet && !exec_errno);
+	cli_metrics_collect(mx);
 
 	struct cli_session s = {
 		.id = rc_session.id,
@@ -398,14 +416,14 @@ cli_run(int argc, char **argv)
 	cli_session_replay(&s, &out);
 	if (exec_errno) {
 		cli_msg("cannot run %s: %s", cmd[0], strerror(exec_errno));
+		cli_metrics_free(mx);
 		cli_outcome_free(&out);
 		env_free(&env);
 		return exec_errno == ENOENT ? CLI_EXIT_NOTFOUND : CLI_EXIT_NOEXEC;
 	}
 	cli_session_reports(&s, status, &out);
-	const char *metrics = o.metrics ? o.metrics : getenv("RCSHIM_METRICS");
-	if (metrics && *metrics) {
-		cli_metrics_write(metrics, o.job && *o.job ? o.job : name, status, &out);
+	if (mx) {
+		cli_metrics_finish(mx, status, &out);
 	}
 	if (talk && !o.quiet) {
 		cli_session_summary(&s, status, &out);

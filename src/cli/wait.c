@@ -19,6 +19,18 @@
 
 pid_t cli_wait_helper = -1;
 
+static int io_fd = -1;
+static bool (*io_fn)(void *);
+static void *io_ctx;
+
+void
+cli_wait_on_io(int fd, bool (*fn)(void *), void *ctx)
+{
+	io_fd = fd;
+	io_fn = fn;
+	io_ctx = ctx;
+}
+
 /* The launcher's live children (after CMD has ended: the descendants it
  * left running, reparented here), its own helper aside.  Returns how many
  * were stored. */
@@ -108,14 +120,18 @@ cli_wait_all(pid_t child, const sigset_t *set, const char *name, bool talk)
 	bool child_done = false, noticed = false;
 	time_t child_end = 0;
 
+	bool more = false; /* io_fn has more to do */
+
 	for (;;) {
 		siginfo_t si;
 		int sig;
-		if (child_done && !noticed && talk) {
-			struct timespec ts = { 1, 0 };
+		if (more || (child_done && !noticed && talk)) {
+			struct timespec ts = { more ? 0 : 1, 0 };
 			sig = sigtimedwait(set, &si, &ts);
 			if (sig < 0 && errno == EAGAIN) {
-				if (time(NULL) - child_end >= LINGER_NOTICE_S) {
+				if (more) {
+					more = io_fn(io_ctx);
+				} else if (time(NULL) - child_end >= LINGER_NOTICE_S) {
 					noticed = say_lingering(name);
 				}
 				continue;
@@ -125,6 +141,10 @@ cli_wait_all(pid_t child, const sigset_t *set, const char *name, bool talk)
 		}
 		if (sig < 0) {
 			continue; /* EINTR: a stop and continue */
+		}
+		if (sig == SIGIO && io_fn && si.si_code > 0 && si.si_fd == io_fd) {
+			more = io_fn(io_ctx);
+			continue;
 		}
 		if (sig != SIGCHLD) {
 			forward(sig, &si, child, child_done);

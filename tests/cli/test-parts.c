@@ -356,6 +356,96 @@ START_TEST(status_words)
 }
 END_TEST
 
+/* tally.c: a text report file as the shim writes it: live lines, then the
+ * final report, whose log repeats them (not counted again); a name with
+ * the header's words in it; a snapshot is not counted.  JSON likewise. */
+static void
+tally_all(struct cli_tally *t, const char *text)
+{
+	struct cli_tally_file f = { 0 };
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p + 1) : strlen(p);
+		cli_tally_line(t, &f, p, n);
+		p += n;
+	}
+}
+
+static uint64_t
+tally_n(const struct cli_tally *t, const char *trigger, const char *prio)
+{
+	for (size_t i = 0; i < t->nc; i++) {
+		if (!strcmp(t->c[i].trigger, trigger) && !strcmp(t->c[i].prio, prio)) {
+			return t->c[i].n;
+		}
+	}
+	return 0;
+}
+
+START_TEST(tally_reports)
+{
+	struct cli_tally t = { 0 };
+	tally_all(&t,
+		  "rcshim[7]: live cleanup (live_signal, CRITICAL): ok; 2 cleaned, 0 failed, "
+		  "1 left alone, 100 bytes (temp 1, fd 1 (1 left alone))\n"
+		  "rcshim[7]: scope 1 \"x\" ended (HIGH) with 1 heap blocks\n"
+		  "rcshim[7]: live cleanup (timer, LOW): ok; 0 cleaned, 0 failed, 0 left alone, "
+		  "5 bytes (nothing)\n"
+		  "== rcshim report: pid 7 (/bin/a, at exit, priority HIGH; what it held:), now\n"
+		  "final cleanup: ok; 9 cleaned, 0 failed, 0 left alone, 0 bytes (temp 9)\n"
+		  "== rcshim report: pid 7 (/bin/x, at exit, priority CRITICAL; b), at exit, "
+		  "priority MEDIUM; what it held:\n"
+		  "heap: 1 blocks, 8 bytes still allocated (exact, usable size); 8 bytes requested (exact)\n"
+		  "fd: 0 held\n"
+		  "final cleanup: ok; 3 cleaned, 0 failed, 0 left alone, 7 bytes (sqlite 1, fd 2)\n"
+		  "cleanups (oldest first):\n"
+		  "  (2 earlier ones not kept)\n"
+		  "  live_signal live CRITICAL: ok; 2 cleaned, 0 failed, 1 left alone, 100 bytes (temp 1)\n"
+		  "  api final CRITICAL: ok; 1 cleaned, 0 failed, 0 left alone, 0 bytes (gpu 1)\n"
+		  "notes:\n"
+		  "  live_signal live LOW: a note, not a cleanup\n"
+		  "shim memory: 1 bytes mapped\n");
+	ck_assert_uint_eq(tally_n(&t, "live_signal", "CRITICAL"), 1);
+	ck_assert_uint_eq(tally_n(&t, "timer", "LOW"), 1);
+	ck_assert_uint_eq(tally_n(&t, "exit", "MEDIUM"), 1);
+	ck_assert_uint_eq(tally_n(&t, "api", "CRITICAL"), 1);
+	ck_assert_uint_eq(tally_n(&t, "live_signal", "LOW"), 0);
+	ck_assert_uint_eq(t.nc, 4);
+	ck_assert_uint_eq(t.cleaned[RCSHIM_KIND_TEMP], 1);
+	ck_assert_uint_eq(t.cleaned[RCSHIM_KIND_FD], 3);
+	ck_assert_uint_eq(t.cleaned[RCSHIM_KIND_SQLITE], 1);
+	ck_assert_uint_eq(t.cleaned[RCSHIM_KIND_GPU], 1);
+	ck_assert_uint_eq(t.bytes[RCSHIM_KIND_COUNT], 112);
+	ck_assert_str_eq(cli_tally_kind(RCSHIM_KIND_COUNT), "unknown");
+
+	/* JSON: the event line, a signal's report (its log's final signal
+	 * entry is the report's "final"), a snapshot, a truncated line. */
+	struct cli_tally j = { 0 };
+	tally_all(&j,
+		  "{\"format\":\"rcshim-event\",\"schema\":1,\"pid\":7,\"cleanup\":{\"time_ms\":1,"
+		  "\"reason\":\"pressure\",\"mode\":\"live\",\"priority\":\"HIGH\",\"signal\":0,"
+		  "\"scope\":0,\"result\":{\"status\":\"ok\",\"kinds\":{\"heap\":{\"cleaned\":0,"
+		  "\"bytes\":4096},\"fd\":{\"cleaned\":1,\"bytes\":0}}}}}\n"
+		  "{\"format\":\"rcshim-report\",\"event\":\"snapshot\",\"final\":{\"kinds\":{"
+		  "\"temp\":{\"cleaned\":50,\"bytes\":0}}},\"cleanups\":[]}\n"
+		  "{\"format\":\"rcshim-report\",\"exe\":\"x\\\"}\",\"event\":\"signal\","
+		  "\"priority\":\"CRITICAL\",\"final\":{\"kinds\":{\"temp\":{\"cleaned\":2,"
+		  "\"bytes\":10}}},\"cleanups_omitted\":0,\"cleanups\":[{\"reason\":\"pressure\","
+		  "\"mode\":\"live\",\"priority\":\"HIGH\",\"scope\":0,\"result\":{}},"
+		  "{\"reason\":\"signal\",\"mode\":\"final\",\"priority\":\"CRITICAL\",\"scope\":0,"
+		  "\"result\":{\"kinds\":{\"temp\":{\"cleaned\":2,\"bytes\":10}}}}]}\n"
+		  "{\"format\":\"rcshim-event\",\"cleanup\":{\"reason\":\"timer\",\"mo");
+	ck_assert_uint_eq(tally_n(&j, "pressure", "HIGH"), 1);
+	ck_assert_uint_eq(tally_n(&j, "signal", "CRITICAL"), 1);
+	ck_assert_uint_eq(j.nc, 2);
+	ck_assert_uint_eq(j.cleaned[RCSHIM_KIND_TEMP], 2);
+	ck_assert_uint_eq(j.bytes[RCSHIM_KIND_TEMP], 10);
+	ck_assert_uint_eq(j.bytes[RCSHIM_KIND_HEAP], 4096);
+	ck_assert_uint_eq(j.cleaned[RCSHIM_KIND_FD], 1);
+	ck_assert_uint_eq(j.bytes[RCSHIM_KIND_COUNT], 0);
+}
+END_TEST
+
 TEST_SUITE(cli_parts)
 {
 	ADD_TEST(s, ld_preload_appends_once);
@@ -366,4 +456,5 @@ TEST_SUITE(cli_parts)
 	ADD_TEST(s, report_kinds);
 	ADD_TEST(s, held_figures_never_wrap);
 	ADD_TEST(s, status_words);
+	ADD_TEST(s, tally_reports);
 }

@@ -354,6 +354,30 @@ START_TEST(usage)
 }
 END_TEST
 
+/* The python of the tests, else Debian's (where apt puts the module), if
+ * it has python3-prometheus-client; else the test is skipped (77). */
+static const char *
+prom_python(struct cli_scratch *s)
+{
+	const char *pys[] = { cli_python(), "/usr/bin/python3" };
+	for (size_t i = 0; i < 2; i++) {
+		struct rc_run probe;
+		const char *pa[] = { pys[i], "-c", "import prometheus_client.parser", NULL };
+		if (access(pys[i], X_OK) != 0 && strchr(pys[i], '/')) {
+			continue;
+		}
+		t_run(&probe, false, NULL, NULL, pa);
+		bool ok = WIFEXITED(probe.status) && WEXITSTATUS(probe.status) == 0;
+		t_run_free(&probe);
+		if (ok) {
+			return pys[i];
+		}
+	}
+	cli_scratch_fini(s);
+	fprintf(stderr, "python3-prometheus-client is missing (scripts/deps.sh --test)\n");
+	exit(77);
+}
+
 /* --metrics: a real parser (python3-prometheus-client) accepts the file,
  * and its numbers are the report's. */
 START_TEST(metrics_parse_and_match_the_report)
@@ -363,25 +387,7 @@ START_TEST(metrics_parse_and_match_the_report)
 	char mdir[800], other[900], fake[900], opt[900];
 
 	cli_scratch_init(&s);
-	/* The python of the tests, else Debian's (where apt puts the module). */
-	const char *pys[] = { cli_python(), "/usr/bin/python3" }, *python = NULL;
-	for (size_t i = 0; i < 2 && !python; i++) {
-		struct rc_run probe;
-		const char *pa[] = { pys[i], "-c", "import prometheus_client.parser", NULL };
-		if (access(pys[i], X_OK) != 0 && strchr(pys[i], '/')) {
-			continue;
-		}
-		t_run(&probe, false, NULL, NULL, pa);
-		if (WIFEXITED(probe.status) && WEXITSTATUS(probe.status) == 0) {
-			python = pys[i];
-		}
-		t_run_free(&probe);
-	}
-	if (!python) {
-		cli_scratch_fini(&s);
-		fprintf(stderr, "python3-prometheus-client is missing (scripts/deps.sh --test)\n");
-		exit(77);
-	}
+	const char *python = prom_python(&s);
 	snprintf(mdir, sizeof(mdir), "%s/textfile", s.dir);
 	ck_assert_int_eq(mkdir(mdir, 0755), 0);
 	snprintf(other, sizeof(other), "%s/node.prom", mdir);
@@ -458,6 +464,172 @@ START_TEST(metrics_parse_and_match_the_report)
 }
 END_TEST
 
+/* Holds a temp dir with a file and an fd; says its pid in argv[1]; after
+ * argv[2] exists, another dir and fd; runs until argv[3] exists. */
+static const char holder[] =
+	"import os, sys, tempfile, time\n"
+	"keep = []\n"
+	"def hold():\n"
+	"  d = tempfile.mkdtemp()\n"
+	"  open(os.path.join(d, 'data'), 'w').write('x' * 4096)\n"
+	"  keep.append(os.open(os.path.join(d, 'data'), os.O_RDONLY))\n"
+	"def wait(p):\n"
+	"  end = time.time() + 60\n"
+	"  while not os.path.exists(p) and time.time() < end: time.sleep(0.02)\n"
+	"hold()\n"
+	"open(sys.argv[1] + '.tmp', 'w').write('%d\\n' % os.getpid())\n"
+	"os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+	"wait(sys.argv[2])\n"
+	"hold()\n"
+	"wait(sys.argv[3])\n";
+
+/* Waits (at most 10 s) until @path has the line @line (newline included). */
+static bool
+prom_has(const char *path, const char *line)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *c = t_read_file(path);
+		bool yes = c && strstr(c, line);
+		free(c);
+		if (yes) {
+			return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+static void
+clean_pid(const struct cli_scratch *s, const char *pid, const char *prio)
+{
+	struct rc_run r;
+	const char *cl[] = { "clean", pid, "--priority", prio, NULL };
+	run_rcshim(&r, s, NULL, cl);
+	ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "clean: %s %s", r.out,
+		      r.err);
+	t_run_free(&r);
+}
+
+/* --metrics at each live cleanup: python holds temp dirs and fds and is
+ * cleaned live twice (rcshim clean) while the launcher runs; after each,
+ * the file already counts it; at the end its counts are the JSON report's
+ * (every cleanup by trigger and priority, reclaimed counts and bytes by
+ * kind), the parser accepts it, and nothing else in DIR is touched. */
+START_TEST(metrics_count_live_cleanups)
+{
+	struct cli_scratch s;
+	struct rc_run py;
+	char mdir[800], other[900], opt[900], ready[800], go1[800], go2[800], prom[900];
+
+	cli_scratch_init(&s);
+	const char *python = prom_python(&s);
+	snprintf(mdir, sizeof(mdir), "%s/textfile", s.dir);
+	ck_assert_int_eq(mkdir(mdir, 0755), 0);
+	snprintf(other, sizeof(other), "%s/node.prom", mdir);
+	t_write_file(other, "node_thing 1\n");
+	snprintf(opt, sizeof(opt), "--metrics=%s", mdir);
+	snprintf(prom, sizeof(prom), "%s/rcshim_live.prom", mdir);
+	snprintf(ready, sizeof(ready), "%s/ready", s.dir);
+	snprintf(go1, sizeof(go1), "%s/go1", s.dir);
+	snprintf(go2, sizeof(go2), "%s/go2", s.dir);
+	/* Its own temp dirs (not the session's, which no single process may
+	 * remove): CRITICAL removes them live. */
+	const char *args[] = { "run", "--json", "--tmp-owner", "process", opt, "--job", "live",
+			       "--", "python3", "-c", holder, ready, go1, go2, NULL };
+	pid_t launcher = spawn_rcshim(&s, "run", NULL, args);
+	char *c = cli_wait_file(ready, 60);
+	ck_assert_msg(c, "the program did not start");
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%d", atoi(c));
+	free(c);
+
+	clean_pid(&s, pid, "critical");
+	ck_assert_msg(prom_has(prom, "rcshim_cleanups_total{job=\"live\",trigger=\"live_signal\","
+				     "priority=\"CRITICAL\"} 1\n"),
+		      "the first live cleanup is not in %s", prom);
+	c = t_read_file(prom);
+	ck_assert_msg(!strstr(c, "rcshim_runs_total"), "a run counted before its end:\n%s", c);
+	free(c);
+	t_write_file(go1, "go");
+	usleep(300000); /* the second dir made */
+	clean_pid(&s, pid, "high");
+	ck_assert_msg(prom_has(prom, "rcshim_cleanups_total{job=\"live\",trigger=\"live_signal\","
+				     "priority=\"HIGH\"} 1\n"),
+		      "the second live cleanup is not in %s", prom);
+	t_write_file(go2, "go");
+	int st = cli_wait(launcher, 60);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", t_status_str(st));
+
+	char errf[800], report[1024] = "";
+	snprintf(errf, sizeof(errf), "%s/run.err", s.dir);
+	char *err = t_read_file(errf);
+	const char *at = err ? strstr(err, "rcshim: report (") : NULL;
+	ck_assert_msg(at && strstr(at, "): "), "no report named: %s", err);
+	sscanf(strstr(at, "): ") + 3, "%1023[^\n]", report);
+	free(err);
+	const char *script =
+		"import json,sys\n"
+		"from prometheus_client.parser import text_string_to_metric_families as p\n"
+		"m={}\n"
+		"for fam in p(open(sys.argv[1]).read()):\n"
+		"  for s in fam.samples:\n"
+		"    assert s.labels.pop('job')=='live', s\n"
+		"    m[(s.name,tuple(sorted(s.labels.items())))]=s.value\n"
+		"r=json.load(open(sys.argv[2]))\n"
+		"cl={}; rec={}; by={}\n"
+		"def one(t,pr,x):\n"
+		"  cl[(t,pr)]=cl.get((t,pr),0)+1\n"
+		"  for k,v in x['kinds'].items():\n"
+		"    rec[k]=rec.get(k,0)+v['cleaned']; by[k]=by.get(k,0)+v['bytes']\n"
+		"for pr in r['processes']:\n"
+		"  rep=pr['report']; rep=rep if isinstance(rep,list) else [rep]\n"
+		"  for o in rep:\n"
+		"    if o['format']=='rcshim-event':\n"
+		"      c=o.get('cleanup')\n"
+		"      if c and c['mode']=='live': one(c['reason'],c['priority'],c['result'])\n"
+		"    elif o['event'] in ('exit','signal'):\n"
+		"      if o['final']: one(o['event'],o['priority'],o['final'])\n"
+		"      for c in o['cleanups']:\n"
+		"        if c['mode']=='live' or (c['mode'],c['reason'],c['scope'])==('final','signal',0):\n"
+		"          continue\n"
+		"        one(c['reason'],c['priority'],c['result'])\n"
+		"cl[('after_exit','LOW')]=1\n"
+		"rec['temp']+=r['after_exit']['temp']['removed']\n"
+		"got={k[1]:v for k,v in m.items() if k[0]=='rcshim_cleanups_total'}\n"
+		"want={(('priority',p),('trigger',t)):n for (t,p),n in cl.items()}\n"
+		"assert got==want,(got,want)\n"
+		"assert cl[('live_signal','CRITICAL')]==1 and cl[('live_signal','HIGH')]==1,cl\n"
+		"assert any(t=='exit' for t,_ in cl),cl\n"
+		"for k in rec:\n"
+		"  assert m[('rcshim_reclaimed_total',(('kind',k),))]==rec[k],(k,rec,m)\n"
+		"for k in by:\n"
+		"  b=m[('rcshim_reclaimed_bytes_total',(('kind',k),))]\n"
+		"  assert b==by[k] or (k=='temp' and b>=by[k]),(k,by,m)\n"
+		"assert rec['temp']>=2 and rec['fd']>=1,rec\n"
+		"assert m[('rcshim_runs_total',(('status','exit_0'),))]==1,m\n"
+		"print('ok',sorted(cl.items()),rec)\n";
+	const char *pv[] = { python, "-c", script, prom, report, NULL };
+	t_run(&py, false, NULL, NULL, pv);
+	ck_assert_msg(WIFEXITED(py.status) && WEXITSTATUS(py.status) == 0, "parser: %s %s",
+		      py.out, py.err);
+	t_run_free(&py);
+	/* DIR: the other file as it was, ours and its lock, nothing else. */
+	c = t_read_file(other);
+	ck_assert_str_eq(c, "node_thing 1\n");
+	free(c);
+	DIR *d = opendir(mdir);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		ck_assert_msg(!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "node.prom") ||
+				      !strcmp(n, "rcshim_live.prom") || !strcmp(n, ".rcshim_live.lock"),
+			      "in DIR: %s", n);
+	}
+	closedir(d);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(sweep)
 {
 	ADD_TEST(s, sigkill_of_the_group_then_sweep);
@@ -468,4 +640,5 @@ TEST_SUITE(sweep)
 	ADD_TEST(s, new_launcher_sweeps_in_the_background);
 	ADD_TEST(s, usage);
 	ADD_TEST(s, metrics_parse_and_match_the_report);
+	ADD_TEST(s, metrics_count_live_cleanups);
 }
