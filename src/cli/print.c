@@ -499,9 +499,11 @@ static void
 text_of_json(FILE *f, const struct cli_jv *m, int kind)
 {
 	const char *exe = cli_jv_str(m, "exe"), *ev = cli_jv_str(m, "event");
-	fprintf(f, "== rcshim report: pid %lld (%s), %s; what it held:\n",
+	const char *prio = cli_jv_str(m, "priority");
+	fprintf(f, "== rcshim report: pid %lld (%s), %s%s%s; what it held:\n",
 		(long long)cli_jv_num(m, "pid"), exe ? exe : "?",
-		ev && !strcmp(ev, "exit") ? "at exit" : ev ? ev : "?");
+		ev && !strcmp(ev, "exit") ? "at exit" : ev ? ev : "?", prio ? ", priority " : "",
+		prio ? prio : "");
 	char *cmd = join_words(cli_jv_get(m, "cmdline"));
 	if (cmd) {
 		fprintf(f, "command: %s\n", cmd);
