@@ -99,6 +99,9 @@ extern pid_t cli_wait_helper;
 
 /* ---- plot.c: rcshim plot, and --timeline's optional argument ---- */
 int cli_plot(int argc, char **argv);
+
+/* ---- print.c: rcshim print REPORT [--process PID|CMD] [--kind K] [--json] ---- */
+int cli_print(int argc, char **argv);
 /* Whether option @name (of cli_var_opts) takes an optional argument. */
 bool cli_opt_optional(const char *name);
 /* Its value when given without "=": the next word if it is one (an

@@ -125,6 +125,7 @@ cli_help(FILE *f)
 	      "       rcshim report PID [--timeout SECONDS]\n"
 	      "       rcshim sweep [--dry-run] [--older-than AGE] [--all-users]\n"
 	      "       rcshim plot REPORT -o OUT.html|OUT.svg\n"
+	      "       rcshim print REPORT [--process PID|CMD] [--kind K] [--json]\n"
 	      "       rcshim --help | --version\n"
 	      "\n"
 	      "rcshim run runs CMD with librcshim preloaded into it and every process it\n"
@@ -133,7 +134,9 @@ cli_help(FILE *f)
 	      "exits as CMD did.  rcshim clean asks a running process for a live cleanup\n"
 	      "and prints what it reclaimed and what it left alone; rcshim report prints\n"
 	      "its report; rcshim sweep cleans up after killed launchers; rcshim plot\n"
-	      "draws a --timeline report.  A bad option value is an error: nothing is run.\n"
+	      "draws a --timeline report; rcshim print shows a report (a file or a session\n"
+	      "id) filtered by process and kind.  A bad option value is an error: nothing\n"
+	      "is run.\n"
 	      "\n"
 	      "Options of run (each sets the RCSHIM_ variable named in rcshim(1)):\n",
 	      f);
@@ -170,12 +173,23 @@ cli_help(FILE *f)
 	help_option(f, "--dir", "DIR", "sweep this journal directory only");
 	help_option(f, "--all-users", NULL, "root: every user's, each as that user");
 	fputs("\n"
+	      "Options of print (REPORT: a report file, text or JSON, or a session id):\n",
+	      f);
+	help_option(f, "--process", "PID|CMD",
+		    "only this process: its pid, or a part of its\n"
+		    "command line or executable");
+	help_option(f, "--kind", "K",
+		    "only this kind, and the processes that held it:\n"
+		    "heap, temp, fd, sqlite, gpu or custom");
+	help_option(f, "--json", NULL, "print: JSON, whatever the report's format");
+	fputs("\n"
 	      "Exit status: run exits as CMD did (it dies of the same signal); 2 for a\n"
 	      "usage error, 125 if rcshim itself failed, 126 if CMD cannot be run, 127 if\n"
 	      "it was not found.  clean: 0 the cleanup ran (its result printed), 1 the\n"
 	      "process could not be reached, 2 usage error, 3 no answer in time, 4 the\n"
 	      "process did not run it (another cleanup was running).  report: 0 done,\n"
-	      "1 failed, 2 usage error.\n"
+	      "1 failed, 2 usage error.  print: 0 something matched, 1 nothing did,\n"
+	      "2 usage error or a report that cannot be read.\n"
 	      "\n"
 	      "Full documentation: man rcshim\n",
 	      f);

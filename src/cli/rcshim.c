@@ -10,7 +10,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc < 2) {
-		return cli_usage_error("no command given (run, clean, report, sweep or plot)");
+		return cli_usage_error("no command given (run, clean, report, sweep, plot or print)");
 	}
 	const char *sub = argv[1];
 	if (!strcmp(sub, "run")) {
@@ -28,6 +28,9 @@ main(int argc, char **argv)
 	if (!strcmp(sub, "plot")) {
 		return cli_plot(argc - 1, argv + 1);
 	}
+	if (!strcmp(sub, "print")) {
+		return cli_print(argc - 1, argv + 1);
+	}
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		cli_help(stdout);
 		return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILED;
@@ -39,5 +42,5 @@ main(int argc, char **argv)
 		return cli_usage_error("unknown option '%s' (options come after the command: "
 				       "rcshim run [OPTIONS] -- CMD)", sub);
 	}
-	return cli_usage_error("unknown command '%s' (run, clean, report, sweep or plot)", sub);
+	return cli_usage_error("unknown command '%s' (run, clean, report, sweep, plot or print)", sub);
 }
