@@ -110,6 +110,16 @@ cli_argv(const char *const *args)
 	return v;
 }
 
+/* Whether the shim tracks the heap in the programs the tests run: not in
+ * a sanitizer build, where ASan owns the allocator and the shim steps
+ * aside (its report says so). */
+static inline bool
+cli_heap_tracked(void)
+{
+	const char *rt = getenv("RCSHIM_TEST_ASAN_RT");
+	return !(rt && *rt);
+}
+
 /* The environment for the launcher: the scratch's TMPDIR, temp root and
  * XDG_RUNTIME_DIR, the ASan runtime in LD_PRELOAD where needed, then @env
  * (entries there win). */

@@ -237,7 +237,10 @@ START_TEST(print_text_and_json_agree)
 		{ "--kind", "sqlite", NULL }, { "--kind", "temp", NULL }, { "--kind", "fd", NULL },
 		{ "--process", "python", "--kind", "temp" }, { "--process", "sq-leak", "--kind", "heap" },
 	};
-	for (size_t f = 0; f < sizeof(filters) / sizeof(filters[0]); f++) {
+	/* Where ASan owns the allocator the shim tracks no heap: the last
+	 * filter selects nothing there (exit 1), so it is left out. */
+	size_t nfilters = sizeof(filters) / sizeof(filters[0]) - (cli_heap_tracked() ? 0 : 1);
+	for (size_t f = 0; f < nfilters; f++) {
 		char *sel[2];
 		for (int i = 0; i < 2; i++) {
 			struct rc_run r, py;

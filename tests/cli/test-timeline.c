@@ -44,10 +44,16 @@ static void
 python_check(const char *code, const char *path)
 {
 	struct rc_run py;
-	const char *pargs[] = { cli_python(), "-c", code, path, NULL };
+	/* HEAP: whether the shim tracks the heap here (not where ASan owns
+	 * the allocator: the shim steps aside). */
+	char *full;
+	ck_assert_int_ge(asprintf(&full, "HEAP = %s\n%s", cli_heap_tracked() ? "True" : "False",
+				  code), 0);
+	const char *pargs[] = { cli_python(), "-c", full, path, NULL };
 	t_run(&py, false, NULL, NULL, pargs);
 	ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out, py.err);
 	t_run_free(&py);
+	free(full);
 }
 
 static const char check_two_drops[] =
@@ -84,7 +90,7 @@ static const char check_two_drops[] =
 	"    assert s[i]['fds'] <= s[i-1]['fds'] - 10, (s[i-1], s[i])\n"
 	"assert max(x['temp_count'] for x in s[drops[1]:]) >= 8\n"
 	"# The heap is the program's: it leaks on, the shim does not free it.\n"
-	"assert s[-1]['heap_bytes'] >= 30 * 65536, s[-1]\n"
+	"assert not HEAP or s[-1]['heap_bytes'] >= 30 * 65536, s[-1]\n"
 	"assert all(x['rss_bytes'] > 0 for x in s)\n"
 	"print('ok')\n";
 
@@ -131,9 +137,11 @@ START_TEST(timeline_shows_two_live_cleanups)
 			      strstr(text, "\xe2\x88\x92" "10 temp"),
 		      "no event label in the SVG");
 	/* A band in each chart that is not empty: temp, temp bytes, fds,
-	 * heap, rss; none in sqlite and gpu; the process named at each. */
-	ck_assert_int_eq(count_substr(text, "<path class=\"series\""), 5);
-	ck_assert_int_eq(count_substr(text, "<text class=\"series-label\""), 5);
+	 * heap (where the shim tracks it), rss; none in sqlite and gpu; the
+	 * process named at each. */
+	int bands = cli_heap_tracked() ? 5 : 4;
+	ck_assert_int_eq(count_substr(text, "<path class=\"series\""), bands);
+	ck_assert_int_eq(count_substr(text, "<text class=\"series-label\""), bands);
 	ck_assert_msg(strstr(text, " victim-timeline-leak 3 10 40</text>"), "no label");
 	free(text);
 
@@ -169,8 +177,11 @@ static const char check_tree[] =
 	"assert len(tl) >= 3, list(tl)\n"
 	"names = sorted(d['timeline_info']['cmdline'][0].rsplit('/', 1)[-1] for d in tl.values())\n"
 	"assert names.count('victim-timeline-leak') == 2, names\n"
+	"# The two victims run for seconds: sampled more than once; the shell\n"
+	"# (which may end as soon as they do) at least at its end.\n"
 	"for d in tl.values():\n"
-	"    assert len(d['timeline']) >= 2, d['timeline']\n"
+	"    leak = d['timeline_info']['cmdline'][0].endswith('victim-timeline-leak')\n"
+	"    assert len(d['timeline']) >= (2 if leak else 1), d['timeline']\n"
 	"print('ok')\n";
 
 START_TEST(timeline_of_a_process_tree)

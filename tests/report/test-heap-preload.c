@@ -392,13 +392,19 @@ START_TEST(heap_vfork_child_blocks_counted)
 
 	snprintf(report, sizeof(report), "%s/report.json", dir);
 	snprintf(env_report, sizeof(env_report), "RCSHIM_REPORT=%s", report);
+	/* Valgrind runs a vfork as a fork (the child's writes never reach
+	 * the parent, which the victim checks): in the valgrind setup the
+	 * victim runs natively, under the shim all the same. */
+	bool vg = under_valgrind();
+	if (vg) {
+		unsetenv("RCSHIM_TEST_VALGRIND");
+	}
 	for (size_t m = 0; m < sizeof(modes) / sizeof(*modes); m++) {
 		for (int exec = 0; exec < 2; exec++) {
 			const char *env[] = { env_report, "RCSHIM_REPORT_FORMAT=json", modes[m][0],
 					      modes[m][1], NULL };
-			const char *argv[] = { t_victim("report/victim-heap-vfork"),
-					       under_valgrind() ? "5" : "50", exec ? "exec" : "_exit",
-					       NULL };
+			const char *argv[] = { t_victim("report/victim-heap-vfork"), "50",
+					       exec ? "exec" : "_exit", NULL };
 			struct rc_run shim;
 			unlink(report);
 			t_run(&shim, true, env, NULL, argv);
@@ -428,6 +434,9 @@ START_TEST(heap_vfork_child_blocks_counted)
 			}
 			t_run_free(&shim);
 		}
+	}
+	if (vg) {
+		setenv("RCSHIM_TEST_VALGRIND", "1", 1);
 	}
 	t_scratch_free(dir);
 }
