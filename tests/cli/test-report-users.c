@@ -36,7 +36,7 @@ count_lines(const char *text)
 
 /* A sticky directory everyone can write to, like /tmp, that the other
  * user can reach (the build tree may be private). */
-static char *public_kept;
+static char *volatile public_kept;
 
 static char *
 public_dir(void)
