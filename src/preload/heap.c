@@ -463,7 +463,7 @@ shared_block(void *p, size_t n)
  * inside a scope).  @site: the program's call site.  @keep: the bytes of
  * @p that hold data (realloc).  Returns the block for the program. */
 static void *
-adopt(void *p, size_t n, size_t align, size_t keep, const void *site)
+adopt(void *p, size_t n, size_t align, size_t keep, const void *site, bool unwind)
 {
 	if (__builtin_expect(rc_self.vfork, 0)) {
 		/* realloc in a vfork child (its guard is up: the plan would
@@ -488,7 +488,12 @@ adopt(void *p, size_t n, size_t align, size_t keep, const void *site)
 	}
 	if (rc_heap_count_new(n, usable)) {
 		flags = RC_HEAP_REC_SAMPLE;
-		stack = rc_heap_sample_stack(site);
+		/* From a fast path's mapped chunk (@unwind false): the call
+		 * site, unwound only if the unwinder is loaded already.  A
+		 * short-lived tool's one large buffer (sort's, for one) is
+		 * nearly always sampled, and loading libunwind for it more
+		 * than doubled such a process's instructions. */
+		stack = unwind ? rc_heap_sample_stack(site) : rc_heap_site_stack(site);
 	}
 	if (plan == RC_HEAP_SCOPE) {
 		flags |= RC_HEAP_REC_SCOPE;
@@ -577,7 +582,7 @@ alloc_general(size_t n, size_t align, enum op op, const void *site)
 		}
 		void *p = call_real(op, n + extra, align);
 		/* A calloc'ed block that moves takes its zeros along. */
-		return p ? adopt(p, n, align, op == OP_CALLOC ? SIZE_MAX : 0, site) : NULL;
+		return p ? adopt(p, n, align, op == OP_CALLOC ? SIZE_MAX : 0, site, true) : NULL;
 	}
 	case M_FORWARD:
 		return call_real(op, n, align);
@@ -972,13 +977,13 @@ calloc_due(void *p, const void *site)
 static __attribute__((noinline)) void *
 alloc_mapped(void *p, const void *site)
 {
-	return adopt(p, rc_heap_self.pending, 16, 0, site);
+	return adopt(p, rc_heap_self.pending, 16, 0, site, false);
 }
 
 static __attribute__((noinline)) void *
 calloc_mapped(void *p, const void *site)
 {
-	return adopt(p, rc_heap_self.pending, 16, SIZE_MAX, site);
+	return adopt(p, rc_heap_self.pending, 16, SIZE_MAX, site, false);
 }
 
 /* malloc with its gate closed: the general path. */
@@ -1283,7 +1288,7 @@ realloc_general(void *p, size_t n, const void *site)
 		}
 		return NULL;
 	}
-	return adopt(q, n, 16, n, site);
+	return adopt(q, n, 16, n, site, true);
 }
 
 /* realloc failed on exact mode's fast path: @p is as it was, tag
@@ -1317,7 +1322,7 @@ exact_realloc_mapped(void *q, const void *site)
 {
 	size_t n = rc_heap_self.pending;
 	rc_heap_add(&rc_heap_self.blocks, -1);
-	return adopt(q, n, 16, n, site);
+	return adopt(q, n, 16, n, site, false);
 }
 
 /* realloc's fast path for RCSHIM_HEAP=exact (@n > 0): the old block's
@@ -1380,7 +1385,7 @@ realloc_mapped(void *q, const void *site)
 {
 	size_t n = rc_heap_self.pending;
 	rc_heap_add(&rc_heap_self.blocks, -1);
-	return adopt(q, n, 16, n, site);
+	return adopt(q, n, 16, n, site, false);
 }
 
 /* realloc failed on the fast path: @p is as it was, charged again. */
