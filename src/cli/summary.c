@@ -268,7 +268,8 @@ parse_text(struct cli_sum_proc *p, const char *text, size_t n)
 	for (const char *l = start, *end = text + n; l < end;) {
 		const char *nl = memchr(l, '\n', (size_t)(end - l));
 		size_t len = nl ? (size_t)(nl - l) : (size_t)(end - l);
-		unsigned long long c = 0, b = 0;
+		long long c = 0, b = 0; /* a figure below zero counts as 0 (cli_figure's rule) */
+		unsigned long long gc = 0, gb = 0;
 		int used = 0;
 		char kw[16];
 		if (starts(l, len, "== rcshim report: pid ") && !p->cmd) {
@@ -279,17 +280,17 @@ parse_text(struct cli_sum_proc *p, const char *text, size_t n)
 		} else if (starts(l, len, "command: ")) {
 			free(p->cmd);
 			p->cmd = xstrndup(l + 9, len - 9);
-		} else if (sscanf(l, "heap: %llu blocks, %llu bytes%n", &c, &b, &used) == 2 && used) {
+		} else if (sscanf(l, "heap: %lld blocks, %lld bytes%n", &c, &b, &used) == 2 && used) {
 			kind = (int)HEAP;
-			p->count[HEAP] = c;
-			p->bytes[HEAP] = b;
+			p->count[HEAP] = c > 0 ? (uint64_t)c : 0;
+			p->bytes[HEAP] = b > 0 ? (uint64_t)b : 0;
 			best = 0;
-		} else if (sscanf(l, "%15[a-z]: %llu held%n", kw, &c, &used) == 2 && used &&
+		} else if (sscanf(l, "%15[a-z]: %lld held%n", kw, &c, &used) == 2 && used &&
 			   kind_index(kw, strlen(kw)) >= 0) {
 			kind = kind_index(kw, strlen(kw));
-			p->count[kind] = c;
-			sscanf(l + used, ", %llu bytes", &b);
-			p->bytes[kind] = b;
+			p->count[kind] = c > 0 ? (uint64_t)c : 0;
+			sscanf(l + used, ", %lld bytes", &b);
+			p->bytes[kind] = b > 0 ? (uint64_t)b : 0;
 			best = 0;
 		} else if (starts(l, len, "final cleanup: ")) {
 			kind = -1;
@@ -302,8 +303,8 @@ parse_text(struct cli_sum_proc *p, const char *text, size_t n)
 			p->items_more = c;
 		} else if (kind >= 0 && l[0] != ' ') {
 			kind = -1; /* another section */
-		} else if (kind >= 0 && group_line(l, &c, &b)) {
-			group = kind == (int)HEAP ? b : c;
+		} else if (kind >= 0 && group_line(l, &gc, &gb)) {
+			group = kind == (int)HEAP ? gb : gc;
 			in_group = true;
 			frames_done = false;
 			memset(&pk, 0, sizeof(pk));
@@ -419,8 +420,10 @@ parse_json(struct cli_sum_proc *p, const char *text, size_t n)
 		if (ki < 0) {
 			continue;
 		}
-		p->count[ki] = (uint64_t)cli_jv_num(k, "count");
-		p->bytes[ki] = (uint64_t)cli_jv_num(k, "bytes");
+		double cnt = cli_jv_num(k, "count"), byt = cli_jv_num(k, "bytes");
+		/* Below zero is 0; a double beyond 2^64 would be undefined. */
+		p->count[ki] = cnt > 0 ? (cnt < 1.8e19 ? (uint64_t)cnt : UINT64_MAX) : 0;
+		p->bytes[ki] = byt > 0 ? (byt < 1.8e19 ? (uint64_t)byt : UINT64_MAX) : 0;
 		const struct cli_jv *gs = cli_jv_get(k, "groups"), *bestg = NULL;
 		double best = 0;
 		for (size_t g = 0; gs && gs->t == CLI_J_ARR && g < gs->n; g++) {
