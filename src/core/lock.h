@@ -103,5 +103,9 @@ rc_spin_trylock_for(struct rc_spinlock *l, unsigned ms)
 static inline void
 rc_spin_reset(struct rc_spinlock *l)
 {
-	atomic_store_explicit(&l->v, 0, memory_order_relaxed);
+	/* Written only when held: a fork child that writes a page copies it
+	 * (a fault that costs more than the rest of the fork's work). */
+	if (atomic_load_explicit(&l->v, memory_order_relaxed)) {
+		atomic_store_explicit(&l->v, 0, memory_order_relaxed);
+	}
 }

@@ -489,7 +489,9 @@ rc_tmp_roots_after_fork_child(void)
 {
 	/* A check another thread was making is never finished here. */
 	int expected = 1;
-	if (checking != 2) {
+	/* Read first: a compare-exchange writes the page even when it fails,
+	 * and a fork child pays a page copy for each page it writes. */
+	if (checking != 2 && atomic_load_explicit(&R.state, memory_order_relaxed) == 1) {
 		atomic_compare_exchange_strong(&R.state, &expected, 0);
 	}
 }

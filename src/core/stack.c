@@ -579,12 +579,26 @@ void
 rc_stack_fork_child(void)
 {
 	rc_spin_unlock(&S.lock); /* taken in rc_stack_fork_prepare */
-	atomic_store(&S.unwinders, 0);
+	rc_stack_fork_child_reset();
+}
+
+/* Written only where it differs (a fork child copies each page it
+ * writes). */
+void
+rc_stack_fork_child_reset(void)
+{
+	if (atomic_load(&S.unwinders)) {
+		atomic_store(&S.unwinders, 0);
+	}
 	/* A load in progress in the parent is made by a thread the child
 	 * does not have: nobody would end it. */
 	if (atomic_load(&S.unw) == UNW_LOADING) {
 		atomic_store(&S.unw, UNW_IDLE);
 	}
-	gave_up = false;
-	atomic_store(&S.forking, false);
+	if (gave_up) {
+		gave_up = false;
+	}
+	if (atomic_load(&S.forking)) {
+		atomic_store(&S.forking, false);
+	}
 }

@@ -124,3 +124,6 @@ void rc_stack_fork_wait_load(void);
 void rc_stack_fork_prepare(void);
 void rc_stack_fork_parent(void);
 void rc_stack_fork_child(void);
+/* The child's part of rc_stack_fork_child without the lock (a fork that
+ * took none: the process had one thread). */
+void rc_stack_fork_child_reset(void);

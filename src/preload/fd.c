@@ -57,6 +57,32 @@ REAL(void (*)(int), closefrom);
 REAL(int (*)(int[2]), pipe);
 REAL(int (*)(int[2], int), pipe2);
 
+/* Resolves, in a process about to fork, what a fork child calls before it
+ * execs (a shell's redirections: open, dup2, close, fcntl).  Each pointer
+ * is resolved on first use, and a child's resolutions die with it: a
+ * shell that never opens a file itself resolved open anew in every child,
+ * a dozen page faults each.  Once per process. */
+void
+rc_preload_fd_resolve(void)
+{
+#define PRE(name)                                                                    \
+	do {                                                                         \
+		if (!real_##name) {                                                  \
+			real_##name = (__typeof__(real_##name))rc_real_next(#name);  \
+		}                                                                    \
+	} while (0)
+	PRE(open);
+	PRE(open64);
+	PRE(openat);
+	PRE(dup);
+	PRE(dup2);
+	PRE(fcntl);
+	PRE(close);
+	PRE(pipe);
+	PRE(pipe2);
+#undef PRE
+}
+
 RC_EXPORT int
 open(const char *path, int flags, ...)
 {

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 
 #include "clean/custom.h"
 #include "clean/engine.h"
@@ -44,6 +45,17 @@ extern char **environ;
 static RC_TLS bool fork_blind; /* per forking thread: forks may overlap */
 static atomic_ulong forks_blind;
 
+/* This fork is made by the process's only thread, which is not inside the
+ * shim's own work (else it forks blind): no other thread can hold a lock
+ * of the shim's or be inside the unwinder, so none is taken, and the
+ * handlers write nothing they need not.  After a fork every page either
+ * process writes first is copied (on these machines a page fault costs
+ * about as much as the rest of a shell's fork): taking and releasing the
+ * locks wrote ten of them in each process.  glibc clears
+ * __libc_single_threaded at the first pthread_create (the shim's worker
+ * included) and never sets it again. */
+static RC_TLS bool fork_single;
+
 /* The worker is made idle first (it may need any lock to finish its job,
  * and a lock it held would stay held in the child: SQLite's inside a
  * close, the allocator's inside its thread start-up under ASan); then the
@@ -60,6 +72,15 @@ before_fork(void)
 	rc_guard++;
 	fork_blind = rc_self.locks != 0 || rc_worker_is_self();
 	if (fork_blind) {
+		return;
+	}
+	static bool resolved;
+	if (!resolved) {
+		resolved = true;
+		rc_preload_fd_resolve();
+	}
+	if (__libc_single_threaded) {
+		fork_single = true;
 		return;
 	}
 	if (!rc_worker_fork_prepare(FORK_WAIT_MS)) {
@@ -88,6 +109,11 @@ after_fork_parent(void)
 		rc_guard--;
 		return;
 	}
+	if (fork_single) {
+		fork_single = false;
+		rc_guard--;
+		return;
+	}
 	rc_heap_fork_unlock();
 	rc_arena_unlock();
 	rc_stack_fork_parent();
@@ -103,7 +129,9 @@ static void
 after_fork_child(void)
 {
 	/* The parent's pending work is not the child's. */
-	atomic_store(&rc_due, 0);
+	if (atomic_load(&rc_due)) {
+		atomic_store(&rc_due, 0);
+	}
 	rc_state_after_fork_child();
 	rc_worker_after_fork_child();
 	if (fork_blind) {
@@ -117,6 +145,15 @@ after_fork_child(void)
 		rc_heap_off();
 		rc_info("forked inside the shim's own work: tracking is off in process %d",
 			rc_pid_cached);
+		return;
+	}
+	if (fork_single) {
+		/* No lock was taken; the rest is reset where it differs. */
+		fork_single = false;
+		rc_stack_fork_child_reset();
+		rc_engine_after_fork_child();
+		rc_timeline_after_fork_child();
+		rc_guard--;
 		return;
 	}
 	rc_heap_fork_unlock_child();

@@ -44,6 +44,9 @@ void *rc_real_from_caller(const char *name, const void *caller);
  * constructor runs. */
 void rc_preload_init(void);
 
+/* Resolves the fd calls a fork child makes before it execs (preload/fd.c). */
+void rc_preload_fd_resolve(void);
+
 static inline void
 rc_ensure_init(void)
 {

@@ -476,17 +476,28 @@ rc_worker_fork_parent(void)
 	futex_wake(&W.hold);
 }
 
+/* Stores only what differs: a fork child pays a page copy for each page it
+ * writes, and in a process that never started the worker nothing does. */
+#define SET_IF(var, val)                                  \
+	do {                                              \
+		if (atomic_load(&(var)) != (val)) {       \
+			atomic_store(&(var), (val));      \
+		}                                         \
+	} while (0)
+
 void
 rc_worker_after_fork_child(void)
 {
-	atomic_store(&W.state, W_STOPPED);
-	atomic_store(&W.ready, 0);
-	atomic_store(&W.busy, 0);
-	atomic_store(&W.hold, 0);
-	atomic_store(&start_deferred, false);
+	SET_IF(W.state, W_STOPPED);
+	SET_IF(W.ready, 0);
+	SET_IF(W.busy, 0);
+	SET_IF(W.hold, 0);
+	SET_IF(start_deferred, false);
 	rc_spin_reset(&W.start_lock);
 	rc_spin_reset(&W.slot_lock);
-	atomic_store(&W.final_done, atomic_load(&W.final_seq));
-	atomic_store(&W.live_mask, 0);
-	on_worker = false;
+	SET_IF(W.final_done, atomic_load(&W.final_seq));
+	SET_IF(W.live_mask, 0);
+	if (on_worker) {
+		on_worker = false;
+	}
 }
