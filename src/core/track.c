@@ -191,16 +191,26 @@ rc_track_dup(int oldfd, int newfd)
 	ENTER(rc_tracking(RCSHIM_KIND_FD));
 	struct rc_fd_entry e;
 	rc_fd_untrack(newfd); /* dup2 closed whatever was there */
-	if (rc_fd_get(oldfd, &e) && (atomic_load(&e.flags) & RC_FD_IDENT)) {
+	if (rc_fd_get(oldfd, &e)) {
+		/* The copy's stack is the original's: where the file or pipe
+		 * was opened is what a report of the copy needs, and a shell
+		 * makes its copies in a fork child about to exec, where the
+		 * dup2 call site was never unwound (a fresh unwind there
+		 * cost more than the rest of the fork).  The dup's own call
+		 * site is kept (aux). */
 		struct stat st;
+		const struct stat *pst = &st;
 		memset(&st, 0, sizeof(st));
 		st.st_dev = (dev_t)e.dev;
 		st.st_ino = (ino_t)e.ino;
+		/* Without the original's identity, taken as fd_add would. */
+		if (!(atomic_load(&e.flags) & RC_FD_IDENT) &&
+		    (!rc_scope_cur || rc_sys_fstat(newfd, &st) != 0)) {
+			pst = NULL;
+		}
 		rc_fd_track(newfd, RC_FD_DUP | (atomic_load(&e.flags) & RC_FD_RDONLY),
-			    rc_scope_cur,
-			    rc_stack_site((uintptr_t)rc_track_caller, rc_cfg.stack_depth),
-			    rc_pid_cached,
-			    (uint64_t)(uintptr_t)rc_track_caller, &st);
+			    rc_scope_cur, e.stack, rc_pid_cached,
+			    (uint64_t)(uintptr_t)rc_track_caller, pst);
 	} else {
 		fd_add(newfd, RC_FD_DUP, false, 0, NULL);
 	}

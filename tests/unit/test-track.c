@@ -607,19 +607,33 @@ START_TEST(dup_and_close)
 	ck_assert_uint_eq(e2.ino, e.ino);
 	ck_assert_int_eq(e2.pid, getpid());
 
-	/* Of an fd without identity: none is made up. */
+	/* ... and its stack: where the original was opened (a dup is
+	 * not unwound anew; preload/fd.c, a shell's fork children). */
+	ck_assert_uint_eq(e2.stack, e.stack);
+
+	/* Of an fd without identity: none is made up; read-only stays. */
 	int rfd = open(g, O_CREAT | O_RDONLY | O_CLOEXEC, 0600);
+	rc_track_caller = (void *)(uintptr_t)&open_excl; /* a call site */
 	rc_track_open(AT_FDCWD, g, O_CREAT | O_RDONLY, rfd);
+	struct rc_fd_entry er;
+	ck_assert(rc_fd_get(rfd, &er));
+	ck_assert_uint_ne(er.stack, 0);
 	int rdup = dup(rfd);
+	rc_track_caller = (void *)(uintptr_t)&path_in; /* another one */
 	rc_track_dup(rfd, rdup);
-	ck_assert_uint_eq(fd_flags(rdup), RC_FD_LIVE | RC_FD_DUP);
+	rc_track_caller = NULL;
+	ck_assert(rc_fd_get(rdup, &e2));
+	ck_assert_uint_eq(e2.stack, er.stack);
+	ck_assert_uint_eq(e2.aux, (uint64_t)(uintptr_t)&path_in);
+	ck_assert_uint_eq(fd_flags(rdup), RC_FD_LIVE | RC_FD_DUP | RC_FD_RDONLY);
 
 	/* dup2 over a tracked fd replaces its entry. */
 	ck_assert_int_eq(dup2(rfd, nfd), nfd);
 	rc_track_dup(rfd, nfd);
 	ck_assert(rc_fd_get(nfd, &e2));
-	ck_assert_uint_eq(atomic_load(&e2.flags), RC_FD_LIVE | RC_FD_DUP);
+	ck_assert_uint_eq(atomic_load(&e2.flags), RC_FD_LIVE | RC_FD_DUP | RC_FD_RDONLY);
 	ck_assert_uint_eq(e2.ino, 0);
+	ck_assert_uint_eq(e2.stack, er.stack);
 
 	/* A failed dup records nothing. */
 	rc_track_dup(fd, -1);
