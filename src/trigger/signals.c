@@ -187,17 +187,39 @@ trigger_lost(int sig, const char *why)
 	rc_report_note("live trigger signal %d lost: %s", sig, why);
 }
 
+static bool
+is_default(const struct sigaction *a)
+{
+	return (a->sa_flags & SA_SIGINFO) ? !a->sa_sigaction : a->sa_handler == SIG_DFL;
+}
+
+/* Installs the shim's handler for @sig where the program has none.  With
+ * @blocked (every signal blocked by the caller) in one call that returns
+ * the old action, put back when it was not the default: a signal that
+ * comes meanwhile stays pending until the old action is back.  A process
+ * that starts under the shim makes ten calls, not twenty. */
 static void
-install(int sig)
+install_as(int sig, bool blocked)
 {
 	struct sigaction sa, old;
 
-	if (real_sigaction(sig, NULL, &old) != 0) {
+	if (!blocked && real_sigaction(sig, NULL, &old) != 0) {
 		return;
 	}
-	if (((old.sa_flags & SA_SIGINFO) && old.sa_sigaction) ||
-	    (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL)) {
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sig == live_sig ? on_live : on_fatal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	/* Let a crash inside the cleanup kill the process at once rather
+	 * than hang it: synchronous faults are not maskable anyway. */
+	sigfillset(&sa.sa_mask);
+	if (blocked && real_sigaction(sig, &sa, &old) != 0) {
+		return;
+	}
+	if (!is_default(&old)) {
 		/* Ignored or handled by the program already: it wins. */
+		if (blocked) {
+			real_sigaction(sig, &old, NULL);
+		}
 		if (sig == live_sig) {
 			trigger_lost(sig, old.sa_handler == SIG_IGN
 						  ? "the program ignores it"
@@ -205,15 +227,15 @@ install(int sig)
 		}
 		return;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = sig == live_sig ? on_live : on_fatal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigfillset(&sa.sa_mask);
-	/* Let a crash inside the cleanup kill the process at once rather
-	 * than hang it: synchronous faults are not maskable anyway. */
-	if (real_sigaction(sig, &sa, NULL) == 0) {
+	if (blocked || real_sigaction(sig, &sa, NULL) == 0) {
 		atomic_store(&held[sig], true);
 	}
+}
+
+static void
+install(int sig)
+{
+	install_as(sig, false);
 }
 
 void
@@ -226,10 +248,16 @@ rc_signals_install(rc_sigaction_fn real)
 		return;
 	}
 	live_sig = rc_cfg.live_signal;
+	sigset_t all, old;
+	sigfillset(&all);
+	bool blocked = rc_sys(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(long), 0, 0) == 0;
 	for (int sig = 1; sig < NSIG; sig++) {
 		if (is_managed(sig, &crash)) {
-			install(sig);
+			install_as(sig, blocked);
 		}
+	}
+	if (blocked) {
+		rc_sys(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof(long), 0, 0);
 	}
 }
 

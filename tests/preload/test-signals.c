@@ -79,6 +79,35 @@ START_TEST(ignored_sigterm_stays_ignored)
 }
 END_TEST
 
+/* Signals ignored across exec (as nohup and a shell's `trap ''` leave
+ * them) stay ignored: the shim installs its handlers in one call each,
+ * with every signal blocked, and puts an ignored disposition back before
+ * a signal can come through.  The inner shell starts under the shim with
+ * SIGHUP and SIGTERM ignored, sends both to itself, and lives; its own
+ * view (`trap`) is that they are ignored. */
+START_TEST(signals_ignored_across_exec_stay_ignored)
+{
+	struct scratch s;
+	struct rc_run bare, shim;
+	const char *env[] = { s.env_tmpdir, NULL };
+	const char *argv[] = { "sh", "-c",
+			       "trap '' HUP TERM; exec sh -c "
+			       "'kill -HUP $$; kill -TERM $$; trap; echo alive'",
+			       NULL };
+
+	scratch_init(&s);
+	t_run(&bare, false, env, NULL, argv);
+	t_run(&shim, true, env, NULL, argv);
+	ck_assert_int_eq(bare.status, 0);
+	ck_assert_ptr_nonnull(strstr(bare.out, "alive\n"));
+	ck_assert_status_eq(shim.status, bare.status);
+	ck_assert_str_eq(shim.out, bare.out);
+	t_run_free(&bare);
+	t_run_free(&shim);
+	scratch_fini(&s);
+}
+END_TEST
+
 /* A handler set and then reset to SIG_DFL: the signal kills as default,
  * and the shim has taken it back up (the temp dir goes). */
 START_TEST(handler_reset_to_default_still_cleans)
@@ -109,5 +138,6 @@ TEST_SUITE(signals)
 	ADD_TEST(s, own_sigterm_handler_keeps_its_behaviour);
 	ADD_TEST(s, python_keyboard_interrupt_still_works);
 	ADD_TEST(s, ignored_sigterm_stays_ignored);
+	ADD_TEST(s, signals_ignored_across_exec_stay_ignored);
 	ADD_TEST(s, handler_reset_to_default_still_cleans);
 }
