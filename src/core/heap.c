@@ -704,6 +704,12 @@ groups(struct rc_heap_group **out)
 {
 	*out = NULL;
 	rc_spin_lock(&G.slock);
+	if (!G.nsamples) {
+		/* No table for none (the arena's first mapping, at the exit
+		 * of every process that sampled nothing). */
+		rc_spin_unlock(&G.slock);
+		return 0;
+	}
 	size_t cap = 16;
 	while (cap < 2 * (G.nsamples < 2 * rc_stack_count() + 2 ? G.nsamples
 							    : 2 * rc_stack_count() + 2)) {

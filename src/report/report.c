@@ -228,7 +228,11 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 	} else {
 		gather(&r->items, &r->nitems);
 	}
-	r->groups = rc_alloc((r->nitems ? r->nitems : 1) * sizeof(*r->groups));
+	/* Nothing allocated for what is empty: the process that held
+	 * nothing writes its quiet line without mapping the arena (a system
+	 * call and the page faults of a fresh mapping, in every process
+	 * under the launcher). */
+	r->groups = r->nitems ? rc_alloc(r->nitems * sizeof(*r->groups)) : NULL;
 	for (size_t i = 0; r->groups && i < r->nitems; i++) {
 		if (i == 0 || item_key(&r->items[i]) != item_key(&r->items[i - 1])) {
 			r->groups[r->ngroups++] = (struct rc_group){ i, 0, 0 };
@@ -250,7 +254,7 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 
 	rc_spin_lock(&R.log_lock);
 	size_t nc = R.ncleanups < RC_REPORT_MAX_CLEANUPS ? R.ncleanups : RC_REPORT_MAX_CLEANUPS;
-	r->cleanups = rc_alloc((nc ? nc : 1) * sizeof(*r->cleanups));
+	r->cleanups = nc ? rc_alloc(nc * sizeof(*r->cleanups)) : NULL;
 	if (r->cleanups) {
 		/* Oldest first. */
 		for (size_t i = 0; i < nc; i++) {
@@ -260,7 +264,7 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 		r->cleanups_dropped = R.ncleanups - nc;
 	}
 	size_t nn = R.nnotes < RC_REPORT_MAX_NOTES ? R.nnotes : RC_REPORT_MAX_NOTES;
-	r->notes = rc_alloc((nn ? nn : 1) * sizeof(*r->notes));
+	r->notes = nn ? rc_alloc(nn * sizeof(*r->notes)) : NULL;
 	if (r->notes) {
 		memcpy(r->notes, R.notes, nn * sizeof(*r->notes));
 		r->nnotes = nn;
