@@ -42,6 +42,10 @@ struct rc_config {
 	bool heap_exact;                 /* RCSHIM_HEAP=exact: exact requested bytes */
 	unsigned stack_depth;            /* RCSHIM_STACK_DEPTH */
 	char report[1024];               /* RCSHIM_REPORT; "" = none, "-" = stderr */
+	/* Under the launcher: the session's quiet file, which a process that
+	 * held nothing appends one line to (RCSHIM_INTERNAL_GATHER, set by
+	 * the preload layer; not a setting: see report/report.h). */
+	const char *gather;
 	enum rc_report_format report_format; /* RCSHIM_REPORT_FORMAT */
 	int log_level;                   /* RCSHIM_LOG as enum rc_log_level */
 	unsigned timeline_ms;            /* RCSHIM_TIMELINE sample interval; 0 = off */

@@ -16,6 +16,7 @@
 #include "core/fdtable.h"
 #include "core/heap.h"
 #include "core/log.h"
+#include "core/prefault.h"
 #include "core/registry.h"
 #include "core/scope.h"
 #include "core/session.h"
@@ -128,6 +129,7 @@ after_fork_parent(void)
 static void
 after_fork_child(void)
 {
+	rc_prefault_text();
 	/* The parent's pending work is not the child's. */
 	if (atomic_load(&rc_due)) {
 		atomic_store(&rc_due, 0);
@@ -284,6 +286,7 @@ init(bool from_constructor)
 		return;
 	}
 	rc_guard++;
+	rc_prefault_start();
 	/* The heap sampler may run inside the loader from now on: it opens
 	 * libunwind only where that is safe (core/stack.h). */
 	rc_stack_malloc_hooked();
@@ -295,9 +298,8 @@ init(bool from_constructor)
 	 * by the launcher, once, not in every process (report/symbol.h),
 	 * and a process that held nothing writes one line, not a report. */
 	const char *g = getenv("RCSHIM_INTERNAL_GATHER");
-	if (g && g[0] == '/') {
-		rc_sym_defer(true);
-		rc_report_gathered(g);
+	if (g && g[0] == '/' && strlen(g) < 1024) {
+		rc_cfg.gather = g;
 	}
 	rc_heap_preload_init();
 	rc_safe_point_set(safe_point);

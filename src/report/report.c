@@ -204,6 +204,16 @@ free_items(struct rc_item *v, size_t n)
 
 /* --- one report ---------------------------------------------------------------- */
 
+/* Frames are named by the launcher when it gathers the reports
+ * (report/symbol.h); said to the symbolizer here, when a report is
+ * written, not at start-up (a page of its own, in every process). */
+static struct rc_symbolizer *
+sym_begin(void)
+{
+	rc_sym_defer(rc_cfg.gather != NULL);
+	return rc_sym_begin();
+}
+
 static void
 build(struct rc_report *r, enum rc_report_event ev, int signo,
       const struct rcshim_result *final)
@@ -212,7 +222,8 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 	r->event = ev;
 	r->signo = signo;
 	r->pid = rc_sys_getpid();
-	r->time_ms = now_ms();
+	/* The time is set by the caller that writes a report (a quiet line
+	 * has none: reading the clock faults the vDSO's pages in). */
 	r->final = final;
 	r->prio = ev == RC_EVENT_SIGNAL ? rc_cfg.priority : rc_cfg.exit_priority;
 	ssize_t n = rc_sys_readlinkat(AT_FDCWD, "/proc/self/exe", r->exe, sizeof(r->exe) - 1);
@@ -340,8 +351,9 @@ write_report(int fd, enum rc_report_format fmt, enum rc_report_event ev, int sig
 		rc_spin_lock(&R.write_lock);
 	}
 	build(&r, ev, signo, final);
+	r.time_ms = now_ms();
 	read_cmdline(&r);
-	r.sym = rc_sym_begin();
+	r.sym = sym_begin();
 	if (fmt == RC_REPORT_JSON) {
 		rc_report_emit_json(&o, &r);
 	} else {
@@ -459,19 +471,13 @@ open_report(bool *close_it)
 	return fd;
 }
 
-/* Under the launcher (rc_report_gathered): whether the report of this
+/* Under the launcher (rc_cfg.gather): whether the report of this
  * process has nothing to say but that it ran: nothing held at its end,
  * no cleanup, no note, no heap sample.  Such a process adds one line to
  * the session's shared "quiet" file instead of a report file of its own
  * (a new file made, read and removed for each process of a build or a
  * shell loop). */
-static const char *gathered;
 
-void
-rc_report_gathered(const char *quiet)
-{
-	gathered = quiet && strlen(quiet) < 1024 ? quiet : NULL;
-}
 
 static bool
 is_quiet(const struct rc_report *r)
@@ -490,7 +496,7 @@ static bool
 write_quiet(const struct rc_report *r)
 {
 	char why[160], exe[700], line[900];
-	int fd = rc_report_dest_open(gathered, RC_DEST_APPEND, NULL, why, sizeof(why));
+	int fd = rc_report_dest_open(rc_cfg.gather, RC_DEST_APPEND, NULL, why, sizeof(why));
 	if (fd < 0) {
 		return false; /* the full report then says it, or why not */
 	}
@@ -511,7 +517,7 @@ final_report(enum rc_report_event ev, int signo, const struct rcshim_result *fin
 	if (atomic_exchange(&R.final_written, true)) {
 		return;
 	}
-	if (gathered && ev == RC_EVENT_EXIT && !rc_self.signal_safe) {
+	if (rc_cfg.gather && ev == RC_EVENT_EXIT && !rc_self.signal_safe) {
 		/* Built once: the state held before the final cleanup
 		 * (R.snap) is taken by the first build. */
 		struct rc_report r;
@@ -521,8 +527,9 @@ final_report(enum rc_report_event ev, int signo, const struct rcshim_result *fin
 		build(&r, ev, signo, final);
 		bool quiet = is_quiet(&r) && write_quiet(&r);
 		if (!quiet) {
+			r.time_ms = now_ms();
 			read_cmdline(&r);
-			r.sym = rc_sym_begin();
+			r.sym = sym_begin();
 			(rc_cfg.report_format == RC_REPORT_JSON ? rc_report_emit_json
 								 : rc_report_emit_text)(&o, &r);
 		}
@@ -634,6 +641,7 @@ rc_report_scope_heap(uint32_t scope, uint32_t parent, rcshim_priority prio, bool
 						 fate, blocks, bytes, g, ng };
 		struct rc_out o = { 0 };
 		rc_spin_lock(&R.write_lock);
+		rc_sym_defer(rc_cfg.gather != NULL);
 		rc_report_emit_scope_heap(&o, rc_cfg.report_format, &e);
 		rc_spin_unlock(&R.write_lock);
 		write_all(fd, o.p, o.len);

@@ -41,11 +41,12 @@ void rc_report_before_exit(void);
 
 /* At process end: the final report (what leaked) to RCSHIM_REPORT. */
 void rc_report_at_exit(const struct rcshim_result *final);
-/* The launcher gathers this process's report (RCSHIM_INTERNAL_GATHER): a
- * process that held nothing at its exit adds one line to @quiet (the
- * session's "<id>.quiet.report", a string that outlives the process's
- * use of it) instead of writing a report file of its own. */
-void rc_report_gathered(const char *quiet);
+/* The launcher gathers this process's report when rc_cfg.gather is set
+ * (RCSHIM_INTERNAL_GATHER): a process that held nothing at its exit adds
+ * one line to that file (the session's "<id>.quiet.report", a string that
+ * outlives the process's use of it) instead of writing a report file of
+ * its own, and frames are named by the launcher (report/symbol.h).  Kept
+ * in the configuration, whose page start-up writes anyway. */
 
 /* The path RCSHIM_REPORT names for this process ("%p" expanded) in @buf;
  * "" when none is configured, "-" for stderr. */
