@@ -33,10 +33,13 @@ struct tl_event {
 	uint64_t kcleaned[RCSHIM_KIND_COUNT], kbytes[RCSHIM_KIND_COUNT];
 };
 
+/* Whether this process samples: read by every process at its exit, so
+ * not in T. */
+static bool timeline_on;
+
 /* Cold: only a process with the timeline on touches these pages. */
 static struct {
 	struct rc_spinlock lock;   /* samples, events, the path buffer */
-	bool on;
 	bool heap;                 /* heap totals are meaningful */
 	uint64_t t0_mono, t0_epoch;
 	unsigned interval;         /* now: doubled at each decimation */
@@ -79,7 +82,7 @@ rc_timeline_init(void)
 		T.page = 4096;
 	}
 	T.heap = (rc_cfg.track & (1u << RCSHIM_KIND_HEAP)) != 0;
-	T.on = true;
+	timeline_on = true;
 	return true;
 }
 
@@ -199,7 +202,7 @@ take(uint64_t now)
 uint64_t
 rc_timeline_tick(uint64_t now)
 {
-	if (!T.on || atomic_load(&T.stopped)) {
+	if (!timeline_on || atomic_load(&T.stopped)) {
 		return UINT64_MAX;
 	}
 	bool soon = atomic_exchange(&T.soon, false);
@@ -215,7 +218,7 @@ rc_timeline_tick(uint64_t now)
 void
 rc_timeline_sample_now(void)
 {
-	if (!T.on || atomic_load(&T.stopped)) {
+	if (!timeline_on || atomic_load(&T.stopped)) {
 		return;
 	}
 	rc_spin_lock(&T.lock);
@@ -226,7 +229,7 @@ rc_timeline_sample_now(void)
 void
 rc_timeline_event(const struct rc_clean_req *req, const struct rcshim_result *res)
 {
-	if (!T.on || !req || !res) {
+	if (!timeline_on || !req || !res) {
 		return;
 	}
 	struct tl_event e;
@@ -301,7 +304,7 @@ lock_for_report(void)
 void
 rc_timeline_final(void)
 {
-	if (!T.on || atomic_exchange(&T.stopped, true)) {
+	if (!timeline_on || atomic_exchange(&T.stopped, true)) {
 		return;
 	}
 	rc_spin_lock(&T.lock);
@@ -312,7 +315,7 @@ rc_timeline_final(void)
 void
 rc_timeline_emit_json(struct rc_out *o)
 {
-	if (!T.on || !lock_for_report()) {
+	if (!timeline_on || !lock_for_report()) {
 		return;
 	}
 	rc_out_fmt(o, ",\"timeline_info\":{\"interval_ms\":%u,\"start_epoch_ms\":%lu,"
@@ -339,7 +342,7 @@ rc_timeline_emit_json(struct rc_out *o)
 void
 rc_timeline_emit_text(struct rc_out *o)
 {
-	if (!T.on || !lock_for_report()) {
+	if (!timeline_on || !lock_for_report()) {
 		return;
 	}
 	rc_out_fmt(o, "timeline: %zu samples (every %u ms), %lu cleanups marked; "
@@ -351,7 +354,7 @@ rc_timeline_emit_text(struct rc_out *o)
 void
 rc_timeline_after_fork_child(void)
 {
-	if (!T.on) {
+	if (!timeline_on) {
 		return;
 	}
 	rc_spin_reset(&T.lock);
