@@ -63,6 +63,13 @@ static struct {
 	atomic_bool forking;
 	atomic_int unwinders;
 	int (*backtrace)(void **, int);
+	/* The cursor interface, for a process's first captures (see
+	 * step_trace); all set or none. */
+	int (*getcontext)(unw_context_t *);
+	int (*init_local)(unw_cursor_t *, unw_context_t *);
+	int (*step)(unw_cursor_t *);
+	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+	atomic_uint captures;
 	/* Tables (see table()): NBUCKETS hash chains, struct entry *; the
 	 * ID_CHUNKS chunks of ID_CHUNK entries each, by id; call site ->
 	 * stack id for rc_stack_site, uint32_t. */
@@ -254,6 +261,14 @@ load(void)
 		/* Per-thread caches: no lock shared between unwinding
 		 * threads (heaptrack does the same). */
 		policy(*as, UNW_CACHE_PER_THREAD);
+		S.getcontext = (int (*)(unw_context_t *))dlsym(h, NAME(unw_tdep_getcontext));
+		S.init_local = (int (*)(unw_cursor_t *, unw_context_t *))dlsym(h, NAME(unw_init_local));
+		S.step = (int (*)(unw_cursor_t *))dlsym(h, NAME(unw_step));
+		S.get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))dlsym(
+			h, NAME(unw_get_reg));
+		if (!S.getcontext || !S.init_local || !S.step || !S.get_reg) {
+			S.getcontext = NULL; /* unw_backtrace always */
+		}
 		S.backtrace = bt;
 		state = UNW_READY;
 	} else {
@@ -383,6 +398,38 @@ unwinder(bool may_load)
 
 enum capture { CAPTURED, NOTHING, NO_UNWINDER };
 
+/* A process's first captures walk the stack with the cursor (unw_step),
+ * then with unw_backtrace.  unw_backtrace keeps a per-thread cache of frame
+ * shapes that makes a walk cheap once warm, and sets it up at its first
+ * call: 256 KB mapped and written entry by entry, 64 page faults (on the
+ * development VMs about a millisecond, more than the rest of a short
+ * tool's run under the shim).  A process that takes a stack or two (a
+ * temp file's record in mktemp, a heap sample in sort) never needs it; one
+ * that takes many pays it once, after its first STEP_FIRST captures. */
+#define STEP_FIRST 32
+
+/* The frames from the entry point up, as unw_backtrace gives them (inlined
+ * into capture and so into the entry point: the context is the entry
+ * point's, its frame 0). */
+static inline __attribute__((always_inline)) int
+step_trace(void **buf, int max)
+{
+	unw_context_t uc;
+	unw_cursor_t c;
+	int n = 0;
+	if (S.getcontext(&uc) != 0 || S.init_local(&c, &uc) != 0) {
+		return 0;
+	}
+	do {
+		unw_word_t ip;
+		if (S.get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0) {
+			break;
+		}
+		buf[n++] = (void *)(uintptr_t)ip;
+	} while (n < max && S.step(&c) > 0);
+	return n;
+}
+
 /* Inlined into each entry point: unw_backtrace's frame 0 is then the entry
  * point itself, always skipped. */
 static inline __attribute__((always_inline)) enum capture
@@ -416,7 +463,11 @@ capture(unsigned depth, bool may_load, uint32_t *id)
 		return NOTHING;
 	}
 	in_unwinder++;
-	int n = S.backtrace(buf, (int)(depth + SELF_SLACK + 1));
+	int max = (int)(depth + SELF_SLACK + 1);
+	int n = S.getcontext && atomic_fetch_add_explicit(&S.captures, 1, memory_order_relaxed) <
+					STEP_FIRST
+			? step_trace(buf, max)
+			: S.backtrace(buf, max);
 	in_unwinder--;
 	atomic_fetch_sub(&S.unwinders, 1);
 	rc_crit_leave();
