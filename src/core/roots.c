@@ -54,12 +54,41 @@ my_euid(void)
 	return rc_sys_geteuid();
 }
 
+/* Scratch for the path work below: not on the stack (this also runs on
+ * the crash path, maybe on a small signal stack), and not mapped per call
+ * (a check of four roots mapped and unmapped ten buffers, each a system
+ * call pair and page faults anew).  Two buffers, enough for a check and
+ * the chase it makes, kept in .lbss: their pages are faulted once, by a
+ * process that checks; a buffer in use elsewhere (another thread, a
+ * handler) sends the caller to mmap as before. */
+#define NSCRATCH 2
+static char scratch_pool[NSCRATCH][SCRATCH] RC_COLD_BSS;
+static atomic_bool scratch_busy[NSCRATCH];
+
 static void *
 scratch_map(void)
 {
+	for (unsigned i = 0; i < NSCRATCH; i++) {
+		if (!atomic_load_explicit(&scratch_busy[i], memory_order_relaxed) &&
+		    !atomic_exchange_explicit(&scratch_busy[i], true, memory_order_acquire)) {
+			return scratch_pool[i];
+		}
+	}
 	void *p = rc_sys_mmap(NULL, SCRATCH, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			      -1, 0);
 	return p == (void *)-1 ? NULL : p;
+}
+
+static void
+scratch_unmap(void *p)
+{
+	for (unsigned i = 0; i < NSCRATCH; i++) {
+		if (p == scratch_pool[i]) {
+			atomic_store_explicit(&scratch_busy[i], false, memory_order_release);
+			return;
+		}
+	}
+	rc_sys_munmap(p, SCRATCH);
 }
 
 /* ---- resolving without trusting links ------------------------------------- */
@@ -198,7 +227,7 @@ out:
 	if (fd >= 0) {
 		rc_sys_close(fd);
 	}
-	rc_sys_munmap(todo, SCRATCH);
+	scratch_unmap(todo);
 	return r;
 }
 
@@ -246,7 +275,7 @@ passwd_home(uint32_t uid, char *out, size_t len)
 	}
 	int fd = rc_sys_openat(AT_FDCWD, "/etc/passwd", O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
-		rc_sys_munmap(buf, SCRATCH);
+		scratch_unmap(buf);
 		return false;
 	}
 	while (!found) {
@@ -276,7 +305,7 @@ passwd_home(uint32_t uid, char *out, size_t len)
 		have -= used;
 	}
 	rc_sys_close(fd);
-	rc_sys_munmap(buf, SCRATCH);
+	scratch_unmap(buf);
 	return found;
 }
 
@@ -350,7 +379,7 @@ rc_root_check(const char *path, const char *home, char *canon, size_t canonlen,
 			}
 		}
 	}
-	rc_sys_munmap(buf, SCRATCH);
+	scratch_unmap(buf);
 	return r;
 }
 
