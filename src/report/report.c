@@ -25,12 +25,19 @@
 #include "report/report.h"
 #include "report/timeline.h"
 
+/* The cleanup log and the notes: written only by a process that cleans
+ * or notes something, so in .lbss (core/state.h). */
+static struct {
+	struct rc_cleanup_entry cleanups[RC_REPORT_MAX_CLEANUPS];
+	char notes[RC_REPORT_MAX_NOTES][RC_REPORT_NOTE_LEN];
+} L RC_COLD_BSS;
+
+/* Small, and in the .bss start-up maps in one go (core/prefault.h):
+ * every process under the launcher writes some of it at its exit. */
 static struct {
 	struct rc_spinlock write_lock; /* one report at a time */
 	struct rc_spinlock log_lock;   /* the cleanup log and notes */
-	struct rc_cleanup_entry cleanups[RC_REPORT_MAX_CLEANUPS];
 	size_t ncleanups;              /* total ever recorded */
-	char notes[RC_REPORT_MAX_NOTES][RC_REPORT_NOTE_LEN];
 	size_t nnotes;                 /* total ever recorded */
 	/* What was held when the process began to end. */
 	struct rc_item *snap;
@@ -43,7 +50,7 @@ static struct {
 	bool made_ok;
 	struct rc_dest_id made_id;
 	atomic_int warned_pid; /* the process that said its report was refused */
-} R RC_COLD_BSS;
+} R;
 
 static uint64_t
 now_ms(void)
@@ -269,7 +276,7 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 	if (r->cleanups) {
 		/* Oldest first. */
 		for (size_t i = 0; i < nc; i++) {
-			r->cleanups[i] = R.cleanups[(R.ncleanups - nc + i) % RC_REPORT_MAX_CLEANUPS];
+			r->cleanups[i] = L.cleanups[(R.ncleanups - nc + i) % RC_REPORT_MAX_CLEANUPS];
 		}
 		r->ncleanups = nc;
 		r->cleanups_dropped = R.ncleanups - nc;
@@ -277,7 +284,7 @@ build(struct rc_report *r, enum rc_report_event ev, int signo,
 	size_t nn = R.nnotes < RC_REPORT_MAX_NOTES ? R.nnotes : RC_REPORT_MAX_NOTES;
 	r->notes = nn ? rc_alloc(nn * sizeof(*r->notes)) : NULL;
 	if (r->notes) {
-		memcpy(r->notes, R.notes, nn * sizeof(*r->notes));
+		memcpy(r->notes, L.notes, nn * sizeof(*r->notes));
 		r->nnotes = nn;
 		r->notes_dropped = R.nnotes - nn;
 	}
@@ -580,7 +587,7 @@ rc_report_cleanup(const struct rc_clean_req *req, const struct rcshim_result *re
 	c.req = *req;
 	c.res = *res;
 	rc_spin_lock(&R.log_lock);
-	R.cleanups[R.ncleanups % RC_REPORT_MAX_CLEANUPS] = c;
+	L.cleanups[R.ncleanups % RC_REPORT_MAX_CLEANUPS] = c;
 	R.ncleanups++;
 	rc_spin_unlock(&R.log_lock);
 	rc_timeline_event(req, res);
@@ -664,7 +671,7 @@ rc_report_note(const char *fmt, ...)
 	va_end(ap);
 	rc_spin_lock(&R.log_lock);
 	if (R.nnotes < RC_REPORT_MAX_NOTES) {
-		memcpy(R.notes[R.nnotes], line, sizeof(line));
+		memcpy(L.notes[R.nnotes], line, sizeof(line));
 	}
 	R.nnotes++;
 	rc_spin_unlock(&R.log_lock);
