@@ -86,12 +86,17 @@ int cli_sweep(int argc, char **argv);
 
 /* How long the launcher's background sweep may run. */
 #define CLI_SWEEP_DEADLINE_S 10
+/* At most one background sweep of a journal directory this often: the
+ * time of the last is its stamp file's. */
+#define CLI_SWEEP_EVERY_S 60
+#define CLI_SWEEP_STAMP "sweep.stamp"
 /* "90", "90s", "10m", "2h", "7d" in seconds; -1 if it is not one. */
 long cli_parse_age(const char *s);
 /* Starts `@self_exe sweep` of the journal directory @dir in the background:
  * a child of the launcher at the lowest CPU and I/O priority, output to
- * /dev/null, killed after CLI_SWEEP_DEADLINE_S, with the signal mask @mask.
- * Returns its pid, or -1. */
+ * /dev/null, killed after CLI_SWEEP_DEADLINE_S, with the signal mask @mask;
+ * not when one began less than CLI_SWEEP_EVERY_S ago.  Returns its pid,
+ * or -1. */
 pid_t cli_sweep_background(const char *self_exe, const char *dir, const sigset_t *mask);
 /* wait.c: a helper child of the launcher's (the background sweep): not
  * named among the processes the program left running. */

@@ -293,7 +293,8 @@ cli_leftovers(const struct cli_scratch *s)
 		size_t l = strlen(n);
 		bool merged = (l > 11 && !strcmp(n + l - 11, ".report.txt")) ||
 			      (l > 12 && !strcmp(n + l - 12, ".report.json"));
-		if (n[0] == '.' || merged) {
+		/* The background sweep's stamp stays by design (sweep.c). */
+		if (n[0] == '.' || merged || !strcmp(n, "sweep.stamp")) {
 			continue;
 		}
 		list = realloc(list, len + l + 2);

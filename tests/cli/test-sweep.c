@@ -341,6 +341,45 @@ START_TEST(new_launcher_sweeps_in_the_background)
 }
 END_TEST
 
+/* At most one background sweep a minute per journal directory (a build's
+ * thousand launchers swept the same directory a thousand times): a second
+ * launcher right after the first leaves an over session alone; once the
+ * stamp is a minute old, the next launcher sweeps it. */
+START_TEST(background_sweep_at_most_once_a_minute)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char dir[800], j[900], stamp[900];
+
+	cli_scratch_init(&s);
+	const char *args[] = { "run", "--", "true", NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	t_run_free(&r);
+	snprintf(stamp, sizeof(stamp), "%s/sweep.stamp", s.jdir);
+	ck_assert_msg(t_exists(stamp), "no sweep stamp after a launcher ran");
+
+	forge_session(&s, "77777777777777777777777777777777", 3, getpid(), my_start() + 1, dir,
+		      sizeof(dir));
+	snprintf(j, sizeof(j), "%s/77777777777777777777777777777777.journal", s.jdir);
+	struct timespec old[2] = { { time(NULL) - 600, 0 }, { time(NULL) - 600, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, j, old, 0), 0);
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	t_run_free(&r);
+	ck_assert_msg(t_exists(dir) && t_exists(j), "swept again within the minute");
+
+	/* The stamp a minute old: the next launcher sweeps. */
+	struct timespec ago[2] = { { time(NULL) - 61, 0 }, { time(NULL) - 61, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, stamp, ago, 0), 0);
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	t_run_free(&r);
+	ck_assert_msg(!t_exists(dir), "the old over session was not swept after a minute");
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 START_TEST(usage)
 {
 	struct cli_scratch s;
@@ -638,6 +677,7 @@ TEST_SUITE(sweep)
 	ADD_TEST(s, older_than);
 	ADD_TEST(s, old_journal_cannot_be_judged);
 	ADD_TEST(s, new_launcher_sweeps_in_the_background);
+	ADD_TEST(s, background_sweep_at_most_once_a_minute);
 	ADD_TEST(s, usage);
 	ADD_TEST(s, metrics_parse_and_match_the_report);
 	ADD_TEST(s, metrics_count_live_cleanups);
