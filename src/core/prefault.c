@@ -22,19 +22,9 @@
 #define SMALL_BSS (16u * 1024)
 
 /* This object's ELF header as mapped, and the start of its .bss (both
- * defined by the linker; hidden: this object's own, not the program's).
- * Declared as bytes of unknown extent: the program headers follow the
- * header, outside any object of its type. */
-extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+ * defined by the linker; hidden: this object's own, not the program's). */
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
 extern char __bss_start[] __attribute__((visibility("hidden")));
-
-static const ElfW(Phdr) *
-phdrs(unsigned *n)
-{
-	const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)(const void *)__ehdr_start;
-	*n = eh->e_phnum;
-	return (const ElfW(Phdr) *)(const void *)(__ehdr_start + eh->e_phoff);
-}
 
 static int unsupported; /* the kernel said EINVAL once (before 5.14) */
 
@@ -57,10 +47,9 @@ populate(uintptr_t lo, uintptr_t hi, int advice)
 static uintptr_t
 relro_end(void)
 {
-	const char *base = __ehdr_start;
-	unsigned n;
-	const ElfW(Phdr) *ph = phdrs(&n);
-	for (unsigned i = 0; i < n; i++) {
+	const char *base = (const char *)&__ehdr_start;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + __ehdr_start.e_phoff);
+	for (unsigned i = 0; i < __ehdr_start.e_phnum; i++) {
 		if (ph[i].p_type == PT_GNU_RELRO) {
 			return (uintptr_t)base + ph[i].p_vaddr + ph[i].p_memsz;
 		}
@@ -72,10 +61,9 @@ relro_end(void)
 static void
 segments(unsigned flags, void (*fn)(uintptr_t lo, uintptr_t hi))
 {
-	const char *base = __ehdr_start;
-	unsigned n;
-	const ElfW(Phdr) *ph = phdrs(&n);
-	for (unsigned i = 0; i < n; i++) {
+	const char *base = (const char *)&__ehdr_start;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)(base + __ehdr_start.e_phoff);
+	for (unsigned i = 0; i < __ehdr_start.e_phnum; i++) {
 		if (ph[i].p_type == PT_LOAD && (ph[i].p_flags & flags) == flags) {
 			uintptr_t lo = (uintptr_t)base + ph[i].p_vaddr;
 			fn(lo, lo + ph[i].p_memsz);
