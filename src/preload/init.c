@@ -16,7 +16,6 @@
 #include "core/fdtable.h"
 #include "core/heap.h"
 #include "core/log.h"
-#include "core/prefault.h"
 #include "core/registry.h"
 #include "core/scope.h"
 #include "core/session.h"
@@ -129,7 +128,6 @@ after_fork_parent(void)
 static void
 after_fork_child(void)
 {
-	rc_prefault_text();
 	/* The parent's pending work is not the child's. */
 	if (atomic_load(&rc_due)) {
 		atomic_store(&rc_due, 0);
@@ -286,7 +284,6 @@ init(bool from_constructor)
 		return;
 	}
 	rc_guard++;
-	rc_prefault_start();
 	/* The heap sampler may run inside the loader from now on: it opens
 	 * libunwind only where that is safe (core/stack.h). */
 	rc_stack_malloc_hooked();
