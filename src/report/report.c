@@ -32,7 +32,7 @@ static struct {
 	char notes[RC_REPORT_MAX_NOTES][RC_REPORT_NOTE_LEN];
 } L RC_COLD_BSS;
 
-/* Small, and in the .bss start-up maps in one go (core/prefault.h):
+/* Small, and in the small .bss with start-up's other written state:
  * every process under the launcher writes some of it at its exit. */
 static struct {
 	struct rc_spinlock write_lock; /* one report at a time */
