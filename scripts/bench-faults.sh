@@ -19,24 +19,9 @@ fi
 cd "$(dirname "$0")/.."
 dir=${1:-build}
 rounds=${2:-3}
-lib=$(realpath "$dir/src/librcshim.so")
-rcshim=$(realpath "$dir/src/rcshim")
-work=$(mktemp -d "${TMPDIR:-/tmp}/rcshim-bench-faults.XXXXXX")
-outside=$(realpath "$dir")/bench-faults
-rm -rf "$outside"
-mkdir -p "$outside"
-trap 'rm -rf "$work" "$outside"' EXIT
-
-cat >"$work/empty.c" <<'C'
-void rcshim_bench_empty(void) {}
-C
-cc -shared -fPIC -O2 -o "$work/empty.so" "$work/empty.c"
+. scripts/bench/tree.sh bench-faults
 scripts/bench/pipeline.sh 20 >"$work/pipeline.sh"
-
-git init -q "$outside/repo"
-git -C "$outside/repo" config user.name bench
-git -C "$outside/repo" config user.email bench@example.invalid
-git -C "$outside/repo" config gc.auto 0
+bench_git_repo "$outside/repo"
 
 # NAME PROCESSES CMD...: PROCESSES is the number of processes the workload
 # starts (for the per-process figure).

@@ -19,20 +19,9 @@ if [ "${1:-}" = --quick ]; then
 fi
 dir=${1:-build}
 rounds=${2:-5}
-lib=$(realpath "$dir/src/librcshim.so")
-rcshim=$(realpath "$dir/src/rcshim")
-work=$(mktemp -d "${TMPDIR:-/tmp}/rcshim-bench-launcher.XXXXXX")
 # The git repository and the ninja build live outside the temp roots (the
 # build tree), as a user's would.
-outside=$(realpath "$dir")/bench-launcher
-rm -rf "$outside"
-mkdir -p "$outside"
-trap 'rm -rf "$work" "$outside"' EXIT
-
-cat >"$work/empty.c" <<'C'
-void rcshim_bench_empty(void) {}
-C
-cc -shared -fPIC -O2 -o "$work/empty.so" "$work/empty.c"
+. scripts/bench/tree.sh bench-launcher
 
 # The pipeline script: 500 lines, every one a few short processes.
 scripts/bench/pipeline.sh 100 >"$work/pipeline.sh"
@@ -96,11 +85,7 @@ bench "2000 /bin/true from a shell loop" nothing \
 bench "500-line pipeline script" nothing sh "$work/pipeline.sh"
 
 git_repo() {
-	rm -rf "$outside/repo"
-	git init -q "$outside/repo"
-	git -C "$outside/repo" config user.name bench
-	git -C "$outside/repo" config user.email bench@example.invalid
-	git -C "$outside/repo" config gc.auto 0
+	bench_git_repo "$outside/repo"
 }
 bench "200 git commits" git_repo sh -c "cd '$outside/repo' && for i in \$(seq 200); do \
 echo \$i >> f; git add f; git commit -qm \$i; done"
