@@ -161,7 +161,7 @@ rc_sqlite_live_reclaim(rc_sqlite_db *db, int *frames)
 /* A handful of slots is plenty: it only matters between the shim's final
  * close and a late close by the program (a destructor after ours). */
 #define NCLOSED 64
-static void *_Atomic closed[NCLOSED];
+static void *_Atomic closed[NCLOSED] RC_COLD_BSS;
 static atomic_uint closed_next;
 
 void

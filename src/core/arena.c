@@ -8,6 +8,7 @@
 
 #include "core/arena.h"
 #include "core/lock.h"
+#include "core/state.h"
 #include "core/sys.h"
 
 #define HDR 16
@@ -26,7 +27,7 @@ static struct {
 	struct block *free[NCLASSES];
 	char *cur, *end;
 	size_t mapped, in_use;
-} A;
+} A RC_HOT;
 
 static unsigned
 class_of(size_t total)

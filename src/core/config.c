@@ -1215,9 +1215,11 @@ rc_config_defaults(struct rc_config *cfg)
 	if (!cfg) {
 		return;
 	}
-	/* Not roots_buf: only what tmp_roots points at is read there, and
-	 * zeroing all of it would touch pages start-up never needs. */
-	memset(cfg, 0, offsetof(struct rc_config, roots_buf));
+	/* Not the text buffers: only a string's first bytes are read, and
+	 * zeroing all of them would touch pages start-up never needs. */
+	memset(cfg, 0, offsetof(struct rc_config, pressure_spec));
+	cfg->pressure_spec[0] = '\0';
+	cfg->report[0] = '\0';
 	cfg->roots_buf[0] = '\0';
 	for (size_t i = 0; i < N_VARS; i++) {
 		vars[i].reset(cfg, &vars[i], NULL);

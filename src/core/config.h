@@ -32,7 +32,6 @@ struct rc_config {
 	int live_signal;                 /* RCSHIM_SIGNAL; 0 = none */
 	unsigned interval_ms;            /* RCSHIM_INTERVAL (seconds, may be fractional); 0 = off */
 	bool pressure;                   /* RCSHIM_PRESSURE */
-	char pressure_spec[128];         /* its value when not a plain on/off */
 	unsigned track;                  /* RCSHIM_TRACK: bit (1 << RCSHIM_KIND_x) */
 	size_t n_tmp_roots;              /* RCSHIM_TMP_ROOTS, else $TMPDIR,/tmp,/var/tmp,/dev/shm */
 	const char *tmp_roots[RC_MAX_TMP_ROOTS];
@@ -41,7 +40,6 @@ struct rc_config {
 	size_t heap_sample;              /* RCSHIM_HEAP_SAMPLE, mean bytes between samples */
 	bool heap_exact;                 /* RCSHIM_HEAP=exact: exact requested bytes */
 	unsigned stack_depth;            /* RCSHIM_STACK_DEPTH */
-	char report[1024];               /* RCSHIM_REPORT; "" = none, "-" = stderr */
 	/* Under the launcher: the session's quiet file, which a process that
 	 * held nothing appends one line to (RCSHIM_INTERNAL_GATHER, set by
 	 * the preload layer; not a setting: see report/report.h). */
@@ -50,6 +48,10 @@ struct rc_config {
 	int log_level;                   /* RCSHIM_LOG as enum rc_log_level */
 	unsigned timeline_ms;            /* RCSHIM_TIMELINE sample interval; 0 = off */
 
+	/* The text, last: a process reads and writes only what it was given,
+	 * so the pages past the fields above stay untouched at start-up. */
+	char pressure_spec[128];          /* RCSHIM_PRESSURE's value when not a plain on/off */
+	char report[1024];                /* RCSHIM_REPORT; "" = none, "-" = stderr */
 	char roots_buf[RC_TMP_ROOTS_BUF]; /* storage for tmp_roots */
 };
 

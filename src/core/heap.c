@@ -20,7 +20,7 @@
 #include "core/sys.h"
 #include "report/report.h"
 
-bool rc_heap_exact;
+bool rc_heap_exact RC_HOT;
 /* Whether the fast paths may read the allocator's chunk headers. */
 static bool direct;
 
@@ -825,7 +825,7 @@ rc_heap_summarize(struct rc_heap_summary *s)
 
 /* --- scopes ---------------------------------------------------------------- */
 
-void (*rc_heap_block_free)(void *p);
+void (*rc_heap_block_free)(void *p) RC_HOT;
 
 void
 rc_heap_scope_changed(void)

@@ -6,6 +6,7 @@
 
 #include "core/escape.h"
 #include "core/log.h"
+#include "core/state.h"
 #include "core/sys.h"
 
 enum rc_log_level rc_log_threshold = RC_LOG_WARN;
@@ -16,7 +17,7 @@ static struct {
 	enum { STDERR_UNKNOWN = 0, STDERR_FILE, STDERR_NONE } state;
 	dev_t dev;
 	ino_t ino;
-} err_id;
+} err_id RC_HOT;
 
 struct out {
 	char *buf;

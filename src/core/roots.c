@@ -29,19 +29,23 @@ struct slot {
 	bool ok;
 };
 
+/* What every start sets (rc_tmp_roots_set): small, among the few
+ * variables every process writes anyway (core/state.h, RC_HOT).  The
+ * candidates and the home directory are packed into its pool when they
+ * fit, as they do for the usual four roots and a home; else into R's. */
 static struct {
 	/* 0: not checked, 1: a thread is checking, 2: checked. */
 	atomic_int state;
 	size_t n;
 	bool warn;
 	const char *home;
-	struct rc_root pub[RC_ROOTS_MAX];
-	/* The candidates as given and the home directory, packed one after
-	 * the other: set at every start, so they share the first page or
-	 * two (a page touched costs a fault, tens of microseconds on some
-	 * virtual machines), where a table of PATH_MAX entries touched one
-	 * page per root. */
 	const char *alias[RC_ROOTS_MAX];
+	char pool[256];
+} H RC_HOT;
+
+static struct {
+	struct rc_root pub[RC_ROOTS_MAX];
+	/* Candidates longer than H's pool has room for, one PATH_MAX each. */
 	char pool[(RC_ROOTS_MAX + 1) * PATH_MAX];
 	/* Never touched by a process that makes no temp artifact: after
 	 * .bss, where untouched pages cost nothing. */
@@ -386,7 +390,7 @@ rc_root_check(const char *path, const char *home, char *canon, size_t canonlen,
 const char *
 rc_tmp_home(void)
 {
-	return R.home;
+	return H.home;
 }
 
 int
@@ -410,33 +414,39 @@ rc_root_open(const char *canon, uint64_t dev, uint64_t ino)
 void
 rc_tmp_roots_set(const char *const *list, size_t n, const char *home, bool warn)
 {
-	size_t k = 0, used = 0;
+	size_t k = 0, used = 0, need = 0;
 
 	/* Set at start-up and by tests; not while another thread asks. */
+	for (size_t i = 0; i < n; i++) {
+		need += list[i] ? strnlen(list[i], PATH_MAX) + 1 : 0;
+	}
+	need += home ? strnlen(home, PATH_MAX) + 1 : 0;
+	/* Normalising only shortens a path: what fits before fits after. */
+	char *pool = need <= sizeof(H.pool) ? H.pool : R.pool;
 	for (size_t i = 0; i < n && k < RC_ROOTS_MAX; i++) {
 		if (!list[i] || list[i][0] != '/' || strlen(list[i]) >= PATH_MAX) {
 			continue;
 		}
-		char *a = R.pool + used; /* room: one PATH_MAX per entry */
+		char *a = pool + used; /* room: one PATH_MAX per entry in R's */
 		strcpy(a, list[i]);
 		rc_path_normalize(a);
 		bool dup = false;
 		for (size_t j = 0; j < k; j++) {
-			dup |= !strcmp(R.alias[j], a);
+			dup |= !strcmp(H.alias[j], a);
 		}
 		if (!dup) {
-			R.alias[k++] = a;
+			H.alias[k++] = a;
 			used += strlen(a) + 1;
 		}
 	}
-	R.n = k;
-	R.warn = warn;
-	R.home = NULL;
+	H.n = k;
+	H.warn = warn;
+	H.home = NULL;
 	if (home && home[0] == '/' && strlen(home) < PATH_MAX) {
-		strcpy(R.pool + used, home);
-		R.home = R.pool + used;
+		strcpy(pool + used, home);
+		H.home = pool + used;
 	}
-	atomic_store(&R.state, 0);
+	atomic_store(&H.state, 0);
 }
 
 static bool
@@ -444,11 +454,11 @@ check_slot(struct slot *s, bool warn)
 {
 	struct stat st;
 	const char *why;
-	int r = rc_root_check(R.alias[s - R.slot], R.home, s->canon, sizeof(s->canon), &st, &why);
+	int r = rc_root_check(H.alias[s - R.slot], H.home, s->canon, sizeof(s->canon), &st, &why);
 	if (r < 0) {
 		/* A root that does not exist is no one's business. */
 		if (warn && r != -ENOENT) {
-			rc_warn("temp root %s is not used: %s", R.alias[s - R.slot], why);
+			rc_warn("temp root %s is not used: %s", H.alias[s - R.slot], why);
 		}
 		return false;
 	}
@@ -467,25 +477,25 @@ static RC_TLS int checking;
 static bool
 roots_checked(void)
 {
-	int st = atomic_load_explicit(&R.state, memory_order_acquire);
+	int st = atomic_load_explicit(&H.state, memory_order_acquire);
 	if (st == 2) {
 		return true;
 	}
 	int expected = 0;
 	checking = 1;
 	atomic_signal_fence(memory_order_seq_cst);
-	if (st != 0 || !atomic_compare_exchange_strong(&R.state, &expected, 1)) {
+	if (st != 0 || !atomic_compare_exchange_strong(&H.state, &expected, 1)) {
 		atomic_signal_fence(memory_order_seq_cst);
 		checking = 0;
 		return false; /* another thread is at it */
 	}
 	checking = 2;
-	for (size_t i = 0; i < R.n; i++) {
+	for (size_t i = 0; i < H.n; i++) {
 		struct slot *s = &R.slot[i];
-		s->ok = check_slot(s, R.warn);
-		R.pub[i] = (struct rc_root){ s->canon, R.alias[i], s->dev, s->ino };
+		s->ok = check_slot(s, H.warn);
+		R.pub[i] = (struct rc_root){ s->canon, H.alias[i], s->dev, s->ino };
 	}
-	atomic_store_explicit(&R.state, 2, memory_order_release);
+	atomic_store_explicit(&H.state, 2, memory_order_release);
 	atomic_signal_fence(memory_order_seq_cst);
 	checking = 0;
 	return true;
@@ -520,15 +530,15 @@ rc_tmp_roots_after_fork_child(void)
 	int expected = 1;
 	/* Read first: a compare-exchange writes the page even when it fails,
 	 * and a fork child pays a page copy for each page it writes. */
-	if (checking != 2 && atomic_load_explicit(&R.state, memory_order_relaxed) == 1) {
-		atomic_compare_exchange_strong(&R.state, &expected, 0);
+	if (checking != 2 && atomic_load_explicit(&H.state, memory_order_relaxed) == 1) {
+		atomic_compare_exchange_strong(&H.state, &expected, 0);
 	}
 }
 
 const struct rc_root *
 rc_tmp_root(unsigned idx)
 {
-	if (idx >= R.n || !roots_checked_wait() || !R.slot[idx].ok) {
+	if (idx >= H.n || !roots_checked_wait() || !R.slot[idx].ok) {
 		return NULL;
 	}
 	return &R.pub[idx];
@@ -567,14 +577,14 @@ make_key(const char *canon, const char *name, char *key, size_t keylen)
 static int
 root_slow(const char *abs, size_t plen, const char *name, char *key, size_t keylen)
 {
-	for (size_t i = 0; i < R.n; i++) {
+	for (size_t i = 0; i < H.n; i++) {
 		char canon[PATH_MAX];
 		struct stat st;
 		const char *why;
-		if (rc_root_check(R.alias[i], R.home, canon, sizeof(canon), &st, &why) < 0) {
+		if (rc_root_check(H.alias[i], H.home, canon, sizeof(canon), &st, &why) < 0) {
 			continue;
 		}
-		bool by_alias = strlen(R.alias[i]) == plen && !memcmp(R.alias[i], abs, plen);
+		bool by_alias = strlen(H.alias[i]) == plen && !memcmp(H.alias[i], abs, plen);
 		bool by_canon = strlen(canon) == plen && !memcmp(canon, abs, plen);
 		if ((by_alias || by_canon) && make_key(canon, name, key, keylen) == 0) {
 			return (int)i;
@@ -589,19 +599,19 @@ rc_tmp_key(const char *abs, char *key, size_t keylen)
 	size_t plen;
 	const char *name;
 
-	if (!abs || !split(abs, &plen, &name) || R.n == 0) {
+	if (!abs || !split(abs, &plen, &name) || H.n == 0) {
 		return -1;
 	}
 	if (!roots_checked()) {
 		return root_slow(abs, plen, name, key, keylen);
 	}
-	for (size_t i = 0; i < R.n; i++) {
+	for (size_t i = 0; i < H.n; i++) {
 		const struct slot *s = &R.slot[i];
 		if (!s->ok) {
 			continue;
 		}
 		if ((strlen(s->canon) == plen && !memcmp(s->canon, abs, plen)) ||
-		    (strlen(R.alias[i]) == plen && !memcmp(R.alias[i], abs, plen))) {
+		    (strlen(H.alias[i]) == plen && !memcmp(H.alias[i], abs, plen))) {
 			return make_key(s->canon, name, key, keylen) == 0 ? (int)i : -1;
 		}
 	}

@@ -6,10 +6,10 @@
 
 #include "core/state.h"
 
-atomic_bool rc_off;
-bool rc_fork_managed;
-atomic_uint rc_due;
-static rc_safe_point_fn safe_point_fn;
+atomic_bool rc_off RC_HOT;
+bool rc_fork_managed RC_HOT;
+atomic_uint rc_due RC_HOT;
+static rc_safe_point_fn safe_point_fn RC_HOT;
 static RC_TLS bool in_safe_point;
 
 void

@@ -7,9 +7,10 @@
 
 #include "core/log.h"
 #include "core/session.h"
+#include "core/state.h"
 #include "core/sys.h"
 
-struct rc_session rc_session;
+struct rc_session rc_session RC_HOT;
 
 uint64_t
 rc_proc_start_time(void)

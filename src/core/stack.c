@@ -79,7 +79,7 @@ static struct {
 	uintptr_t self_lo, self_hi;
 	uintptr_t system[MAX_SYSTEM_RANGES][2];
 	unsigned nsystem;
-} S;
+} S RC_HOT;
 
 /* Set on a thread whose wait for the load ran out (it may hold the loader
  * lock the load needs): it falls back at once from then on. */

@@ -11,14 +11,15 @@
 #include "core/state.h"
 #include "core/sys.h"
 
+/* Start-up writes only its first fields (the text buffers are last). */
 struct rc_config rc_cfg;
-atomic_int rc_ready;
-atomic_bool rc_finished;
+atomic_int rc_ready RC_HOT;
+atomic_bool rc_finished RC_HOT;
 /* A new thread starts with its fast paths closed: the first allocation
  * registers it (core/heap.c). */
 RC_TLS struct rc_thread rc_self = { .free_off = 1, .alloc_off = 1 };
 RC_TLS uint32_t rc_scope_cur;
-int32_t rc_pid_cached;
+int32_t rc_pid_cached RC_HOT;
 
 static void
 warn_line(void *ctx, const char *line)

@@ -21,6 +21,18 @@
 #define RC_COLD_BSS
 #endif
 
+/* The little that every process writes (or reads) at start-up or exit,
+ * even one that holds nothing: kept in .data, whose page the loader
+ * writes anyway (relocations, and the zero fill past .data's end), so
+ * that these cost no page fault of their own.  Then .bss holds only
+ * small variables, and last rc_cfg (state.c is linked last), whose first
+ * fields every start writes: two pages in all, where the same variables
+ * spread over .bss took six (docs/performance.md, "the pages a process
+ * touches").  Put here only what such a process touches, and keep it
+ * small; anything large that it never touches belongs in RC_COLD_BSS.
+ * scripts/bench-faults.sh shows a page more. */
+#define RC_HOT __attribute__((section(".data.rc_hot")))
+
 extern struct rc_config rc_cfg;
 
 /* 0 before rc_state_init, 1 while it runs, 2 after. */

@@ -77,10 +77,10 @@ enum {
 };
 
 /* The function each wrapper calls: bound once, never changed. */
-static void *_Atomic slot[E_COUNT];
+static void *_Atomic slot[E_COUNT] RC_COLD_BSS;
 /* The driver's exported address of each entry, looked up on demand to
  * recognise what cuGetProcAddress hands out (NO_EXPORT: none). */
-static void *_Atomic exported[E_COUNT];
+static void *_Atomic exported[E_COUNT] RC_COLD_BSS;
 #define NO_EXPORT ((void *)1)
 
 /* Prototypes (the shim includes no CUDA header). */

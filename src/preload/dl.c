@@ -56,9 +56,9 @@ struct rc_dl_answer {
 struct rc_dl_answer rc_dl_hook(void *handle, const char *name, void *caller)
 	__attribute__((visibility("hidden"), used));
 
-static _Atomic(dlsym_fn) real_dlsym;
-static _Atomic(uintptr_t) self_base;
-static _Atomic(uintptr_t) driver_base;
+static _Atomic(dlsym_fn) real_dlsym RC_HOT;
+static _Atomic(uintptr_t) self_base RC_HOT;
+static _Atomic(uintptr_t) driver_base RC_HOT;
 
 #if defined(__x86_64__)
 #define BASE_VERSION "GLIBC_2.2.5"
@@ -217,7 +217,7 @@ dl_init(void)
 #if defined(__x86_64__)
 /* Entry: rsp is 8 mod 16.  Two pushes and 8 bytes keep the call aligned;
  * the return address stays at 24(%rsp) for the hook to see. */
-__asm__(".text\n"
+__asm__(".pushsection .text.rcshim_asm,\"ax\",@progbits\n"
 	".globl dlsym\n"
 	".type dlsym, @function\n"
 	".p2align 4\n"
@@ -246,7 +246,8 @@ __asm__(".text\n"
 	"1:\n"
 	"ret\n"
 	".cfi_endproc\n"
-	".size dlsym, .-dlsym\n");
+	".size dlsym, .-dlsym\n"
+	".popsection\n");
 #elif defined(__aarch64__)
 __asm__(".text\n"
 	".globl dlsym\n"

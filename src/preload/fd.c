@@ -346,7 +346,7 @@ check_readable(const void *addr)
 	return -1;
 }
 
-REAL(long (*)(long, ...), syscall);
+REAL(long (*)(long, ...), syscall) RC_HOT;
 
 /* Resolved at load: syscall() is the one of these a program may first call
  * from a signal handler (a futex wake, say), where dlsym must not run. */

@@ -39,6 +39,7 @@
 #include "core/objects.h"
 #include "core/log.h"
 #include "core/stack.h"
+#include "core/state.h"
 #include "preload/heap.h"
 #include "preload/real.h"
 
@@ -58,12 +59,12 @@ static struct {
 	void *(*valloc)(size_t);
 	void *(*pvalloc)(size_t);
 	size_t (*usable)(void *);
-} R;
-static atomic_int mode;
+} R RC_HOT;
+static atomic_int mode RC_HOT;
 /* glibc's chunk headers may be read (the probe said so); the fast paths
  * know it from the thread gate, the general paths from here. */
-static atomic_bool direct;
-static atomic_int probe; /* enum below: the glibc header probe */
+static atomic_bool direct RC_HOT;
+static atomic_int probe RC_HOT; /* enum below: the glibc header probe */
 enum { PROBE_NONE, PROBE_DUE, PROBE_RUNNING, PROBE_DONE };
 
 /* RCSHIM_HEAP=exact asks the next allocator for one byte more (the tag):

@@ -262,7 +262,7 @@ export_session(char *entry)
 static void
 init(bool from_constructor)
 {
-	static atomic_int once;
+	static atomic_int once RC_HOT;
 	int expected = 0;
 
 	/* A hook called before libc's own initialisation: by a function in

@@ -56,7 +56,7 @@ rc_vfork_leave(long r)
  * popped into a register that survives the call (the child runs on this
  * stack and overwrites it) and pushed back after it.  Entry: rsp is 8 mod
  * 16; so it is again after the push, and 8 bytes more align the call. */
-__asm__(".text\n"
+__asm__(".pushsection .text.rcshim_asm,\"ax\",@progbits\n"
 	".globl vfork\n"
 	".type vfork, @function\n"
 	".p2align 4\n"
@@ -89,7 +89,8 @@ __asm__(".text\n"
 	"1:\n"
 	"ret\n"
 	".cfi_endproc\n"
-	".size vfork, .-vfork\n");
+	".size vfork, .-vfork\n"
+	".popsection\n");
 #endif
 
 /* --- pthread_create ----------------------------------------------------------- */

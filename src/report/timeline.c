@@ -35,7 +35,7 @@ struct tl_event {
 
 /* Whether this process samples: read by every process at its exit, so
  * not in T. */
-static bool timeline_on;
+static bool timeline_on RC_HOT;
 
 /* Cold: only a process with the timeline on touches these pages. */
 static struct {

@@ -24,11 +24,11 @@
 #include "trigger/monitor.h"
 #include "trigger/worker.h"
 
+/* The schedule: written by every process's start (rc_live_init), so
+ * small and in .data (core/state.h, RC_HOT); the monitor's files and
+ * state, 4 KiB, apart in P, touched only with the monitor on. */
 static struct {
 	bool pressure_on;
-	struct rc_pressure_cfg pcfg;
-	struct rc_pressure_files files;
-	struct rc_pressure_state pstate;
 	uint64_t next_interval_ms;
 	uint64_t next_poll_ms;
 	unsigned interval_ms;
@@ -42,15 +42,21 @@ static struct {
 	unsigned want_interval_ms;
 	rcshim_priority want_prio;
 	bool want_pressure_on;
-	struct rc_pressure_cfg want_pcfg;
-	struct rc_pressure_files want_files;
-} L = {
+} L RC_HOT = {
 	/* Nothing is due until rc_live_init has read the configuration: a
 	 * worker started first (a cleaner registered from another library's
 	 * constructor, a unit test) must not take a zero for "due now". */
 	.next_interval_ms = UINT64_MAX,
 	.next_poll_ms = UINT64_MAX,
 };
+
+static struct {
+	struct rc_pressure_cfg pcfg;
+	struct rc_pressure_files files;
+	struct rc_pressure_state pstate;
+	struct rc_pressure_cfg want_pcfg;
+	struct rc_pressure_files want_files;
+} P RC_COLD_BSS;
 
 bool
 rc_live_init(void)
@@ -59,7 +65,7 @@ rc_live_init(void)
 
 	L.pressure_on = false;
 	if (rc_cfg.pressure) {
-		if (rc_pressure_parse(rc_cfg.pressure_spec, &L.pcfg, err, sizeof(err)) < 0) {
+		if (rc_pressure_parse(rc_cfg.pressure_spec, &P.pcfg, err, sizeof(err)) < 0) {
 			/* The one line for a bad value, as for every variable:
 			 * from the process that starts the session only. */
 			if (rc_session.created) {
@@ -67,14 +73,14 @@ rc_live_init(void)
 					64, rc_cfg.pressure_spec, err);
 			}
 		} else {
-			rc_pressure_discover("", NULL, L.pcfg.source, &L.files);
-			rc_pressure_state_init(&L.pstate);
+			rc_pressure_discover("", NULL, P.pcfg.source, &P.files);
+			rc_pressure_state_init(&P.pstate);
 			L.pressure_on = true;
 			rc_debug("pressure monitor: cgroup %s%s, psi %s, meminfo %s",
-				 L.files.cg_pressure[0] ? L.files.cg_pressure : "-",
-				 L.files.cg_current[0] ? " (+usage)" : "",
-				 L.files.psi[0] ? L.files.psi : "-",
-				 L.files.meminfo[0] ? L.files.meminfo : "-");
+				 P.files.cg_pressure[0] ? P.files.cg_pressure : "-",
+				 P.files.cg_current[0] ? " (+usage)" : "",
+				 P.files.psi[0] ? P.files.psi : "-",
+				 P.files.meminfo[0] ? P.files.meminfo : "-");
 		}
 	}
 	/* The clock only for a schedule: its first read costs a page. */
@@ -82,7 +88,7 @@ rc_live_init(void)
 	L.interval_prio = rc_cfg.priority;
 	uint64_t now = rc_cfg.interval_ms || L.pressure_on ? rc_now_ms() : 0;
 	L.next_interval_ms = rc_cfg.interval_ms ? now + rc_cfg.interval_ms : UINT64_MAX;
-	L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
+	L.next_poll_ms = L.pressure_on ? now + P.pcfg.poll_ms : UINT64_MAX;
 	/* A worker already asleep waits for the old schedule. */
 	rc_worker_wake();
 	bool timeline = rc_timeline_init();
@@ -102,11 +108,11 @@ apply_wanted(uint64_t now)
 	if (L.want_pressure) {
 		L.pressure_on = L.want_pressure_on;
 		if (L.pressure_on) {
-			L.pcfg = L.want_pcfg;
-			L.files = L.want_files;
-			rc_pressure_state_init(&L.pstate);
+			P.pcfg = P.want_pcfg;
+			P.files = P.want_files;
+			rc_pressure_state_init(&P.pstate);
 		}
-		L.next_poll_ms = L.pressure_on ? now + L.pcfg.poll_ms : UINT64_MAX;
+		L.next_poll_ms = L.pressure_on ? now + P.pcfg.poll_ms : UINT64_MAX;
 	}
 	L.want_interval = L.want_pressure = false;
 	atomic_store(&L.want, false);
@@ -152,8 +158,8 @@ rc_live_set_pressure(const char *spec)
 	L.want_pressure = true;
 	L.want_pressure_on = on;
 	if (on) {
-		L.want_pcfg = cfg;
-		L.want_files = files;
+		P.want_pcfg = cfg;
+		P.want_files = files;
 	}
 	atomic_store(&L.want, true);
 	rc_spin_unlock(&L.want_lock);
@@ -179,8 +185,8 @@ rc_live_tick(uint64_t now)
 	}
 	if (now >= L.next_poll_ms) {
 		struct rc_pressure_reading r;
-		if (rc_pressure_read(&L.files, &r)) {
-			int prio = rc_pressure_step(&L.pstate, &L.pcfg, &r, now);
+		if (rc_pressure_read(&P.files, &r)) {
+			int prio = rc_pressure_step(&P.pstate, &P.pcfg, &r, now);
 			if (prio >= 0) {
 				rc_info("memory pressure (usage %d%%, psi %d%%): live cleanup at %s",
 					r.has_usage ? (int)r.usage : -1, r.has_psi ? (int)r.psi : -1,
@@ -189,7 +195,7 @@ rc_live_tick(uint64_t now)
 				now = rc_now_ms();
 			}
 		}
-		L.next_poll_ms = now + L.pcfg.poll_ms;
+		L.next_poll_ms = now + P.pcfg.poll_ms;
 	}
 	uint64_t next = L.next_interval_ms < L.next_poll_ms ? L.next_interval_ms : L.next_poll_ms;
 	uint64_t tl = rc_timeline_tick(now);

@@ -14,15 +14,15 @@
 #include "trigger/signals.h"
 #include "trigger/worker.h"
 
-static rc_sigaction_fn real_sigaction;
-static atomic_bool held[NSIG];
+static rc_sigaction_fn real_sigaction RC_HOT;
+static atomic_bool held[NSIG] RC_HOT;
 /* 0 idle, 1 a final or crash cleanup is running, 2 it has run. */
-static atomic_int fatal_state;
+static atomic_int fatal_state RC_HOT;
 
 static const int final_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
 static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 /* RCSHIM_SIGNAL, 0 when none. */
-static int live_sig;
+static int live_sig RC_HOT;
 
 static bool
 is_managed(int sig, bool *crash)

@@ -52,7 +52,7 @@ static struct {
 	atomic_int live_reason;
 	atomic_ulong runs[NREASONS];
 	pthread_t thread;
-} W;
+} W RC_HOT;
 
 static RC_TLS bool on_worker;
 
