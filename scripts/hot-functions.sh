@@ -1,12 +1,12 @@
 #!/bin/bash
-# Prints the function list of src/hot.ld: the shim's functions that short
-# processes run, in the order they should be laid out, found with
-# callgrind on real programs.
-#   scripts/hot-functions.sh [BUILDDIR] > /tmp/list; then edit src/hot.ld
-# Groups: (1) start-up and exit of a process that holds nothing (/bin/true
-# preloaded and under the launcher); (2) what a shell pipeline adds (fork,
-# vfork, exec, dup2, a temp file and its report); (3) what the usual small
-# tools add.  A name already in an earlier group is not repeated.
+# Writes src/hot.ld, the order of the shim's code, from what short processes
+# run, found with callgrind on real programs:
+#   scripts/hot-functions.sh [BUILDDIR] > src/hot.ld
+# then rebuild and check with scripts/bench-faults.sh.  Groups: (1) start-up
+# and exit of a process that holds nothing (/bin/true preloaded and under
+# the launcher); (2) what a shell pipeline adds (fork, vfork, exec, dup2, a
+# temp file and its report); (3) what the usual small tools add.  A name
+# already in an earlier group is not repeated.  Needs valgrind.
 set -eu
 cd "$(dirname "$0")/.."
 dir=${1:-build}
@@ -30,11 +30,73 @@ for c in "sed s/h/j/" cat "mktemp -d -p $out" sort "grep h" "tr a-z A-Z"; do
 	# shellcheck disable=SC2086
 	cg 3 env LD_PRELOAD="$lib" $c
 done
-for g in 1 2 3; do
-	echo "    /* group $g */"
-	for f in "$out"/cg."$g".*; do
+
+# The shim's functions in one group's profiles, by name.
+names() {
+	for f in "$out"/cg."$1".*; do
 		callgrind_annotate --threshold=100 --inclusive=no "$f" 2>/dev/null |
-			grep -E '^ *[0-9,]+ +\( *[0-9.]+%\) +[^ ]*/src/(core|clean|report|trigger|preload)/[^ ]*:[A-Za-z_]|\[[^]]*librcshim[^]]*\]$' |
+			grep -E '^ *[0-9,]+ +\( *[0-9.]+%\) +[^ ]*:[A-Za-z_][^ ]* \[[^]]*librcshim[^]]*\]$' |
 			sed -E 's/^ *[0-9,]+ +\([^)]*\) +//; s/ \[.*//; s/^.*:([^:]+)$/\1/'
 	done | grep -E '^[A-Za-z_][A-Za-z0-9_.]*$' | sort -u
-done | awk '/^ /{print; next} !seen[$0]++ {print "    *(.text." $0 " .text.startup." $0 ")"}'
+}
+
+cat <<'EOF'
+/* The code a short-lived process runs, in one place (DESIGN §9: start-up
+ * cost).  Spread over the shim's 190 KiB of code, the functions every
+ * process runs at start-up and exit touched four or five separate pages,
+ * each a page fault (tens of microseconds on some virtual machines);
+ * gathered at the start of .text, they share one or two.  Needs
+ * -ffunction-sections (src/meson.build); a name missing from the list
+ * only costs speed.  Written by scripts/hot-functions.sh (callgrind on
+ * /bin/true and a shell pipeline of small tools);
+ * scripts/bench-faults.sh measures the faults. */
+SECTIONS
+{
+  .text :
+  {
+    /* 1: start-up and exit of a process that holds nothing: the C
+     * runtime's and the assembler parts first, then what callgrind saw */
+    *crtbeginS.o(.text .text.*)
+    *libc_nonshared.a:*(.text .text.*)
+    *(.text.rcshim_asm)
+EOF
+{
+	# A new session's start (every plain LD_PRELOAD process): absent from
+	# callgrind's profile of it, though gdb and perf's page faults see them.
+	for f in rc_random_hex rc_session_usual_dir ensure_dir rc_proc_start_time; do
+		echo "1 $f"
+	done
+	names 1 | sed 's/^/1 /'
+	names 2 | sed 's/^/2 /'
+	names 3 | sed 's/^/3 /'
+} | awk '
+	!seen[$2]++ {
+		if ($1 != group) {
+			group = $1
+			if (group == 2) print "    /* 2: what a shell pipeline adds: fork, vfork, exec, a temp file */"
+			if (group == 3) {
+				print "    /* 3: what the usual small tools add; the malloc family is in"
+				print "     * the heap hooks (callgrind cannot name it) */"
+				print "    *librc_heap_hooks.a:*(.text .text.*)"
+			}
+		}
+		printf "    *(.text.%s .text.startup.%s .text.exit.%s)\n", $2, $2, $2
+	}
+	END {
+		if (group != 3) print "    *librc_heap_hooks.a:*(.text .text.*)"
+	}'
+cat <<'EOF'
+    /* Then the rest, as the default script orders it: the .text section
+     * it would have made stays empty and is dropped.  (An output section
+     * of another name, before .text, left valgrind unable to name these
+     * functions: it reads one .text.) */
+    *(.text.unlikely .text.*_unlikely .text.unlikely.*)
+    *(.text.exit .text.exit.*)
+    *(.text.startup .text.startup.*)
+    *(.text.hot .text.hot.*)
+    *(SORT(.text.sorted.*))
+    *(.text .stub .text.* .gnu.linkonce.t.*)
+  }
+}
+INSERT BEFORE .text;
+EOF
