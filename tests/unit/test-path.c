@@ -315,6 +315,51 @@ START_TEST(tmp_key_symlinked_root)
 }
 END_TEST
 
+/* The candidates are kept in a small pool when they fit and in a large one
+ * when they do not (core/roots.c): either way every root is one, a file in
+ * the home directory is not, and the home directory is the one given. */
+START_TEST(tmp_roots_short_and_long)
+{
+	char dir[PATH_MAX], a[PATH_MAX], b[PATH_MAX], home[PATH_MAX], p[PATH_MAX * 2];
+	char longname[121];
+
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	scratch_make(dir, sizeof(dir));
+	for (int round = 0; round < 2; round++) {
+		/* Round 0: short names, 1: three 120-byte names (the small
+		 * pool holds 256 bytes). */
+		const char *tail = round ? longname : "x";
+		snprintf(a, sizeof(a), "%s/a%d%s", dir, round, tail);
+		snprintf(b, sizeof(b), "%s/b%d%s", dir, round, tail);
+		snprintf(home, sizeof(home), "%s/h%d%s", dir, round, tail);
+		ck_assert_int_eq(mkdir(a, 0700), 0);
+		ck_assert_int_eq(mkdir(b, 0700), 0);
+		ck_assert_int_eq(mkdir(home, 0700), 0);
+		const char *roots[] = { a, b, a };
+		rc_tmp_roots_set(roots, 3, home, false);
+
+		ck_assert_str_eq(rc_tmp_home(), home);
+		snprintf(p, sizeof(p), "%s/f", a);
+		ck_assert_str_eq(key_of(p), p);
+		snprintf(p, sizeof(p), "%s/f", b);
+		ck_assert_str_eq(key_of(p), p);
+		ck_assert_ptr_nonnull(rc_tmp_root(0));
+		ck_assert_str_eq(rc_tmp_root(0)->alias, a);
+		ck_assert_ptr_nonnull(rc_tmp_root(1));
+		ck_assert_str_eq(rc_tmp_root(1)->alias, b);
+		/* The duplicate is dropped; the home is no root. */
+		ck_assert_ptr_null(rc_tmp_root(2));
+		snprintf(p, sizeof(p), "%s/f", home);
+		ck_assert_str_eq(key_of(p), "");
+		snprintf(p, sizeof(p), "%s/f/g", a);
+		ck_assert_str_eq(key_of(p), "");
+	}
+	rc_tmp_roots_set(NULL, 0, NULL, false);
+	scratch_remove(dir);
+}
+END_TEST
+
 /* The first question about the roots, asked by several threads at once
  * (a Python program's 8 threads each making and registering their first
  * temp dir): while one thread checks the candidates, the others must get
@@ -535,6 +580,7 @@ TEST_SUITE(path)
 	ADD_TEST(s, abs_too_long);
 	ADD_TEST(s, tmp_key_direct_children_only);
 	ADD_TEST(s, tmp_key_symlinked_root);
+	ADD_TEST(s, tmp_roots_short_and_long);
 	ADD_TEST(s, tmp_root_while_another_thread_checks);
 	ADD_TEST(s, root_check_rules);
 	ADD_TEST(s, root_dropped_with_one_line);
