@@ -61,9 +61,12 @@ SECTIONS
     *(.text.rcshim_asm)
 EOF
 {
-	# A new session's start (every plain LD_PRELOAD process): absent from
-	# callgrind's profile of it, though gdb and perf's page faults see them.
-	for f in rc_random_hex rc_session_usual_dir ensure_dir rc_proc_start_time; do
+	# Absent from callgrind's profiles of these starts, though gdb and
+	# perf's page faults (perf record -e page-faults -d) see them run: a
+	# new session's start (every plain LD_PRELOAD process) and the quiet
+	# line of a launcher's member.
+	for f in rc_random_hex rc_session_usual_dir ensure_dir rc_proc_start_time \
+		rc_report_is_rcshim; do
 		echo "1 $f"
 	done
 	names 1 | sed 's/^/1 /'
