@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/stack.h"
 #include "core/state.h"
+#include "core/unwind.h"
 
 #define NBUCKETS (1u << 14)
 #define ID_CHUNK_BITS 12
@@ -69,7 +70,9 @@ static struct {
 	int (*init_local)(unw_cursor_t *, unw_context_t *);
 	int (*step)(unw_cursor_t *);
 	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
-	atomic_uint captures;
+	atomic_uint captures, steps;
+	bool no_own; /* rc_stack_own_walker(false): libunwind alone */
+	atomic_uint fork_shallow; /* see FORK_SHALLOW */
 	/* Tables (see table()): NBUCKETS hash chains, struct entry *; the
 	 * ID_CHUNKS chunks of ID_CHUNK entries each, by id; call site ->
 	 * stack id for rc_stack_site, uint32_t. */
@@ -398,14 +401,20 @@ unwinder(bool may_load)
 
 enum capture { CAPTURED, NOTHING, NO_UNWINDER };
 
-/* A process's first captures walk the stack with the cursor (unw_step),
- * then with unw_backtrace.  unw_backtrace keeps a per-thread cache of frame
- * shapes that makes a walk cheap once warm, and sets it up at its first
- * call: 256 KB mapped and written entry by entry, 64 page faults (on the
- * development VMs about a millisecond, more than the rest of a short
- * tool's run under the shim).  A process that takes a stack or two (a
- * temp file's record in mktemp, a heap sample in sort) never needs it; one
- * that takes many pays it once, after its first STEP_FIRST captures. */
+/* A process's first captures are walked by the shim's own walker
+ * (core/unwind.h), which needs no library: a process that takes a stack
+ * or two (a temp file's record in mktemp, a heap sample in sort) never
+ * opens libunwind.  Past OWN_FIRST captures, libunwind is opened where
+ * that is safe, and unw_backtrace takes over: its per-thread cache of
+ * frame shapes makes a walk far cheaper once warm.  Where libunwind is
+ * not there (not loaded yet, absent), the own walker goes on. */
+#define OWN_FIRST 32
+
+/* When the own walker stops at something it does not handle, libunwind
+ * walks with its cursor (unw_step) for a process's first STEP_FIRST
+ * captures, then with unw_backtrace: that one sets up its cache at its
+ * first call, 256 KB mapped and written entry by entry, 64 page faults
+ * (on the development VMs about a millisecond). */
 #define STEP_FIRST 32
 
 /* The frames from the entry point up, as unw_backtrace gives them (inlined
@@ -447,8 +456,27 @@ capture(unsigned depth, bool may_load, uint32_t *id)
 	if (atomic_load_explicit(&S.forking, memory_order_acquire)) {
 		return NOTHING;
 	}
+	int n = 0;
+	int max = (int)(depth + SELF_SLACK + 1);
+	unsigned k = atomic_fetch_add_explicit(&S.captures, 1, memory_order_relaxed);
+	unsigned st = atomic_load_explicit(&S.unw, memory_order_acquire);
+	if (k >= OWN_FIRST && st == UNW_IDLE && may_load) {
+		st = rc_stack_load() ? UNW_READY : UNW_FAILED;
+	}
+	if (RC_UNW_AVAILABLE && !S.no_own && (k < OWN_FIRST || st != UNW_READY)) {
+		struct rc_unw_regs regs;
+		bool complete;
+		RC_UNW_HERE(&regs);
+		n = rc_unwind(&regs, (uintptr_t *)buf, max, &complete);
+		if (complete) {
+			goto got;
+		}
+	}
 	/* Before counting as an unwinder: a fork does not wait for this. */
 	if (!unwinder(may_load)) {
+		if (n > 1) {
+			goto got; /* the own walker's frames, as far as it went */
+		}
 		return NO_UNWINDER;
 	}
 	/* Counted as an unwinder (maybe inside the loader's lock): a fork
@@ -463,14 +491,16 @@ capture(unsigned depth, bool may_load, uint32_t *id)
 		return NOTHING;
 	}
 	in_unwinder++;
-	int max = (int)(depth + SELF_SLACK + 1);
-	int n = S.getcontext && atomic_fetch_add_explicit(&S.captures, 1, memory_order_relaxed) <
-					STEP_FIRST
-			? step_trace(buf, max)
-			: S.backtrace(buf, max);
+	/* Over the own walker's frames: libunwind goes on where that one
+	 * stopped (it checks each page it reads, and guesses along frame
+	 * pointers where a frame has no unwind information). */
+	n = S.getcontext && atomic_fetch_add_explicit(&S.steps, 1, memory_order_relaxed) < STEP_FIRST
+		    ? step_trace(buf, max)
+		    : S.backtrace(buf, max);
 	in_unwinder--;
 	atomic_fetch_sub(&S.unwinders, 1);
 	rc_crit_leave();
+got:
 
 	/* buf[0] is the entry point; then the shim's own frames, if known. */
 	int skip = 1;
@@ -543,6 +573,12 @@ rc_stack_capture_alloc(unsigned depth, const void *site)
 }
 
 void
+rc_stack_own_walker(bool on)
+{
+	S.no_own = !on;
+}
+
+void
 rc_stack_before_threads(void)
 {
 	if (__libc_single_threaded && atomic_load(&S.malloc_hooked) &&
@@ -554,6 +590,15 @@ rc_stack_before_threads(void)
 /* Call site -> stack id, direct-mapped; an entry is only a hint, checked
  * against the stack's own first frame, so racing writers need no lock. */
 #define SITES 4096
+
+/* A fork child's first call sites are recorded alone, not walked: a shell
+ * forks a child per command, which sets up its redirections and execs,
+ * and the child's records end with its image.  Its parent's table of
+ * sites, which it inherits, never learns those sites (only the children
+ * open there), so each child would walk them again, reading the program's
+ * and the C library's unwind tables anew: about eight page faults a
+ * child.  A child that goes on opening past these is walked as usual. */
+#define FORK_SHALLOW 8
 
 uint32_t
 rc_stack_site(uintptr_t pc, unsigned depth)
@@ -568,6 +613,11 @@ rc_stack_site(uintptr_t pc, unsigned depth)
 	const uintptr_t *frames;
 	if (id && rc_stack_frames(id, &frames) && frames[0] == pc) {
 		return id;
+	}
+	unsigned shallow = atomic_load_explicit(&S.fork_shallow, memory_order_relaxed);
+	if (shallow) {
+		atomic_store_explicit(&S.fork_shallow, shallow - 1, memory_order_relaxed);
+		return rc_stack_intern(&pc, 1);
 	}
 	/* The heap sampler calls this too (blocks allocated in a scope). */
 	enum capture got = capture(depth, !atomic_load_explicit(&S.malloc_hooked, memory_order_relaxed),
@@ -649,6 +699,7 @@ rc_stack_fork_child_reset(void)
 	if (gave_up) {
 		gave_up = false;
 	}
+	atomic_store_explicit(&S.fork_shallow, FORK_SHALLOW, memory_order_relaxed);
 	if (atomic_load(&S.forking)) {
 		atomic_store(&S.forking, false);
 	}

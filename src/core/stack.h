@@ -1,18 +1,20 @@
 /* Allocation stacks (DESIGN §1: every record keeps a stack id).
  *
- * Stacks are captured with libunwind (UNW_LOCAL_ONLY, unw_backtrace) and
- * interned: each distinct stack is stored once, in the shim's own arena,
- * and named by a small integer id.  Lookups of a known stack take no lock
- * (entries are immutable once published); only a new stack takes the table
- * lock.  Stacks are never removed: their number is bounded by the
- * program's distinct call paths, not by how often it allocates.
+ * Stacks are walked by the shim's own walker (core/unwind.h: .eh_frame
+ * read in place, no library, no lock, no allocation), and interned: each
+ * distinct stack is stored once, in the shim's own arena, and named by a
+ * small integer id.  Lookups of a known stack take no lock (entries are
+ * immutable once published); only a new stack takes the table lock.
+ * Stacks are never removed: their number is bounded by the program's
+ * distinct call paths, not by how often it allocates.
  *
- * libunwind is not linked (it and liblzma would cost every program's
- * start-up): rc_stack_load opens it with dlopen when a stack is first
- * really taken, from a context where entering the dynamic loader is safe,
- * never from inside malloc where it is not (docs/design-notes.md).  Until
- * it is loaded a capture waits for a load in progress (bounded), and else
- * falls back to the program's call site alone.
+ * libunwind takes over in a process that takes many stacks (its cache of
+ * frame shapes makes each walk cheaper once warm), and where the own
+ * walker stops early (a frame it cannot read).  It is not linked (it and
+ * liblzma would cost every program's start-up): rc_stack_load opens it
+ * with dlopen, from a context where entering the dynamic loader is safe,
+ * never from inside malloc where it is not (docs/design-notes.md).  A
+ * short-lived process never opens it.
  */
 #pragma once
 
@@ -52,28 +54,37 @@ void rc_stack_set_system(const uintptr_t (*ranges)[2], unsigned n);
 /* Captures the calling thread's stack, at most @depth frames, leading
  * frames of the shim itself skipped, and interns it.  Returns its id, or 0
  * when @depth is 0, unwinding failed, a fork is in progress, or memory ran
- * out.  Without libunwind (not loaded yet, or absent) the stack is one
- * frame: the return address into the program, found along the shim's own
- * frame pointers.  Loads libunwind itself if nobody has tried yet: it is
- * for the tracking calls of temp artifacts, SQLite connections, GPU memory
- * and registrations, which the program makes outside malloc.  The caller
- * holds rc_guard (libunwind may allocate). */
+ * out.  Where neither walker can (the own walker stopped at once and
+ * libunwind is absent) the stack is one frame: the return address into
+ * the program, found along the shim's own frame pointers.  May load
+ * libunwind itself (past a process's first captures, or where the own
+ * walker stopped early): it is for the tracking calls of temp artifacts,
+ * SQLite connections, GPU memory and registrations, which the program
+ * makes outside malloc.  The caller holds rc_guard (libunwind may
+ * allocate). */
 uint32_t rc_stack_capture(unsigned depth);
 
 /* The same for the heap sampler, which runs inside malloc, for a block
- * allocated at @site (the program's call site; NULL if unknown).  It
- * waits for a load in progress; once rc_stack_malloc_hooked was called it
- * loads libunwind itself only where that cannot meet the loader's locks
- * (a single-threaded process, @site outside the loader and the C
- * library); without libunwind the stack is @site alone (0 when @site is
- * NULL: the malloc interposer keeps no frame pointers to find it by). */
+ * allocated at @site (the program's call site; NULL if unknown).  The own
+ * walker runs here as anywhere.  For libunwind it waits for a load in
+ * progress; once rc_stack_malloc_hooked was called it loads libunwind
+ * itself only where that cannot meet the loader's locks (a
+ * single-threaded process, @site outside the loader and the C library);
+ * where no walker can, the stack is @site alone (0 when @site is NULL:
+ * the malloc interposer keeps no frame pointers to find it by). */
 uint32_t rc_stack_capture_alloc(unsigned depth, const void *site);
+
+/* Whether the shim's own walker (core/unwind.h) takes stacks where it
+ * can; on by default.  Tests turn it off to see libunwind's paths. */
+void rc_stack_own_walker(bool on);
 
 /* For the preload layer, where the process is about to get its second
  * thread (the program's first pthread_create, or the shim's worker) and
  * allocation stacks are wanted: loads libunwind now, while a load cannot
  * meet another thread's hold on the loader; afterwards the heap sampler
- * does not load it inside malloc.  From the program's own context only. */
+ * does not load it inside malloc (the own walker, slower per walk than a
+ * warm unw_backtrace and checking each page of a thread's stack, would
+ * take every sample's stack).  From the program's own context only. */
 void rc_stack_before_threads(void);
 
 /* A stack for an acquisition at call site @pc (the return address into
@@ -82,12 +93,13 @@ void rc_stack_before_threads(void);
  * that stack.  Frame 0 is therefore always exact; the outer frames are
  * those of the first acquisition there.  For the fd hot path, where a full
  * unwind (about 1 100 instructions) would cost a tenth of an open+close
- * pair.  Lock-free on a hit.  Without libunwind the stack is @pc alone,
- * and the site is unwound again once libunwind is there.  Called from
- * inside malloc too (scopes' blocks): it never loads libunwind itself
- * once rc_stack_malloc_hooked was called (the fd path is also the one a
- * program's signal handler most often takes, where the loader must not be
- * entered). */
+ * pair.  Lock-free on a hit.  Where no walker can, the stack is @pc
+ * alone, and the site is unwound again later.  A fork child's first few
+ * sites are recorded alone, unwalked (core/stack.c: FORK_SHALLOW).
+ * Called from inside malloc too (scopes' blocks): it never loads
+ * libunwind itself once rc_stack_malloc_hooked was called (the fd path
+ * is also the one a program's signal handler most often takes, where the
+ * loader must not be entered). */
 uint32_t rc_stack_site(uintptr_t pc, unsigned depth);
 
 /* Interns @n program counters; returns the id (0 when out of memory or

@@ -1,19 +1,27 @@
-/* Stacks without libunwind linked (core/stack.h): the one-frame fallback
- * before the load, full stacks after it, where a capture inside malloc may
- * load it, and fork before the load.
+/* Stacks (core/stack.h).  The shim's own walker (core/unwind.h): the
+ * same frames as libunwind's, through the C library, a realigned frame, a
+ * signal handler and a thread, and no libunwind opened for them.  With
+ * the own walker off, libunwind's paths: the one-frame fallback before
+ * the load, full stacks after it, where a capture inside malloc may load
+ * it, and fork before the load.
  *
  * Each test runs in its own process (Check's fork mode), where libunwind
  * has not been opened yet; where it has (CK_FORK=no), the parts that need
  * it absent are skipped. */
 #include "build-config.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/single_threaded.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/stack.h"
 #include "core/state.h"
+#include "core/unwind.h"
 #include "test.h"
 
 /* Whether @pc is a return address inside @fn (a small function). */
@@ -42,10 +50,12 @@ capture_here(void)
 	__asm__ volatile("" ::: "memory");
 }
 
-/* True if libunwind was opened in this process before the test. */
+/* True if libunwind was opened in this process before the test.  These
+ * tests are about libunwind's paths: the shim's own walker is off. */
 static bool
 loaded_already(void)
 {
+	rc_stack_own_walker(false);
 	rc_stack_malloc_hooked();
 	capture_alloc_here();
 	return alloc_id != 0;
@@ -172,8 +182,206 @@ START_TEST(stack_fork_child_loads_itself)
 }
 END_TEST
 
+
+/* --- the own walker against libunwind ------------------------------------ */
+
+/* Both walks of one frame: the own walker's from own_walk, libunwind's
+ * from rc_stack_capture with the own walker off. */
+static struct {
+	uintptr_t own[RC_STACK_MAX_DEPTH];
+	int n;
+	bool complete;
+	uint32_t lib;
+	int walks;
+} W;
+
+static __attribute__((noinline)) void
+own_walk(void)
+{
+	struct rc_unw_regs regs;
+	RC_UNW_HERE(&regs);
+	W.n = rc_unwind(&regs, W.own, RC_STACK_MAX_DEPTH, &W.complete);
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void
+walk_both(void)
+{
+	own_walk();
+	rc_stack_own_walker(false);
+	W.lib = rc_stack_capture(RC_STACK_MAX_DEPTH);
+	rc_stack_own_walker(true);
+	W.walks++;
+	__asm__ volatile("" ::: "memory");
+}
+
+/* The walks agree: the own walker's frame 0 is own_walk, its frame 1 and
+ * libunwind's frame 0 are in walk_both (two call sites), and every frame
+ * above is the same return address, to the outermost. */
+static void
+expect_same(const char *where)
+{
+	const uintptr_t *lib;
+	unsigned m = rc_stack_frames(W.lib, &lib);
+	ck_assert_msg(W.complete, "%s: the own walk stopped after %d frames", where, W.n);
+	ck_assert_msg(m >= 3, "%s: libunwind found %u frames", where, m);
+	ck_assert_msg(inside(W.own[0], own_walk), "%s: frame 0", where);
+	ck_assert_msg(inside(W.own[1], walk_both) && inside(lib[0], walk_both), "%s: frame 1",
+		      where);
+	ck_assert_msg((unsigned)W.n == m + 1, "%s: own %d frames, libunwind %u", where, W.n - 1,
+		      m);
+	for (unsigned i = 1; i < m; i++) {
+		ck_assert_msg(W.own[i + 1] == lib[i], "%s: frame %u: own %#lx, libunwind %#lx",
+			      where, i, (unsigned long)W.own[i + 1], (unsigned long)lib[i]);
+	}
+}
+
+/* Frames through the C library: qsort calls the comparison. */
+static int
+compare_and_walk(const void *a, const void *b)
+{
+	if (W.walks == 0) {
+		walk_both();
+	}
+	return *(const int *)a - *(const int *)b;
+}
+
+/* A frame realigned for an over-aligned local with a variable-length
+ * array: the compiler describes its CFA with an expression (DRAP). */
+static __attribute__((noinline)) int
+realigned(int n)
+{
+	char *vla = __builtin_alloca((size_t)n);
+	char big[64] __attribute__((aligned(64)));
+	memset(vla, 1, (size_t)n);
+	memset(big, 2, sizeof(big));
+	walk_both();
+	__asm__ volatile("" : : "r"(vla), "r"(big) : "memory");
+	return vla[0] + big[0];
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	walk_both();
+}
+
+static void *
+thread_walk(void *arg)
+{
+	(void)arg;
+	walk_both();
+	return NULL;
+}
+
+START_TEST(stack_own_walker_matches_libunwind)
+{
+	rc_guard++;
+	rc_stack_own_walker(true);
+	ck_assert(rc_stack_load());
+
+	W.walks = 0;
+	walk_both();
+	expect_same("direct");
+
+	W.walks = 0;
+	int v[64];
+	for (int i = 0; i < 64; i++) {
+		v[i] = (i * 37) % 64;
+	}
+	qsort(v, 64, sizeof(v[0]), compare_and_walk);
+	ck_assert_int_eq(W.walks, 1);
+	expect_same("qsort");
+
+	W.walks = 0;
+	ck_assert_int_eq(realigned(40), 3);
+	expect_same("realigned");
+
+	/* Through the kernel's signal frame (glibc's restorer). */
+	struct sigaction sa = { .sa_handler = on_signal }, old;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR2, &sa, &old), 0);
+	W.walks = 0;
+	raise(SIGUSR2);
+	sigaction(SIGUSR2, &old, NULL);
+	ck_assert_int_eq(W.walks, 1);
+	expect_same("signal handler");
+
+	/* A thread's stack, to its start. */
+	pthread_t t;
+	W.walks = 0;
+	ck_assert_int_eq(pthread_create(&t, NULL, thread_walk, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(W.walks, 1);
+	expect_same("thread");
+	rc_guard--;
+}
+END_TEST
+
+/* Off the main thread's stack, the walker reads a page only once it knew
+ * it mapped: here the registers say the caller's frame is on the page
+ * just past a mapping's end, which is not mapped.  A read would crash
+ * the program. */
+static __attribute__((noinline)) void
+walk_fake_stack(uintptr_t sp)
+{
+	struct rc_unw_regs regs;
+	RC_UNW_HERE(&regs);
+	regs.r[RC_UNW_RSP] = sp;
+	regs.r[RC_UNW_RBP] = sp;
+	W.n = rc_unwind(&regs, W.own, RC_STACK_MAX_DEPTH, &W.complete);
+	__asm__ volatile("" ::: "memory");
+}
+
+START_TEST(stack_own_walker_reads_only_mapped_pages)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	char *m = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert(m != MAP_FAILED);
+	ck_assert_int_eq(munmap(m + page, (size_t)page), 0);
+	/* The last word of the mapped page: the frame above it is past
+	 * the end, whichever register the frame's CFA is on. */
+	walk_fake_stack((uintptr_t)(m + page - 8));
+	ck_assert_int_eq(W.n, 1);
+	ck_assert(!W.complete);
+	munmap(m, (size_t)page);
+}
+END_TEST
+
+/* A process's first stacks, inside malloc or not, come without libunwind
+ * opened. */
+START_TEST(stack_own_walker_needs_no_libunwind)
+{
+	/* Linked in sanitizer builds (src/meson.build): nothing to see. */
+	bool linked = dlopen("libunwind.so.8", RTLD_NOW | RTLD_NOLOAD) != NULL;
+	rc_guard++;
+	rc_stack_own_walker(true);
+	rc_stack_malloc_hooked();
+	capture_alloc_site = NULL;
+	capture_alloc_here();
+	capture_here();
+	const uintptr_t *pc;
+	unsigned n = rc_stack_frames(alloc_id, &pc);
+	ck_assert_uint_ge(n, 2);
+	ck_assert(inside(pc[0], capture_alloc_here));
+	n = rc_stack_frames(capture_id, &pc);
+	ck_assert_uint_ge(n, 2);
+	ck_assert(inside(pc[0], capture_here));
+	if (!linked) {
+		ck_assert_msg(dlopen("libunwind.so.8", RTLD_NOW | RTLD_NOLOAD) == NULL,
+			      "libunwind was opened");
+	}
+	rc_guard--;
+}
+END_TEST
+
 TEST_SUITE(stack)
 {
+	ADD_TEST(s, stack_own_walker_matches_libunwind);
+	ADD_TEST(s, stack_own_walker_reads_only_mapped_pages);
+	ADD_TEST(s, stack_own_walker_needs_no_libunwind);
 	ADD_TEST(s, stack_one_frame_until_loaded);
 	ADD_TEST(s, stack_loads_in_malloc_only_where_safe);
 	ADD_TEST(s, stack_fork_child_loads_itself);
