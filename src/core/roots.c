@@ -315,9 +315,36 @@ passwd_home(uint32_t uid, char *out, size_t len)
 
 /* ---- checking a root ---------------------------------------------------------- */
 
-int
-rc_root_check(const char *path, const char *home, char *canon, size_t canonlen,
-	      struct stat *st, const char **why)
+/* The home directory's two forms, for the checks of one or more roots:
+ * *@hlex as given (normalized; from the password file when @home is not
+ * an absolute path), *@hcanon as it resolves (links followed whoever owns
+ * them: the question is only where it is); NULL where there is none.  In
+ * @buf, 3 PATH_MAX of scratch. */
+static void
+home_forms(const char *home, char *buf, const char **hlex, const char **hcanon)
+{
+	char *homebuf = buf, *lex = buf + PATH_MAX, *canon = buf + 2 * PATH_MAX;
+	*hlex = *hcanon = NULL;
+	if (!home || home[0] != '/' || strlen(home) >= PATH_MAX) {
+		home = passwd_home(my_euid(), homebuf, PATH_MAX) ? homebuf : NULL;
+	}
+	if (!home) {
+		return;
+	}
+	strcpy(lex, home);
+	rc_path_normalize(lex);
+	*hlex = lex;
+	int fd = rc_chase_dir(home, -1, canon, PATH_MAX);
+	if (fd >= 0) {
+		rc_sys_close(fd);
+		*hcanon = canon;
+	}
+}
+
+/* rc_root_check with the home's forms made already. */
+static int
+check_root(const char *path, const char *hlex, const char *hcanon, char *canon,
+	   size_t canonlen, struct stat *st, const char **why)
 {
 	static const char *const unsure = "it could not be checked";
 	static const char *const in_home = "it is the home directory or one of its ancestors";
@@ -354,35 +381,27 @@ rc_root_check(const char *path, const char *home, char *canon, size_t canonlen,
 		*why = "others can write to it and it is not sticky";
 		return -EPERM;
 	}
-	/* Home: as given, and as it resolves (links followed whoever owns
-	 * them: the question is only where it is).  Scratch from mmap: this
-	 * also runs on the crash path, maybe on a small signal stack. */
+	if ((hlex && rc_path_within(hlex, canon)) || (hcanon && rc_path_within(hcanon, canon))) {
+		*why = in_home;
+		return -EPERM;
+	}
+	return 0;
+}
+
+int
+rc_root_check(const char *path, const char *home, char *canon, size_t canonlen,
+	      struct stat *st, const char **why)
+{
+	/* Scratch from the pool or mmap: this also runs on the crash path,
+	 * maybe on a small signal stack. */
 	char *buf = scratch_map();
 	if (!buf) {
+		*why = "it could not be checked";
 		return -ENOMEM;
 	}
-	char *homebuf = buf, *lex = buf + PATH_MAX, *hcanon = buf + 2 * PATH_MAX;
-	r = 0;
-	if (!home || home[0] != '/' || strlen(home) >= PATH_MAX) {
-		home = passwd_home(euid, homebuf, PATH_MAX) ? homebuf : NULL;
-	}
-	if (home) {
-		strcpy(lex, home);
-		rc_path_normalize(lex);
-		if (rc_path_within(lex, canon)) {
-			*why = in_home;
-			r = -EPERM;
-		} else {
-			int hfd = rc_chase_dir(home, -1, hcanon, PATH_MAX);
-			if (hfd >= 0) {
-				rc_sys_close(hfd);
-				if (rc_path_within(hcanon, canon)) {
-					*why = in_home;
-					r = -EPERM;
-				}
-			}
-		}
-	}
+	const char *hlex, *hcanon;
+	home_forms(home, buf, &hlex, &hcanon);
+	int r = check_root(path, hlex, hcanon, canon, canonlen, st, why);
 	scratch_unmap(buf);
 	return r;
 }
@@ -450,11 +469,12 @@ rc_tmp_roots_set(const char *const *list, size_t n, const char *home, bool warn)
 }
 
 static bool
-check_slot(struct slot *s, bool warn)
+check_slot(struct slot *s, const char *hlex, const char *hcanon, bool warn)
 {
 	struct stat st;
 	const char *why;
-	int r = rc_root_check(H.alias[s - R.slot], H.home, s->canon, sizeof(s->canon), &st, &why);
+	int r = check_root(H.alias[s - R.slot], hlex, hcanon, s->canon, sizeof(s->canon), &st,
+			   &why);
 	if (r < 0) {
 		/* A root that does not exist is no one's business. */
 		if (warn && r != -ENOENT) {
@@ -490,10 +510,21 @@ roots_checked(void)
 		return false; /* another thread is at it */
 	}
 	checking = 2;
+	/* The home's forms once for every candidate (each made them anew:
+	 * ten system calls more per process that recorded a temp file). */
+	char *buf = scratch_map();
+	const char *hlex = NULL, *hcanon = NULL;
+	if (buf) {
+		home_forms(H.home, buf, &hlex, &hcanon);
+	}
 	for (size_t i = 0; i < H.n; i++) {
 		struct slot *s = &R.slot[i];
-		s->ok = check_slot(s, H.warn);
+		/* Unchecked without scratch: not a root this time. */
+		s->ok = buf && check_slot(s, hlex, hcanon, H.warn);
 		R.pub[i] = (struct rc_root){ s->canon, H.alias[i], s->dev, s->ino };
+	}
+	if (buf) {
+		scratch_unmap(buf);
 	}
 	atomic_store_explicit(&H.state, 2, memory_order_release);
 	atomic_signal_fence(memory_order_seq_cst);
