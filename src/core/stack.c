@@ -73,16 +73,25 @@ static struct {
 	atomic_uint captures, steps;
 	bool no_own; /* rc_stack_own_walker(false): libunwind alone */
 	atomic_uint fork_shallow; /* see FORK_SHALLOW */
-	/* Tables (see table()): NBUCKETS hash chains, struct entry *; the
-	 * ID_CHUNKS chunks of ID_CHUNK entries each, by id; call site ->
-	 * stack id for rc_stack_site, uint32_t. */
-	void *_Atomic buckets, *_Atomic ids, *_Atomic sites;
 	atomic_uint last_id;
 	atomic_size_t count, bytes;
 	uintptr_t self_lo, self_hi;
 	uintptr_t system[MAX_SYSTEM_RANGES][2];
 	unsigned nsystem;
 } S RC_HOT;
+
+/* The tables, in .lbss: their pages are the kernel's zero pages until a
+ * stack is stored, and then only the pages written are a process's.  (In
+ * the shim's arena each was a mapping of its own with a header written in
+ * its first page: three more page faults and three mmap calls in every
+ * process that took a stack.)  NBUCKETS hash chains; the ID_CHUNKS
+ * chunks of ID_CHUNK entries each, by id, the first one here and the
+ * others allocated; call site -> stack id for rc_stack_site. */
+#define SITES 4096
+static struct entry *_Atomic bucket_table[NBUCKETS] RC_COLD_BSS;
+static struct entry *_Atomic *_Atomic id_dir[ID_CHUNKS] RC_COLD_BSS;
+static struct entry *_Atomic id_chunk0[ID_CHUNK] RC_COLD_BSS;
+static _Atomic uint32_t site_table[SITES] RC_COLD_BSS;
 
 /* Set on a thread whose wait for the load ran out (it may hold the loader
  * lock the load needs): it falls back at once from then on. */
@@ -108,36 +117,6 @@ hash_pcs(const uintptr_t *pc, unsigned n)
 	return h;
 }
 
-/* The table at *@slot, @size bytes, allocated (zeroed) by the first
- * caller; NULL when out of memory. */
-static void *
-table(void *_Atomic *slot, size_t size)
-{
-	void *t = atomic_load_explicit(slot, memory_order_acquire);
-	if (!t) {
-		void *fresh = rc_alloc(size);
-		if (!fresh) {
-			return NULL;
-		}
-		void *expected = NULL;
-		if (atomic_compare_exchange_strong(slot, &expected, fresh)) {
-			t = fresh;
-		} else {
-			rc_free(fresh);
-			t = expected;
-		}
-	}
-	return t;
-}
-
-static struct entry *_Atomic *
-buckets(void)
-{
-	/* Large enough to be mapped on its own: untouched buckets cost no
-	 * resident memory. */
-	return table(&S.buckets, NBUCKETS * sizeof(struct entry *));
-}
-
 static struct entry *
 find(struct entry *_Atomic *b, uint64_t h, const uintptr_t *pc, unsigned n)
 {
@@ -154,18 +133,17 @@ static bool
 publish_id(struct entry *e)
 {
 	unsigned c = e->id >> ID_CHUNK_BITS;
-	struct entry *_Atomic *_Atomic *ids =
-		table(&S.ids, ID_CHUNKS * sizeof(*ids));
-	if (c >= ID_CHUNKS || !ids) {
+	if (c >= ID_CHUNKS) {
 		return false;
 	}
-	struct entry *_Atomic *chunk = atomic_load_explicit(&ids[c], memory_order_acquire);
+	struct entry *_Atomic *chunk =
+		c == 0 ? id_chunk0 : atomic_load_explicit(&id_dir[c], memory_order_acquire);
 	if (!chunk) {
 		chunk = rc_alloc(ID_CHUNK * sizeof(*chunk));
 		if (!chunk) {
 			return false;
 		}
-		atomic_store_explicit(&ids[c], chunk, memory_order_release);
+		atomic_store_explicit(&id_dir[c], chunk, memory_order_release);
 	}
 	atomic_store_explicit(&chunk[e->id & (ID_CHUNK - 1)], e, memory_order_release);
 	return true;
@@ -181,10 +159,7 @@ rc_stack_intern(const uintptr_t *pc, unsigned n)
 		n = RC_STACK_MAX_DEPTH;
 	}
 	uint64_t h = hash_pcs(pc, n);
-	struct entry *_Atomic *b = buckets();
-	if (!b) {
-		return 0;
-	}
+	struct entry *_Atomic *b = bucket_table;
 	struct entry *e = find(b, h, pc, n);
 	if (e) {
 		return e->id;
@@ -226,11 +201,11 @@ unsigned
 rc_stack_frames(uint32_t id, const uintptr_t **pc)
 {
 	unsigned c = id >> ID_CHUNK_BITS;
-	struct entry *_Atomic *_Atomic *ids = atomic_load_explicit(&S.ids, memory_order_acquire);
-	if (id == 0 || c >= ID_CHUNKS || !ids) {
+	if (id == 0 || c >= ID_CHUNKS) {
 		return 0;
 	}
-	struct entry *_Atomic *chunk = atomic_load_explicit(&ids[c], memory_order_acquire);
+	struct entry *_Atomic *chunk =
+		c == 0 ? id_chunk0 : atomic_load_explicit(&id_dir[c], memory_order_acquire);
 	struct entry *e = chunk ? atomic_load_explicit(&chunk[id & (ID_CHUNK - 1)],
 						       memory_order_acquire) : NULL;
 	if (!e) {
@@ -587,9 +562,9 @@ rc_stack_before_threads(void)
 	}
 }
 
-/* Call site -> stack id, direct-mapped; an entry is only a hint, checked
- * against the stack's own first frame, so racing writers need no lock. */
-#define SITES 4096
+/* Call site -> stack id (site_table), direct-mapped; an entry is only a
+ * hint, checked against the stack's own first frame, so racing writers
+ * need no lock. */
 
 /* A fork child's first call sites are recorded alone, not walked: a shell
  * forks a child per command, which sets up its redirections and execs,
@@ -606,10 +581,8 @@ rc_stack_site(uintptr_t pc, unsigned depth)
 	if (depth == 0 || pc == 0) {
 		return 0;
 	}
-	/* Out of memory for the table: every acquisition is unwound. */
-	_Atomic uint32_t *sites = table(&S.sites, SITES * sizeof(*sites));
-	_Atomic uint32_t *slot = sites ? &sites[(pc * 0x9e3779b97f4a7c15ull) >> 52] : NULL;
-	uint32_t id = slot ? atomic_load_explicit(slot, memory_order_relaxed) : 0;
+	_Atomic uint32_t *slot = &site_table[(pc * 0x9e3779b97f4a7c15ull) >> 52];
+	uint32_t id = atomic_load_explicit(slot, memory_order_relaxed);
 	const uintptr_t *frames;
 	if (id && rc_stack_frames(id, &frames) && frames[0] == pc) {
 		return id;
@@ -627,7 +600,7 @@ rc_stack_site(uintptr_t pc, unsigned depth)
 		id = rc_stack_intern(&pc, 1);
 	}
 	/* Without libunwind the site is not settled: unwound once it is. */
-	if (slot && got != NO_UNWINDER) {
+	if (got != NO_UNWINDER) {
 		atomic_store_explicit(slot, id, memory_order_relaxed);
 	}
 	return id;
@@ -643,7 +616,8 @@ size_t
 rc_stack_memory(void)
 {
 	return atomic_load_explicit(&S.bytes, memory_order_relaxed) +
-	       (atomic_load(&S.buckets) ? NBUCKETS * sizeof(void *) : 0);
+	       (atomic_load_explicit(&S.count, memory_order_relaxed) ? NBUCKETS * sizeof(void *)
+								     : 0);
 }
 
 void
