@@ -143,6 +143,19 @@ cfi_sleb(struct rd *r)
 	return (int64_t)v;
 }
 
+/* A little-endian number of @size bytes, sign-extended if @sign. */
+static uint64_t
+cfi_fixed(struct rd *r, unsigned size, bool sign)
+{
+	uint64_t v = 0;
+	cfi_take(r, &v, size);
+	if (sign && size < 8) {
+		unsigned shift = 64 - 8 * size;
+		v = (uint64_t)((int64_t)(v << shift) >> shift);
+	}
+	return v;
+}
+
 /* A pointer in encoding @enc; @dbase for DW_EH_PE_datarel.  *@ok false
  * for an encoding this does not read. */
 static uintptr_t
@@ -168,35 +181,19 @@ cfi_encoded(struct rd *r, uint8_t enc, uintptr_t dbase, bool *ok)
 	case PE_ABSPTR:
 	case PE_UDATA8:
 	case PE_SDATA8:
-		cfi_take(r, &v, 8);
+		v = cfi_fixed(r, 8, false);
 		break;
 	case PE_ULEB128:
 		v = cfi_uleb(r);
 		break;
-	case PE_UDATA2: {
-		uint16_t x;
-		cfi_take(r, &x, 2);
-		v = x;
+	case PE_UDATA2:
+	case PE_SDATA2:
+		v = cfi_fixed(r, 2, enc & 0x08);
 		break;
-	}
-	case PE_SDATA2: {
-		int16_t x;
-		cfi_take(r, &x, 2);
-		v = (uint64_t)(int64_t)x;
+	case PE_UDATA4:
+	case PE_SDATA4:
+		v = cfi_fixed(r, 4, enc & 0x08);
 		break;
-	}
-	case PE_UDATA4: {
-		uint32_t x;
-		cfi_take(r, &x, 4);
-		v = x;
-		break;
-	}
-	case PE_SDATA4: {
-		int32_t x;
-		cfi_take(r, &x, 4);
-		v = (uint64_t)(int64_t)x;
-		break;
-	}
 	case PE_SLEB128:
 		v = (uint64_t)cfi_sleb(r);
 		break;
@@ -661,43 +658,16 @@ cfi_eval(struct walk *w, const uint8_t *e, uintptr_t push, bool with, uintptr_t 
 				return false;
 			}
 			continue;
-		case 0x08:
-			a = cfi_u8(&r);
-			goto push;
+		case 0x08: /* const1u, const1s, ... const8s */
 		case 0x09:
-			a = (uintptr_t)(int8_t)cfi_u8(&r);
-			goto push;
-		case 0x0a: {
-			uint16_t x;
-			cfi_take(&r, &x, 2);
-			a = x;
-			goto push;
-		}
-		case 0x0b: {
-			int16_t x;
-			cfi_take(&r, &x, 2);
-			a = (uintptr_t)(intptr_t)x;
-			goto push;
-		}
-		case 0x0c: {
-			uint32_t x;
-			cfi_take(&r, &x, 4);
-			a = x;
-			goto push;
-		}
-		case 0x0d: {
-			int32_t x;
-			cfi_take(&r, &x, 4);
-			a = (uintptr_t)(intptr_t)x;
-			goto push;
-		}
+		case 0x0a:
+		case 0x0b:
+		case 0x0c:
+		case 0x0d:
 		case 0x0e:
-		case 0x0f: {
-			uint64_t x;
-			cfi_take(&r, &x, 8);
-			a = (uintptr_t)x;
+		case 0x0f:
+			a = (uintptr_t)cfi_fixed(&r, 1u << ((op - 0x08) >> 1), op & 1);
 			goto push;
-		}
 		case 0x10:
 			a = (uintptr_t)cfi_uleb(&r);
 			goto push;
