@@ -87,11 +87,22 @@ static struct {
  * process that took a stack.)  NBUCKETS hash chains; the ID_CHUNKS
  * chunks of ID_CHUNK entries each, by id, the first one here and the
  * others allocated; call site -> stack id for rc_stack_site. */
-#define SITES 4096
+#define SITES 1024 /* one page */
 static struct entry *_Atomic bucket_table[NBUCKETS] RC_COLD_BSS;
+/* A process's first SMALL_MAX stacks are chained from SMALL_BUCKETS
+ * buckets, one page: spread over the large table, each new stack touched
+ * a page of its own there, read then written (two faults; a git process
+ * took nine).  Entries are never moved: a lookup searches the small
+ * table, then the large one once there are more stacks. */
+#define SMALL_BUCKETS 512u
+#define SMALL_MAX 1024u
+static struct entry *_Atomic small_table[SMALL_BUCKETS] RC_COLD_BSS
+	__attribute__((aligned(4096)));
 static struct entry *_Atomic *_Atomic id_dir[ID_CHUNKS] RC_COLD_BSS;
 static struct entry *_Atomic id_chunk0[ID_CHUNK] RC_COLD_BSS;
-static _Atomic uint32_t site_table[SITES] RC_COLD_BSS;
+static _Atomic uint32_t site_table[SITES] RC_COLD_BSS __attribute__((aligned(4096)));
+#define SITE_OF(pc) ((unsigned)(((pc) * 0x9e3779b97f4a7c15ull) >> 54))
+_Static_assert(SITES == 1u << (64 - 54), "SITE_OF gives SITES slots");
 
 /* Set on a thread whose wait for the load ran out (it may hold the loader
  * lock the load needs): it falls back at once from then on. */
@@ -118,15 +129,26 @@ hash_pcs(const uintptr_t *pc, unsigned n)
 }
 
 static struct entry *
-find(struct entry *_Atomic *b, uint64_t h, const uintptr_t *pc, unsigned n)
+find_in(struct entry *_Atomic *b, unsigned mask, uint64_t h, const uintptr_t *pc, unsigned n)
 {
-	for (struct entry *e = atomic_load_explicit(&b[h & (NBUCKETS - 1)], memory_order_acquire);
+	for (struct entry *e = atomic_load_explicit(&b[h & mask], memory_order_acquire);
 	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
 		if (e->hash == h && e->n == n && memcmp(e->pc, pc, n * sizeof(*pc)) == 0) {
 			return e;
 		}
 	}
 	return NULL;
+}
+
+/* The entry for @pc[@n] (hash @h), in whichever table holds it. */
+static struct entry *
+find(uint64_t h, const uintptr_t *pc, unsigned n)
+{
+	struct entry *e = find_in(small_table, SMALL_BUCKETS - 1, h, pc, n);
+	if (!e && atomic_load_explicit(&S.last_id, memory_order_acquire) > SMALL_MAX) {
+		e = find_in(bucket_table, NBUCKETS - 1, h, pc, n);
+	}
+	return e;
 }
 
 static bool
@@ -159,15 +181,14 @@ rc_stack_intern(const uintptr_t *pc, unsigned n)
 		n = RC_STACK_MAX_DEPTH;
 	}
 	uint64_t h = hash_pcs(pc, n);
-	struct entry *_Atomic *b = bucket_table;
-	struct entry *e = find(b, h, pc, n);
+	struct entry *e = find(h, pc, n);
 	if (e) {
 		return e->id;
 	}
 
 	uint32_t id = 0;
 	rc_spin_lock(&S.lock);
-	e = find(b, h, pc, n);
+	e = find(h, pc, n);
 	if (e) {
 		id = e->id;
 	} else {
@@ -179,12 +200,14 @@ rc_stack_intern(const uintptr_t *pc, unsigned n)
 			e->id = atomic_load_explicit(&S.last_id, memory_order_relaxed) + 1;
 			memcpy(e->pc, pc, n * sizeof(*pc));
 			if (publish_id(e)) {
-				struct entry *_Atomic *slot = &b[h & (NBUCKETS - 1)];
+				struct entry *_Atomic *slot = e->id <= SMALL_MAX
+								      ? &small_table[h & (SMALL_BUCKETS - 1)]
+								      : &bucket_table[h & (NBUCKETS - 1)];
 				atomic_store_explicit(&e->next,
 						      atomic_load_explicit(slot, memory_order_relaxed),
 						      memory_order_relaxed);
 				atomic_store_explicit(slot, e, memory_order_release);
-				atomic_store_explicit(&S.last_id, e->id, memory_order_relaxed);
+				atomic_store_explicit(&S.last_id, e->id, memory_order_release);
 				atomic_fetch_add_explicit(&S.count, 1, memory_order_relaxed);
 				atomic_fetch_add_explicit(&S.bytes, size, memory_order_relaxed);
 				id = e->id;
@@ -581,7 +604,7 @@ rc_stack_site(uintptr_t pc, unsigned depth)
 	if (depth == 0 || pc == 0) {
 		return 0;
 	}
-	_Atomic uint32_t *slot = &site_table[(pc * 0x9e3779b97f4a7c15ull) >> 52];
+	_Atomic uint32_t *slot = &site_table[SITE_OF(pc)];
 	uint32_t id = atomic_load_explicit(slot, memory_order_relaxed);
 	const uintptr_t *frames;
 	if (id && rc_stack_frames(id, &frames) && frames[0] == pc) {
@@ -616,8 +639,10 @@ size_t
 rc_stack_memory(void)
 {
 	return atomic_load_explicit(&S.bytes, memory_order_relaxed) +
-	       (atomic_load_explicit(&S.count, memory_order_relaxed) ? NBUCKETS * sizeof(void *)
-								     : 0);
+	       (atomic_load_explicit(&S.count, memory_order_relaxed) ? sizeof(small_table) : 0) +
+	       (atomic_load_explicit(&S.count, memory_order_relaxed) > SMALL_MAX
+			? sizeof(bucket_table)
+			: 0);
 }
 
 void

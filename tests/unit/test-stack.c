@@ -377,8 +377,33 @@ START_TEST(stack_own_walker_needs_no_libunwind)
 }
 END_TEST
 
+/* Stacks past the first table's share (core/stack.c: SMALL_MAX) go to the
+ * large one; every stack is found again, by its frames and by its id. */
+START_TEST(stack_intern_many)
+{
+	enum { N = 3000 };
+	static uint32_t ids[N];
+	size_t before = rc_stack_count();
+	for (uintptr_t i = 0; i < N; i++) {
+		uintptr_t pc[2] = { 0x1000 + i * 16, 0x7000000 + i };
+		ids[i] = rc_stack_intern(pc, 2);
+		ck_assert_uint_ne(ids[i], 0);
+	}
+	ck_assert_uint_eq(rc_stack_count(), before + N);
+	for (uintptr_t i = 0; i < N; i++) {
+		uintptr_t pc[2] = { 0x1000 + i * 16, 0x7000000 + i };
+		ck_assert_uint_eq(rc_stack_intern(pc, 2), ids[i]);
+		const uintptr_t *got;
+		ck_assert_uint_eq(rc_stack_frames(ids[i], &got), 2);
+		ck_assert(got[0] == pc[0] && got[1] == pc[1]);
+	}
+	ck_assert_uint_eq(rc_stack_count(), before + N);
+}
+END_TEST
+
 TEST_SUITE(stack)
 {
+	ADD_TEST(s, stack_intern_many);
 	ADD_TEST(s, stack_own_walker_matches_libunwind);
 	ADD_TEST(s, stack_own_walker_reads_only_mapped_pages);
 	ADD_TEST(s, stack_own_walker_needs_no_libunwind);
