@@ -24,7 +24,7 @@
  * is candidate i: a record made while another thread was still checking
  * (see root_slow) names the same root as the table will. */
 struct slot {
-	char canon[PATH_MAX];
+	const char *canon; /* in R.canon; "" until checked, or if refused */
 	uint64_t dev, ino;
 	bool ok;
 };
@@ -43,13 +43,18 @@ static struct {
 	char pool[256];
 } H RC_HOT;
 
+/* Never touched by a process that makes no temp artifact: after .bss,
+ * where untouched pages cost nothing.  What a check writes comes first
+ * and packed: one page for the usual roots (a PATH_MAX array per slot
+ * was a page, and a page fault, per candidate in every process that
+ * checked). */
 static struct {
 	struct rc_root pub[RC_ROOTS_MAX];
+	struct slot slot[RC_ROOTS_MAX];
+	/* The accepted roots' canonical paths, one after another. */
+	char canon[RC_ROOTS_MAX * PATH_MAX];
 	/* Candidates longer than H's pool has room for, one PATH_MAX each. */
 	char pool[(RC_ROOTS_MAX + 1) * PATH_MAX];
-	/* Never touched by a process that makes no temp artifact: after
-	 * .bss, where untouched pages cost nothing. */
-	struct slot slot[RC_ROOTS_MAX];
 } R RC_COLD_BSS;
 
 static uint32_t
@@ -323,7 +328,9 @@ passwd_home(uint32_t uid, char *out, size_t len)
 static void
 home_forms(const char *home, char *buf, const char **hlex, const char **hcanon)
 {
-	char *homebuf = buf, *lex = buf + PATH_MAX, *canon = buf + 2 * PATH_MAX;
+	/* The two forms share the buffer's first page when they are short,
+	 * as homes are. */
+	char *homebuf = buf + 2 * PATH_MAX, *lex = buf;
 	*hlex = *hcanon = NULL;
 	if (!home || home[0] != '/' || strlen(home) >= PATH_MAX) {
 		home = passwd_home(my_euid(), homebuf, PATH_MAX) ? homebuf : NULL;
@@ -334,6 +341,7 @@ home_forms(const char *home, char *buf, const char **hlex, const char **hcanon)
 	strcpy(lex, home);
 	rc_path_normalize(lex);
 	*hlex = lex;
+	char *canon = lex + ((strlen(lex) + 1 + 15) & ~(size_t)15);
 	int fd = rc_chase_dir(home, -1, canon, PATH_MAX);
 	if (fd >= 0) {
 		rc_sys_close(fd);
@@ -468,13 +476,15 @@ rc_tmp_roots_set(const char *const *list, size_t n, const char *home, bool warn)
 	atomic_store(&H.state, 0);
 }
 
+/* Checks slot @s's candidate, its canonical path written to @out (room
+ * for PATH_MAX). */
 static bool
-check_slot(struct slot *s, const char *hlex, const char *hcanon, bool warn)
+check_slot(struct slot *s, const char *hlex, const char *hcanon, bool warn, char *out)
 {
 	struct stat st;
 	const char *why;
-	int r = check_root(H.alias[s - R.slot], hlex, hcanon, s->canon, sizeof(s->canon), &st,
-			   &why);
+	s->canon = "";
+	int r = check_root(H.alias[s - R.slot], hlex, hcanon, out, PATH_MAX, &st, &why);
 	if (r < 0) {
 		/* A root that does not exist is no one's business. */
 		if (warn && r != -ENOENT) {
@@ -482,6 +492,7 @@ check_slot(struct slot *s, const char *hlex, const char *hcanon, bool warn)
 		}
 		return false;
 	}
+	s->canon = out;
 	s->dev = (uint64_t)st.st_dev;
 	s->ino = (uint64_t)st.st_ino;
 	return true;
@@ -517,10 +528,15 @@ roots_checked(void)
 	if (buf) {
 		home_forms(H.home, buf, &hlex, &hcanon);
 	}
+	size_t used = 0; /* in R.canon: room for PATH_MAX per slot left */
 	for (size_t i = 0; i < H.n; i++) {
 		struct slot *s = &R.slot[i];
 		/* Unchecked without scratch: not a root this time. */
-		s->ok = buf && check_slot(s, hlex, hcanon, H.warn);
+		s->canon = "";
+		s->ok = buf && check_slot(s, hlex, hcanon, H.warn, R.canon + used);
+		if (s->ok) {
+			used += strlen(s->canon) + 1;
+		}
 		R.pub[i] = (struct rc_root){ s->canon, H.alias[i], s->dev, s->ino };
 	}
 	if (buf) {
