@@ -275,8 +275,8 @@ cfi_parse_cie(const uint8_t *p, struct cie *c)
 		}
 		struct rd a = { r.p, r.p + n, false };
 		r.p += n;
-		bool ok = true;
-		for (const char *s = aug + 1; *s && ok && !a.bad; s++) {
+		bool ok = true, rest_skipped = false;
+		for (const char *s = aug + 1; *s && ok && !a.bad && !rest_skipped; s++) {
 			switch (*s) {
 			case 'R':
 				c->fde_enc = cfi_u8(&a);
@@ -299,8 +299,7 @@ cfi_parse_cie(const uint8_t *p, struct cie *c)
 				 * which 'z' allows, but an 'R' after it would
 				 * be missed. */
 				ok = strchr(s, 'R') == NULL;
-				s = "";
-				s--;
+				rest_skipped = true;
 				break;
 			}
 		}
