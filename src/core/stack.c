@@ -402,10 +402,12 @@ enum capture { CAPTURED, NOTHING, NO_UNWINDER };
 /* A process's first captures are walked by the shim's own walker
  * (core/unwind.h), which needs no library: a process that takes a stack
  * or two (a temp file's record in mktemp, a heap sample in sort) never
- * opens libunwind.  Past OWN_FIRST captures, libunwind is opened where
- * that is safe, and unw_backtrace takes over: its per-thread cache of
- * frame shapes makes a walk far cheaper once warm.  Where libunwind is
- * not there (not loaded yet, absent), the own walker goes on. */
+ * opens libunwind.  It walks the main thread's stack only; other stacks
+ * are libunwind's, as before it.  Past OWN_FIRST captures, libunwind is
+ * opened where that is safe, and unw_backtrace takes over: its
+ * per-thread cache of frame shapes makes a walk far cheaper once warm.
+ * Where libunwind is not there (not loaded yet, absent), the own walker
+ * goes on. */
 #define OWN_FIRST 32
 
 /* When the own walker stops at something it does not handle, libunwind

@@ -82,9 +82,8 @@ void rc_stack_own_walker(bool on);
  * thread (the program's first pthread_create, or the shim's worker) and
  * allocation stacks are wanted: loads libunwind now, while a load cannot
  * meet another thread's hold on the loader; afterwards the heap sampler
- * does not load it inside malloc (the own walker, slower per walk than a
- * warm unw_backtrace and checking each page of a thread's stack, would
- * take every sample's stack).  From the program's own context only. */
+ * does not load it inside malloc (and the own walker does not walk a
+ * thread's stack).  From the program's own context only. */
 void rc_stack_before_threads(void);
 
 /* A stack for an acquisition at call site @pc (the return address into

@@ -5,7 +5,6 @@
 #include "build-config.h"
 
 #include <dlfcn.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -20,8 +19,8 @@
 /* ld.so's: the main thread's stack pointer at the program's entry. */
 extern void *__libc_stack_end;
 
-/* A stack deeper than this is not walked (libunwind, which checks each
- * page it reads, may be). */
+/* A main thread's stack limit above this is taken for none (libunwind
+ * walks such a stack). */
 #define STACK_SPAN ((uintptr_t)256 << 20)
 /* DW_CFA_remember_state nesting. */
 #define STATE_DEPTH 4
@@ -571,46 +570,16 @@ cfi_run(const uint8_t *p, const uint8_t *end, const struct cie *c, struct row *r
 	return !r.bad;
 }
 
-/* The walk's view of the stack: [lo, hi), and where it must check each
- * page before reading it, the pages it found mapped, [ok_lo, ok_hi). */
+/* The walk's view of the stack: [lo, hi). */
 struct walk {
 	struct rc_unw_regs *regs;
 	uintptr_t lo, hi;
-	bool check;
-	uintptr_t ok_lo, ok_hi;
 };
 
-#define PAGE ((uintptr_t)4096)
-
-/* Whether the page at @page is mapped: mincore fails with ENOMEM where it
- * is not (libunwind asks the same way). */
-static bool
-cfi_mapped(struct walk *w, uintptr_t page)
-{
-	unsigned char vec;
-	if (rc_sys(SYS_mincore, page, PAGE, &vec, 0, 0, 0) != 0) {
-		return false;
-	}
-	if (page == w->ok_hi) {
-		w->ok_hi += PAGE;
-	} else if (page + PAGE == w->ok_lo) {
-		w->ok_lo = page;
-	} else {
-		w->ok_lo = page;
-		w->ok_hi = page + PAGE;
-	}
-	return true;
-}
-
 __attribute__((no_sanitize("address"))) static bool
-cfi_read_stack(struct walk *w, uintptr_t addr, uintptr_t *v)
+cfi_read_stack(const struct walk *w, uintptr_t addr, uintptr_t *v)
 {
 	if (addr < w->lo || addr > w->hi - sizeof(*v) || (addr & (sizeof(*v) - 1))) {
-		return false;
-	}
-	/* Aligned: the word lies in one page. */
-	if (w->check && (addr < w->ok_lo || addr >= w->ok_hi) &&
-	    !cfi_mapped(w, addr & ~(PAGE - 1))) {
 		return false;
 	}
 	*v = *(const uintptr_t *)addr;
@@ -621,7 +590,7 @@ cfi_read_stack(struct walk *w, uintptr_t addr, uintptr_t *v)
  * false where it reads outside the stack or uses what this does not
  * evaluate. */
 static bool
-cfi_eval(struct walk *w, const uint8_t *e, uintptr_t push, bool with, uintptr_t *out)
+cfi_eval(const struct walk *w, const uint8_t *e, uintptr_t push, bool with, uintptr_t *out)
 {
 	uintptr_t st[EXPR_DEPTH];
 	unsigned n = 0;
@@ -752,14 +721,16 @@ cfi_eval(struct walk *w, const uint8_t *e, uintptr_t push, bool with, uintptr_t 
 /* The main thread's stack limit, read once (0: not read yet; 1: none). */
 static _Atomic uintptr_t main_limit RC_HOT;
 
-/* The stack a walk from @sp reads, into @w.  The main thread's stack is
- * one mapping from its lowest page to its top, where ld.so found argc,
- * and the kernel keeps its limit's room below the top for it alone: a
- * walk there reads without checking.  Any other stack (a thread's, an
- * alternate signal stack, a coroutine's) is read only where each page
- * was first found mapped; a thread's ends at its descriptor, which glibc
- * puts just above it. */
-static void
+/* The stack a walk from @sp may read, into @w; false where it is not the
+ * main thread's.  That one is a single mapping from its lowest page to
+ * its top, where ld.so found argc, and the kernel keeps its limit's room
+ * below the top for it alone: every address between the stack pointer
+ * and the top is mapped, and a walk reads without checking.  Any other
+ * stack (a thread's, an alternate signal stack, a coroutine's) is left to
+ * libunwind, as before the own walker: knowing where it ends would take a
+ * system call per page (mincore, as libunwind's checks do), which a
+ * thread under a seccomp filter may not be allowed. */
+static bool
 cfi_stack(struct walk *w, uintptr_t sp)
 {
 	uintptr_t top = (uintptr_t)__libc_stack_end;
@@ -772,20 +743,12 @@ cfi_stack(struct walk *w, uintptr_t sp)
 				: 1;
 		atomic_store_explicit(&main_limit, limit, memory_order_relaxed);
 	}
+	if (!top || sp >= top || top - sp >= limit) {
+		return false;
+	}
 	w->lo = sp;
-	w->ok_lo = w->ok_hi = 0;
-	if (top && sp < top && top - sp < limit) {
-		w->hi = top + sizeof(uintptr_t);
-		w->check = false;
-		return;
-	}
-	w->check = true;
-	uintptr_t self = (uintptr_t)pthread_self();
-	if (sp < self && self - sp <= STACK_SPAN) {
-		w->hi = self;
-	} else {
-		w->hi = sp + STACK_SPAN < sp ? UINTPTR_MAX : sp + STACK_SPAN;
-	}
+	w->hi = top + sizeof(uintptr_t);
+	return true;
 }
 
 /* Callee-saved registers: kept across a call unless the frame says. */
@@ -796,7 +759,7 @@ cfi_stack(struct walk *w, uintptr_t sp)
 /* One frame up: false where the walk cannot go on; *@outermost when the
  * frame has no caller. */
 static bool
-cfi_step(struct walk *w, bool exact_pc, bool *outermost, bool *signal_frame)
+cfi_step(const struct walk *w, bool exact_pc, bool *outermost, bool *signal_frame)
 {
 	struct rc_unw_regs *g = w->regs;
 	uintptr_t pc = g->r[RC_UNW_RIP];
@@ -918,7 +881,9 @@ rc_unwind(struct rc_unw_regs *regs, uintptr_t *pc, int max, bool *complete)
 		return 0;
 	}
 	struct walk w = { .regs = regs };
-	cfi_stack(&w, regs->r[RC_UNW_RSP]);
+	if (!cfi_stack(&w, regs->r[RC_UNW_RSP])) {
+		return 0;
+	}
 	int n = 0;
 	bool exact = true; /* the first pc is not a return address */
 	pc[n++] = regs->r[RC_UNW_RIP];

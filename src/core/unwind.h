@@ -1,23 +1,28 @@
 /* The shim's own stack walker: DWARF call frame information (.eh_frame,
- * found through .eh_frame_hdr with _dl_find_object), for x86-64.
+ * found through .eh_frame_hdr with _dl_find_object), for x86-64, on the
+ * main thread's stack.
  *
  * libunwind costs a short-lived process more than the rest of the shim:
  * its dlopen (libunwind and liblzma mapped and relocated, about 25 page
  * faults) and, walking with its cursor, two sigprocmask calls per frame
  * and a pipe-and-mincore probe per page past the outermost frame.  This
  * walker needs no library: _dl_find_object (glibc 2.35) is lock-free and
- * async-signal-safe, and the walk makes no system call and allocates
- * nothing, so it may run inside malloc, in a signal handler and around
- * fork without the precautions libunwind needs (core/stack.c).
+ * async-signal-safe, and the walk makes no system call (past one
+ * getrlimit per process) and allocates nothing, so it may run inside
+ * malloc, in a signal handler and around fork without the precautions
+ * libunwind needs (core/stack.c).
  *
  * It handles what compilers and glibc emit: the CFA as a register plus
  * offset or as an expression, registers saved at an offset, in another
  * register or at an expression's address, remember/restore state, and
- * glibc's signal frame (augmentation "S").  Reads of the stack stay
- * between the starting stack pointer and the top of the thread's stack;
- * what it does not handle (a read outside them, an unknown instruction,
- * a pc in no object) ends the walk, and it says so, so that the caller
- * can ask libunwind instead.
+ * glibc's signal frame (augmentation "S").  It reads only the main
+ * thread's stack, between the starting stack pointer and its top, where
+ * every page is mapped; it does not walk another stack (a thread's, an
+ * alternate signal stack), where knowing what is mapped would take a
+ * system call per page.  What it does not handle (such a stack, a read
+ * outside those bounds, an unknown instruction, a pc in no object) ends
+ * the walk, and it says so, so that the caller can ask libunwind
+ * instead.
  */
 #pragma once
 
