@@ -1,20 +1,22 @@
 /* Allocation stacks (DESIGN §1: every record keeps a stack id).
  *
- * Stacks are walked by the shim's own walker (core/unwind.h: .eh_frame
- * read in place, no library, no lock, no allocation), and interned: each
- * distinct stack is stored once, in the shim's own arena, and named by a
- * small integer id.  Lookups of a known stack take no lock (entries are
- * immutable once published); only a new stack takes the table lock.
- * Stacks are never removed: their number is bounded by the program's
- * distinct call paths, not by how often it allocates.
+ * Stacks on the main thread's stack are walked by the shim's own walker
+ * (core/unwind.h: .eh_frame read in place, no library, no lock, no
+ * allocation), and every stack is interned: each distinct stack is stored
+ * once, in the shim's own arena, and named by a small integer id.
+ * Lookups of a known stack take no lock (entries are immutable once
+ * published); only a new stack takes the table lock.  Stacks are never
+ * removed: their number is bounded by the program's distinct call paths,
+ * not by how often it allocates.
  *
- * libunwind takes over in a process that takes many stacks (its cache of
- * frame shapes makes each walk cheaper once warm), and where the own
- * walker stops early (a frame it cannot read).  It is not linked (it and
- * liblzma would cost every program's start-up): rc_stack_load opens it
- * with dlopen, from a context where entering the dynamic loader is safe,
- * never from inside malloc where it is not (docs/design-notes.md).  A
- * short-lived process never opens it.
+ * libunwind walks threads' stacks, takes over in a process that takes
+ * many stacks (its cache of frame shapes makes each walk cheaper once
+ * warm), and walks where the own walker stops early (a frame it cannot
+ * read).  It is not linked (it and liblzma would cost every program's
+ * start-up): rc_stack_load opens it with dlopen, from a context where
+ * entering the dynamic loader is safe, never from inside malloc where it
+ * is not (docs/design-notes.md).  A short-lived single-threaded process
+ * never opens it.
  */
 #pragma once
 

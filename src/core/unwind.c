@@ -1,7 +1,8 @@
 /* The shim's own stack walker (see core/unwind.h): .eh_frame's call frame
  * information, read in place.  Formats: the System V x86-64 psABI and
  * LSB's .eh_frame / .eh_frame_hdr (DWARF 4 §6.4 for the instructions).
- * Nothing here allocates, locks or makes a system call. */
+ * Nothing here allocates or locks; the one system call is a getrlimit,
+ * once per process. */
 #include "build-config.h"
 
 #include <dlfcn.h>

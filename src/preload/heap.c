@@ -490,7 +490,8 @@ adopt(void *p, size_t n, size_t align, size_t keep, const void *site, bool unwin
 	if (rc_heap_count_new(n, usable)) {
 		flags = RC_HEAP_REC_SAMPLE;
 		/* From a fast path's mapped chunk (@unwind false): the call
-		 * site, unwound only if the unwinder is loaded already.  A
+		 * site's stack (rc_stack_site: walked once per site, by the
+		 * own walker on the main thread, never loading libunwind).  A
 		 * short-lived tool's one large buffer (sort's, for one) is
 		 * nearly always sampled, and loading libunwind for it more
 		 * than doubled such a process's instructions. */
