@@ -256,8 +256,15 @@ rc_journal_replay_ex(int dirfd, const char *name, struct rcshim_result *res, boo
 int
 rc_journal_replay_own(struct rcshim_result *res, bool remove)
 {
-	char name[128];
+	char name[128], path[RC_SESSION_DIR_MAX + 128];
 	if (!rc_journal_name(name, sizeof(name))[0]) {
+		return -ENOENT;
+	}
+	/* Most sessions never write a journal: one look at its name says so,
+	 * before the directory is opened and checked (four calls). */
+	struct stat st;
+	rc_fmt(path, sizeof(path), "%s/%s", rc_session.dir, name);
+	if (rc_sys_fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == -ENOENT) {
 		return -ENOENT;
 	}
 	int dfd = rc_session_dir_open();

@@ -149,9 +149,8 @@ session_line(char *buf, size_t len)
 	 * it there with its start time (a member in a namespace of its own
 	 * sees another process, or none, under that number): else 0, and
 	 * the sweep leaves the session alone. */
-	bool seen = rc_session.root_pid == rc_sys_getpid()
-			    ? rc_session.root_start == rc_proc_start_time()
-			    : rc_session.root_start == rc_proc_start_time_of(rc_session.root_pid);
+	bool seen = rc_session_root_is_self() ||
+		    rc_session.root_start == rc_proc_start_time_of(rc_session.root_pid);
 	if (seen && rc_sys_fstatat(AT_FDCWD, "/proc/self/ns/pid", &st, 0) == 0) {
 		ns = (uint64_t)st.st_ino;
 	}

@@ -180,21 +180,24 @@ rc_session_id_valid(const char *s)
 
 /* ---- the private directory ---------------------------------------------------- */
 
+static int
+private_dir_ok(const struct stat *st)
+{
+	/* Someone else's directory, or one others can read or write, could
+	 * be used to read the session's paths or to make it remove or keep
+	 * files: refuse it (a symlink too: it is not a directory). */
+	if (!S_ISDIR(st->st_mode) || st->st_uid != my_euid() || (st->st_mode & 077)) {
+		return -EPERM;
+	}
+	return 0;
+}
+
 int
 rc_private_dir_check(int dirfd)
 {
 	struct stat st;
 	int r = rc_sys_fstat(dirfd, &st);
-	if (r < 0) {
-		return r;
-	}
-	/* Someone else's directory, or one others can read or write, could
-	 * be used to read the session's paths or to make it remove or keep
-	 * files: refuse it. */
-	if (!S_ISDIR(st.st_mode) || st.st_uid != my_euid() || (st.st_mode & 077)) {
-		return -EPERM;
-	}
-	return 0;
+	return r < 0 ? r : private_dir_ok(&st);
 }
 
 static int
@@ -226,16 +229,24 @@ rc_session_dir_open(void)
 static int
 ensure_dir(const char *path)
 {
-	int r = rc_sys_mkdirat(AT_FDCWD, path, 0700);
-	if (r < 0 && r != -EEXIST) {
+	/* Looked at first, made only if missing: one system call in every
+	 * process that starts a session, where mkdir-then-open took four.
+	 * The name's last component is not followed, and nothing is kept
+	 * open: every later use opens the path again and checks it again
+	 * (rc_session_dir_open). */
+	struct stat st;
+	int r = rc_sys_fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW);
+	if (r == -ENOENT) {
+		r = rc_sys_mkdirat(AT_FDCWD, path, 0700);
+		if (r < 0 && r != -EEXIST) {
+			return r;
+		}
+		r = rc_sys_fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW);
+	}
+	if (r < 0) {
 		return r;
 	}
-	int fd = open_private(path);
-	if (fd < 0) {
-		return fd;
-	}
-	rc_sys_close(fd);
-	return 0;
+	return private_dir_ok(&st);
 }
 
 /* A parent such as $XDG_RUNTIME_DIR: ours or root's, and sticky if others
@@ -336,11 +347,19 @@ rc_session_init(const char *env_value, bool process_mode, const char *xdg)
 }
 
 bool
+rc_session_root_is_self(void)
+{
+	if (rc_session.root_pid <= 0 || rc_session.root_pid != rc_sys_getpid()) {
+		return false;
+	}
+	/* This process image made the session (no exec since): the pid it
+	 * took then is its own until it ends, and a fork child's differs.
+	 * Only a root that exec'd itself compares start times. */
+	return rc_session.created || rc_session.root_start == rc_proc_start_time();
+}
+
+bool
 rc_session_owner(void)
 {
-	if (rc_session.process_mode) {
-		return true;
-	}
-	return rc_session.root_pid > 0 && rc_session.root_pid == rc_sys_getpid() &&
-	       rc_session.root_start == rc_proc_start_time();
+	return rc_session.process_mode || rc_session_root_is_self();
 }

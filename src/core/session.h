@@ -65,11 +65,14 @@ bool rc_session_id_valid(const char *s);
 bool rc_session_init(const char *env_value, bool process_mode, const char *xdg);
 
 /* True if this process reclaims the session's temp artifacts when it
- * ends: with RCSHIM_TMP_OWNER=process every process, else only the root,
- * compared by the kernel's pid and start time (a fork, vfork or clone
- * child, or a process that reuses a dead root's pid, is not).  Async-
- * signal-safe. */
+ * ends: with RCSHIM_TMP_OWNER=process every process, else only the root
+ * (rc_session_root_is_self: a fork, vfork or clone child, or a process
+ * that reuses a dead root's pid, is not).  Async-signal-safe. */
 bool rc_session_owner(void);
+/* True in the session's root process: its pid, and either this process
+ * image made the session or its start time is the root's.  No system call
+ * but getpid where this image made it.  Async-signal-safe. */
+bool rc_session_root_is_self(void);
 
 /* Opens the session's journal directory (O_DIRECTORY, close-on-exec) after
  * checking it is a directory owned by the effective user, not a symlink,
