@@ -863,6 +863,27 @@ START_TEST(session_own_id)
 }
 END_TEST
 
+/* The process that made the session knows itself by its pid alone (no
+ * read of /proc at its exit): a start time it recorded wrong does not
+ * matter to it.  The same value seen by a process that did not make the
+ * session (the root that exec'd itself) is compared (session_own_id). */
+START_TEST(session_made_here_needs_no_start_time)
+{
+	scratch_setup();
+	ck_assert(rc_session.created);
+	ck_assert_int_eq(rc_session.root_pid, getpid());
+	rc_session.root_start += 1;
+	ck_assert(rc_session_root_is_self());
+	ck_assert(rc_session_owner());
+	rc_session.created = false;
+	ck_assert(!rc_session_root_is_self());
+	ck_assert(!rc_session_owner());
+	rc_session.root_start -= 1;
+	ck_assert(rc_session_owner());
+	scratch_teardown();
+}
+END_TEST
+
 START_TEST(session_fork_child_not_owner)
 {
 	scratch_setup();
@@ -971,6 +992,7 @@ TEST_SUITE(journal)
 	ADD_TEST(s, session_new);
 	ADD_TEST(s, session_join);
 	ADD_TEST(s, session_own_id);
+	ADD_TEST(s, session_made_here_needs_no_start_time);
 	ADD_TEST(s, session_fork_child_not_owner);
 	ADD_TEST(s, session_dir_unsafe_gets_fresh_one);
 }
