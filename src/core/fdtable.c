@@ -28,6 +28,12 @@ slot(int fd, bool create)
 	if (fd < 0 || fd >= RC_FD_MAX) {
 		return NULL;
 	}
+	/* Above the highest fd ever tracked there is nothing to find: most
+	 * processes close fds they never tracked (their standard streams at
+	 * exit), and the look into chunks[] would cost them a page fault. */
+	if (!create && fd > atomic_load_explicit(&high_water, memory_order_acquire)) {
+		return NULL;
+	}
 	unsigned c = (unsigned)fd >> CHUNK_BITS;
 	struct rc_fd_entry *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
 	if (!chunk && create) {
