@@ -364,6 +364,18 @@ final_at_exit(void)
 	}
 }
 
+/* The loader's last call into the shim at exit (DT_FINI), after the
+ * destructors.  The C runtime's own _fini (crti and crtn: an empty
+ * prologue and epilogue) sits in .fini, after all of .text: a page that
+ * nothing else a process runs is on, so a page fault in every process.
+ * The link names this one instead (-Wl,-fini, src/meson.build); it is in
+ * the hot code (src/hot.ld). */
+__attribute__((visibility("hidden"), used)) void rc_fini(void);
+void
+rc_fini(void)
+{
+}
+
 /* Runs after the program's atexit handlers and its own destructors
  * (DESIGN §4: exit and return from main). */
 __attribute__((destructor)) static void
