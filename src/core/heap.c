@@ -91,6 +91,11 @@ static struct {
 	struct rc_spinlock slock;
 	struct rc_heap_rec **buckets;
 	size_t nbuckets, nrecords;
+	/* The records the filter counts, read without the lock: while it is
+	 * 0, a free looks no further.  Most processes never hold a record,
+	 * and the filter's 16 KiB, read at the hashes of the large blocks
+	 * they free, cost them a page fault per page. */
+	_Atomic size_t filtered;
 	/* Statistical samples: their number, usable and requested bytes. */
 	size_t nsamples;
 	uint64_t sample_bytes, sample_requested;
@@ -454,6 +459,7 @@ recorded(const struct rc_heap_rec *r, int d)
 		G.sample_bytes += (uint64_t)d * r->usable;
 		G.sample_requested += (uint64_t)d * r->n;
 	}
+	atomic_fetch_add_explicit(&G.filtered, (size_t)d, memory_order_relaxed);
 	atomic_fetch_add_explicit(&filter[filter_of(r->p)], (uint32_t)d, memory_order_relaxed);
 }
 
@@ -560,7 +566,10 @@ rc_heap_side_of(const void *p)
 bool
 rc_heap_may_have(const void *p)
 {
-	return atomic_load_explicit(&filter[filter_of((uintptr_t)p)], memory_order_relaxed) != 0;
+	/* Both counts are raised before a recorded block is handed out; the
+	 * thread that frees it got it after, and sees them. */
+	return atomic_load_explicit(&G.filtered, memory_order_relaxed) != 0 &&
+	       atomic_load_explicit(&filter[filter_of((uintptr_t)p)], memory_order_relaxed) != 0;
 }
 
 /* The slot that points at the record of @p, or NULL.  Under G.slock. */
