@@ -9,6 +9,8 @@
  *   check.c    can CMD be preloaded at all? (static, setuid, ELF class)
  *   session.c  after the end: journal replay, summary
  *   gather.c   after the end: the report of the run
+ *   symbolize.c  the names of the frames the processes left unnamed
+ *   symcache.c   those names kept between runs, per build id
  *   held.c     what the processes' reports say they held at their end
  *   remote.c   `rcshim clean PID`, `rcshim report PID`
  *   json.c     a JSON syntax check for merging reports
@@ -243,10 +245,34 @@ char *cli_read_file(const char *path, size_t *n);
 /* ---- symbolize.c ---- */
 
 struct rc_sym_offline;
-/* Names the frames a process report left unnamed (RCSHIM_INTERNAL_GATHER), text or JSON, from the object files: takes @text (malloc'd,
- * *@len bytes) and returns it or a new one; *@sym is the lookup session,
- * made at the first use (rc_sym_offline_end it). */
-char *cli_symbolize(char *text, size_t *len, struct rc_sym_offline **sym);
+struct cli_symcache;
+/* The names of one run's frames: the cache of earlier runs' (symcache.c),
+ * then the object files, opened at the first frame the cache lacks. */
+struct cli_sym {
+	struct rc_sym_offline *off;
+	struct cli_symcache *cache;
+	bool cache_tried;
+};
+/* Names the frames a process report left unnamed (RCSHIM_INTERNAL_GATHER),
+ * text or JSON: takes @text (malloc'd, *@len bytes) and returns it or a
+ * new one.  @sym starts zeroed; cli_sym_end ends it. */
+char *cli_symbolize(char *text, size_t *len, struct cli_sym *sym);
+void cli_sym_end(struct cli_sym *sym);
+
+/* ---- symcache.c ---- */
+
+struct rc_frame_info;
+/* The cache directory, made if missing; NULL where there is none this
+ * user alone owns. */
+struct cli_symcache *cli_symcache_open(void);
+/* The name kept for @addr (an address in the object, as the report has
+ * it) of the object with @build_id (hex). */
+bool cli_symcache_get(struct cli_symcache *c, const char *build_id, uintptr_t addr,
+		      struct rc_frame_info *out);
+/* Keeps @f for a later run, if it is complete (a file and a line). */
+void cli_symcache_put(struct cli_symcache *c, const char *build_id, uintptr_t addr,
+		      const struct rc_frame_info *f);
+void cli_symcache_close(struct cli_symcache *c);
 
 /* ---- held.c ---- */
 

@@ -467,7 +467,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 	struct cli_names l = { 0 };
 	cli_session_files(s->dir, s->id, is_process_report, &l);
 	struct preport *r = calloc(l.n + 1, sizeof(*r));
-	struct rc_sym_offline *sym = NULL;
+	struct cli_sym sym = { 0 };
 	size_t n = 0;
 	if (!r) {
 		abort();
@@ -488,7 +488,7 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 		}
 		unlink(path);
 	}
-	rc_sym_offline_end(sym);
+	cli_sym_end(&sym);
 	cli_names_free(&l);
 	struct quiet q = { 0 };
 	quiet_read(s, &q);

@@ -95,9 +95,43 @@ put_text(struct buf *b, const char *s)
 	free(e);
 }
 
+/* Names @addr in @object (@id: its build id in hex, "" if none): from the
+ * cache, else from the object file (libdw opened now, at the first miss),
+ * and then kept in the cache. */
+static bool
+lookup(struct cli_sym *s, const char *object, const char *id, uintptr_t addr,
+       struct rc_frame_info *f)
+{
+	if (!s->cache_tried) {
+		s->cache_tried = true;
+		s->cache = cli_symcache_open();
+	}
+	if (id[0] && cli_symcache_get(s->cache, id, addr, f)) {
+		return true;
+	}
+	if (!s->off) {
+		s->off = rc_sym_offline_begin();
+	}
+	if (!rc_sym_offline_lookup(s->off, object, id, addr, f)) {
+		return false;
+	}
+	if (id[0]) {
+		cli_symcache_put(s->cache, id, addr, f);
+	}
+	return true;
+}
+
+void
+cli_sym_end(struct cli_sym *s)
+{
+	rc_sym_offline_end(s->off);
+	cli_symcache_close(s->cache);
+	memset(s, 0, sizeof(*s));
+}
+
 /* One text line: named, or as it was with its marker dropped. */
 static void
-text_line(struct buf *b, const char *line, size_t n, struct rc_sym_offline *sym)
+text_line(struct buf *b, const char *line, size_t n, struct cli_sym *sym)
 {
 	static const char mark[] = " [unsymbolized ";
 	const char *m = NULL;
@@ -126,7 +160,7 @@ text_line(struct buf *b, const char *line, size_t n, struct rc_sym_offline *sym)
 	unescape_text(in + 4, (size_t)(m - (in + 4)), object, sizeof(object));
 	struct rc_frame_info f;
 	memset(&f, 0, sizeof(f));
-	if (!rc_sym_offline_lookup(sym, object, strcmp(id, "-") ? id : "", addr, &f)) {
+	if (!lookup(sym, object, strcmp(id, "-") ? id : "", addr, &f)) {
 		put(b, line, (size_t)(m - line)); /* the address in the object */
 		return;
 	}
@@ -217,7 +251,7 @@ json_member(struct buf *b, const char *key, const char *value)
 /* One frame object [p, end) (from '{' to '}' included): named, or as it
  * was with its marker dropped. */
 static void
-json_frame(struct buf *b, const char *p, const char *end, struct rc_sym_offline *sym)
+json_frame(struct buf *b, const char *p, const char *end, struct cli_sym *sym)
 {
 	static const char mark[] = ",\"unsymbolized\":\"";
 	const char *m = NULL;
@@ -253,7 +287,7 @@ json_frame(struct buf *b, const char *p, const char *end, struct rc_sym_offline 
 	unsigned long addr = strtoul(fn + 26, NULL, 10);
 	struct rc_frame_info f;
 	memset(&f, 0, sizeof(f));
-	if (!rc_sym_offline_lookup(sym, object, id, addr, &f)) {
+	if (!lookup(sym, object, id, addr, &f)) {
 		put(b, p, (size_t)(m - p));
 		puts_(b, "}");
 		return;
@@ -307,13 +341,10 @@ has_deferred(const char *text, size_t len)
 }
 
 char *
-cli_symbolize(char *text, size_t *len, struct rc_sym_offline **sym)
+cli_symbolize(char *text, size_t *len, struct cli_sym *sym)
 {
 	if (!text || !has_deferred(text, *len)) {
 		return text;
-	}
-	if (!*sym) {
-		*sym = rc_sym_offline_begin();
 	}
 	struct buf b = { 0 };
 	put(&b, "", 0);
@@ -331,11 +362,11 @@ cli_symbolize(char *text, size_t *len, struct rc_sym_offline **sym)
 				break;
 			}
 			put(&b, p, (size_t)(jf - p));
-			json_frame(&b, jf, close + 1, *sym);
+			json_frame(&b, jf, close + 1, sym);
 			p = close + 1;
 			continue;
 		}
-		text_line(&b, p, (size_t)(le - p), *sym);
+		text_line(&b, p, (size_t)(le - p), sym);
 		if (nl) {
 			put(&b, "\n", 1);
 		}

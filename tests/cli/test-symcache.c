@@ -1,0 +1,189 @@
+/* The launcher keeps the names it gave frames, per build id, between runs
+ * (src/cli/symcache.c): a later run names them from the cache without
+ * opening the object's debug information; a cache it cannot trust is not
+ * used; a malformed line is skipped. */
+#include "build-config.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "test.h"
+
+static const char *
+victim(void)
+{
+	const char *v = getenv("RCSHIM_TEST_SQ_LEAK");
+	return v && *v ? v : NULL;
+}
+
+static char *
+report_text(const char *err)
+{
+	const char *at = strstr(err, "rcshim: report (");
+	char path[1024] = "";
+	if (at && strstr(at, "): ")) {
+		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
+	}
+	return path[0] ? t_read_file(path) : NULL;
+}
+
+/* Runs the victim under the launcher with XDG_CACHE_HOME=@cache; its
+ * report. */
+static char *
+run_victim(const struct cli_scratch *s, const char *cache)
+{
+	char xdg[1100], cmd[4096];
+	snprintf(xdg, sizeof(xdg), "XDG_CACHE_HOME=%s", cache);
+	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", victim(), s->tmp, s->tmp);
+	const char *env[] = { xdg, NULL };
+	const char *args[] = { "run", "--", "sh", "-c", cmd, NULL };
+	struct rc_run r;
+	run_rcshim(&r, s, env, args);
+	ck_assert_exited(&r, 0);
+	char *text = report_text(r.err);
+	ck_assert_msg(text, "no report: %s", r.err);
+	t_run_free(&r);
+	return text;
+}
+
+/* The one cache file in @dir whose lines name @fn; its path in @out. */
+static bool
+cache_file_naming(const char *dir, const char *fn, char *out, size_t len)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		return false;
+	}
+	bool found = false;
+	char want[256];
+	snprintf(want, sizeof(want), "\t%s\t", fn);
+	for (struct dirent *e; !found && (e = readdir(d));) {
+		if (e->d_name[0] == '.') {
+			continue;
+		}
+		snprintf(out, len, "%s/%s", dir, e->d_name);
+		char *text = t_read_file(out);
+		found = text && strstr(text, want);
+		free(text);
+	}
+	closedir(d);
+	return found;
+}
+
+/* @text with every @from replaced by @to (same length). */
+static void
+replace_all(char *text, const char *from, const char *to)
+{
+	ck_assert_uint_eq(strlen(from), strlen(to));
+	for (char *p = text; (p = strstr(p, from)); p += strlen(to)) {
+		memcpy(p, to, strlen(to));
+	}
+}
+
+START_TEST(names_kept_between_runs)
+{
+	struct cli_scratch s;
+	char cache[1024], dir[1100], file[1400];
+
+	if (!victim()) {
+		exit(77);
+	}
+	cli_scratch_init(&s);
+	snprintf(cache, sizeof(cache), "%s/cache", s.dir);
+	snprintf(dir, sizeof(dir), "%s/rcshim/symbols", cache);
+
+	/* First run: named from the object (libdw), and kept. */
+	char *text = run_victim(&s, cache);
+	ck_assert_msg(strstr(text, "open_index+0x") && strstr(text, " at ") &&
+			      strstr(text, "sq-leak.c:"),
+		      "%s", text);
+	ck_assert_msg(!strstr(text, "[unsymbolized "), "%s", text);
+	free(text);
+	struct stat st;
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_msg((st.st_mode & 0777) == 0700, "mode %o", st.st_mode & 0777);
+	ck_assert_msg(cache_file_naming(dir, "open_index", file, sizeof(file)),
+		      "no cache file in %s names open_index", dir);
+	ck_assert_int_eq(stat(file, &st), 0);
+	ck_assert_msg(S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0600, "mode %o",
+		      st.st_mode & 0777);
+
+	/* The next run names the victim's frames from the cache: a name
+	 * changed there is the name the report gives. */
+	char *kept = t_read_file(file);
+	ck_assert_ptr_nonnull(kept);
+	replace_all(kept, "\topen_index\t", "\tcached_ndx\t");
+	/* A malformed line, a name with no file, and a last line cut short
+	 * are skipped; the good lines still count. */
+	size_t n = strlen(kept);
+	char *more = malloc(n + 200);
+	snprintf(more, n + 200, "zz\tnot a line\n1\t2\t0\tf\tg\n%s12\t0\t3\tcut", kept);
+	t_write_file(file, more);
+	free(more);
+	text = run_victim(&s, cache);
+	ck_assert_msg(strstr(text, "cached_ndx+0x") && !strstr(text, "open_index+0x"), "%s",
+		      text);
+	/* The rest, named as before. */
+	ck_assert_msg(strstr(text, "main+0x") && strstr(text, "sq-leak.c:"), "%s", text);
+	free(text);
+
+	/* A cache directory others can write to is not used (nor added to):
+	 * the object's own names again. */
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	text = run_victim(&s, cache);
+	ck_assert_msg(strstr(text, "open_index+0x") && !strstr(text, "cached_ndx"), "%s", text);
+	free(text);
+	char *after = t_read_file(file);
+	ck_assert_msg(after && strstr(after, "cached_ndx") && !strstr(after, "\topen_index\t"),
+		      "%s", after);
+	free(after);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+
+	/* A symlink in its place is not followed. */
+	char moved[1200];
+	snprintf(moved, sizeof(moved), "%s/elsewhere", s.dir);
+	ck_assert_int_eq(rename(dir, moved), 0);
+	ck_assert_int_eq(symlink(moved, dir), 0);
+	text = run_victim(&s, cache);
+	ck_assert_msg(strstr(text, "open_index+0x") && !strstr(text, "cached_ndx"), "%s", text);
+	free(text);
+	ck_assert_int_eq(unlink(dir), 0);
+
+	free(kept);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+/* Without $HOME and $XDG_CACHE_HOME there is no cache, and frames are
+ * named all the same. */
+START_TEST(no_cache_without_a_home)
+{
+	struct cli_scratch s;
+	char cmd[4096];
+
+	if (!victim()) {
+		exit(77);
+	}
+	cli_scratch_init(&s);
+	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", victim(), s.tmp, s.tmp);
+	const char *args[] = { "run", "--", "sh", "-c", cmd, NULL };
+	struct rc_run r;
+	run_rcshim(&r, &s, NULL, args); /* cli_env: no HOME */
+	ck_assert_exited(&r, 0);
+	char *text = report_text(r.err);
+	ck_assert_msg(text && strstr(text, "open_index+0x") && strstr(text, "sq-leak.c:"),
+		      "%s", text ? text : r.err);
+	free(text);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
+TEST_SUITE(cli_symcache)
+{
+	ADD_TEST(s, names_kept_between_runs);
+	ADD_TEST(s, no_cache_without_a_home);
+}
