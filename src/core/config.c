@@ -176,8 +176,11 @@ rc_parse_priority(const char *s)
 
 /* ---- signals ------------------------------------------------------------ */
 
+/* The names in place, not pointers: a table of pointers needs a relocation
+ * each and lives in RELRO, which the loader writes in every process; at
+ * 544 bytes it made RELRO span two pages, a page fault more. */
 static const struct {
-	const char *name;
+	char name[8];
 	int sig;
 } signal_names[] = {
 	{ "HUP", SIGHUP },	 { "INT", SIGINT },	  { "QUIT", SIGQUIT },
