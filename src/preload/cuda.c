@@ -115,6 +115,15 @@ RC_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int version,
 RC_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version,
 				       cuuint64_t flags, int *status);
 
+/* Hidden names for the wrappers, for the table below: the address of an
+ * exported function is a relocation by name (24 symbol look-ups in every
+ * process at start-up); a hidden alias's is an offset in the shim. */
+#define X(name_, base_, since_, ptsz_)                                                  \
+	extern __typeof__(name_) rc_cu_own_##name_                                       \
+		__attribute__((visibility("hidden"), alias(#name_)));
+RC_CU_ENTRIES(X)
+#undef X
+
 static const struct entry {
 	const char *name;
 	const char *base;
@@ -122,7 +131,8 @@ static const struct entry {
 	bool ptsz;
 	void *wrapper;
 } entries[E_COUNT] = {
-#define X(name_, base_, since_, ptsz_) [E_##name_] = { #name_, base_, since_, ptsz_, (void *)name_ },
+#define X(name_, base_, since_, ptsz_)                                                  \
+	[E_##name_] = { #name_, base_, since_, ptsz_, (void *)rc_cu_own_##name_ },
 	RC_CU_ENTRIES(X)
 #undef X
 };
