@@ -59,7 +59,6 @@ SECTIONS
     *crtbeginS.o(.text .text.*)
     *libc_nonshared.a:*(.text .text.*)
     *(.text.rcshim_asm)
-    *(.text.rc_fini)
 EOF
 {
 	# Absent from callgrind's profiles of these starts, though gdb and
