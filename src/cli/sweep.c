@@ -234,8 +234,8 @@ struct sfile {
 
 struct session_files {
 	char id[RC_SESSION_ID_LEN + 1];
-	struct sfile f[MAX_FILES];
-	size_t n;
+	struct sfile *f; /* n of them, room for cap (at most MAX_FILES) */
+	size_t n, cap;
 	bool gathered; /* the launcher wrote its report: it ended */
 	time_t newest;
 };
@@ -290,12 +290,70 @@ classify(const char *rest, bool *gathered)
 	return -1;
 }
 
+/* The session with id @id among @v's @n, by a table of indices hashed on
+ * the id (random hex): a directory holds a report per run, hundreds of
+ * sessions, which a search along the list compared each file against. */
+struct session_index {
+	size_t *slot; /* index + 1; 0 free */
+	size_t mask;
+};
+
+static size_t
+id_hash(const char *id)
+{
+	size_t h = 0;
+	for (int i = 0; i < 16; i++) {
+		h = h * 16 + (size_t)(id[i] <= '9' ? id[i] - '0' : id[i] - 'a' + 10);
+	}
+	return h;
+}
+
+/* Where @id's index is, or the free slot it would take. */
+static size_t *
+index_find(const struct session_index *x, const struct session_files *v, const char *id)
+{
+	size_t i = id_hash(id) & x->mask;
+	while (x->slot[i] && strncmp(v[x->slot[i] - 1].id, id, RC_SESSION_ID_LEN)) {
+		i = (i + 1) & x->mask;
+	}
+	return &x->slot[i];
+}
+
+/* Room for @n + 1 sessions at most half full. */
+static void
+index_grow(struct session_index *x, const struct session_files *v, size_t n)
+{
+	if (x->slot && (n + 1) * 2 <= x->mask + 1) {
+		return;
+	}
+	size_t size = x->slot ? (x->mask + 1) * 2 : 64;
+	free(x->slot);
+	x->slot = calloc(size, sizeof(*x->slot));
+	if (!x->slot) {
+		abort();
+	}
+	x->mask = size - 1;
+	for (size_t i = 0; i < n; i++) {
+		*index_find(x, v, v[i].id) = i + 1;
+	}
+}
+
+static void
+free_sessions(struct session_files *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].f);
+	}
+	free(v);
+}
+
 /* Groups the directory's files by session. */
 static size_t
 list_sessions(int dfd, struct session_files **out)
 {
 	size_t n = 0, cap = 0;
 	struct session_files *v = NULL;
+	struct session_index x = { NULL, 0 };
 	int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
@@ -318,11 +376,9 @@ list_sessions(int dfd, struct session_files **out)
 		    !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
 			continue;
 		}
-		size_t i = 0;
-		while (i < n && strncmp(v[i].id, e->d_name, RC_SESSION_ID_LEN)) {
-			i++;
-		}
-		if (i == n) {
+		index_grow(&x, v, n);
+		size_t *at = index_find(&x, v, e->d_name);
+		if (!*at) {
 			if (n == cap) {
 				cap = cap ? cap * 2 : 16;
 				v = realloc(v, cap * sizeof(*v));
@@ -332,11 +388,18 @@ list_sessions(int dfd, struct session_files **out)
 			}
 			memset(&v[n], 0, sizeof(v[n]));
 			memcpy(v[n].id, e->d_name, RC_SESSION_ID_LEN);
-			n++;
+			*at = ++n;
 		}
-		struct session_files *s = &v[i];
+		struct session_files *s = &v[*at - 1];
 		if (s->n == MAX_FILES) {
 			continue; /* the rest at the next sweep */
+		}
+		if (s->n == s->cap) {
+			s->cap = s->cap ? s->cap * 2 : 2;
+			s->f = realloc(s->f, s->cap * sizeof(*s->f));
+			if (!s->f) {
+				abort();
+			}
 		}
 		snprintf(s->f[s->n].name, sizeof(s->f[0].name), "%s", e->d_name);
 		s->f[s->n].kind = (enum file_kind)k;
@@ -348,6 +411,7 @@ list_sessions(int dfd, struct session_files **out)
 		}
 	}
 	closedir(d);
+	free(x.slot);
 	*out = v;
 	return n;
 }
@@ -366,25 +430,14 @@ session_line(int dfd, const struct session_files *s, struct rc_jline *sl, char *
 			continue;
 		}
 		int fd = openat(dfd, s->f[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		struct rc_jview v;
 		if (fd < 0) {
 			continue;
 		}
-		int r = rc_jview_load(fd, &v);
+		int r = rc_journal_session_line(fd, sl, boot, blen);
 		close(fd);
-		if (r < 0) {
-			continue;
+		if (r == 0) {
+			return 0;
 		}
-		for (size_t j = 0; j < v.n; j++) {
-			if (v.lines[j].op == 'S') {
-				*sl = v.lines[j];
-				snprintf(boot, blen, "%s", v.lines[j].path);
-				sl->path = boot;
-				rc_jview_free(&v);
-				return 0;
-			}
-		}
-		rc_jview_free(&v);
 	}
 	return -1;
 }
@@ -559,7 +612,7 @@ sweep_dir(const char *dir, const struct proc_view *pv, const struct sweep_opts *
 	for (size_t i = 0; i < n; i++) {
 		sweep_session(dfd, dir, &s[i], pv, o, t);
 	}
-	free(s);
+	free_sessions(s, n);
 	close(dfd);
 	if (fallback && !o->dry && rmdir(dir) == 0) {
 		/* Empty: only ever removed when nothing is left in it. */

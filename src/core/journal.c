@@ -565,6 +565,66 @@ rc_jview_load(int fd, struct rc_jview *v)
 	return 0;
 }
 
+int
+rc_journal_session_line(int fd, struct rc_jline *l, char *boot, size_t blen)
+{
+	/* Read a block at a time, without the view rc_jview_load makes (a
+	 * line table sixteen times the file's size, which the sweep paid for
+	 * every journal it looked at).  A session line is short: a longer
+	 * line is passed over, never cut into one. */
+	char buf[4096], out[4096];
+	long pos = 0;
+	size_t have = 0;
+	bool skipping = false, first = true;
+	for (;;) {
+		long n = rc_sys_pread(fd, buf + have, sizeof(buf) - have, pos);
+		if (n == -EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			return (int)n;
+		}
+		pos += n;
+		have += (size_t)n;
+		if ((uint64_t)pos > RC_JOURNAL_MAX) {
+			return -EFBIG; /* as rc_jview_load */
+		}
+		size_t at = 0;
+		if (first) {
+			first = false;
+			if (have >= HEADER_LEN && magic_version(buf)) {
+				at = HEADER_LEN;
+			}
+		}
+		for (size_t i = at; i < have; i++) {
+			if (buf[i] != '\n') {
+				continue;
+			}
+			if (!skipping && parse_line(buf + at, buf + i, l, out) && l->op == 'S') {
+				rc_fmt(boot, blen, "%s", l->path);
+				l->path = boot;
+				l->raw = NULL;
+				l->rawlen = 0;
+				return 0;
+			}
+			skipping = false;
+			at = i + 1;
+		}
+		if (n == 0) {
+			return -ENOENT; /* the end (a last line without its newline is torn) */
+		}
+		/* The unfinished line moves to the front; one that fills the
+		 * block is no session line: the rest of it is passed over. */
+		if (at == 0 && have == sizeof(buf)) {
+			skipping = true;
+			have = 0;
+		} else {
+			memmove(buf, buf + at, have - at);
+			have -= at;
+		}
+	}
+}
+
 /* ---- compaction ----------------------------------------------------------------- */
 
 static bool

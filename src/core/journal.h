@@ -95,6 +95,15 @@ struct rc_jview {
 /* Reads the journal open at @fd (from offset 0) and parses it.  Returns 0
  * or -errno (-EFBIG above RC_JOURNAL_MAX).  Async-signal-safe. */
 int rc_jview_load(int fd, struct rc_jview *v);
+/* The journal's first session line (S): written first after the header
+ * when the journal is made, and first again after each compaction, so
+ * usually in the first block read.  Reads the file a block at a time and
+ * builds no view (rc_jview_load's line table is sixteen times the file).
+ * 0 with *@l filled (its path, the boot id, copied to @boot), -ENOENT if
+ * the journal has none, -EFBIG if none is found in its first
+ * RC_JOURNAL_MAX bytes, else -errno.  For the sweep, which judges every
+ * session of a directory and needs no other line. */
+int rc_journal_session_line(int fd, struct rc_jline *l, char *boot, size_t blen);
 void rc_jview_free(struct rc_jview *v);
 
 /* Escapes @path into @out as the journal writes it; returns the length, or

@@ -157,6 +157,90 @@ START_TEST(append_line_format)
 }
 END_TEST
 
+/* The sweep's look at a journal: its session line, from the head where the
+ * shim writes it, without reading the rest (a journal past the size any
+ * full read accepts still gives it); a journal made without a header, with
+ * its session line far down, is read whole; one with none says so. */
+START_TEST(session_line_from_the_head)
+{
+	char path[PATH_MAX], boot[40];
+	struct rc_jline l;
+
+	scratch_setup();
+	char a[PATH_MAX / 4];
+	path_in(a, sizeof(a), S.root, "y");
+	ck_assert_int_eq(rc_journal_append('+', true, 2049, 1234, 0, a), 0);
+	int fd = open(S.jpath, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(rc_journal_session_line(fd, &l, boot, sizeof(boot)), 0);
+	ck_assert_int_eq(l.op, 'S');
+	ck_assert_int_eq(l.pid, getpid());
+	ck_assert_uint_eq(l.dev, rc_proc_start_time());
+	ck_assert_ptr_eq(l.path, boot);
+	/* The same line a full read finds. */
+	struct rc_jview v;
+	ck_assert_int_eq(rc_jview_load(fd, &v), 0);
+	ck_assert_int_eq(v.lines[0].op, 'S');
+	ck_assert_uint_eq(v.lines[0].ino, l.ino);
+	ck_assert_str_eq(v.lines[0].path, boot);
+	rc_jview_free(&v);
+	/* Past RC_JOURNAL_MAX (a sparse tail): a full read refuses it, the
+	 * head still holds the session line. */
+	ck_assert_int_eq(truncate(S.jpath, (off_t)RC_JOURNAL_MAX + 4096), 0);
+	ck_assert_int_eq(rc_jview_load(fd, &v), -EFBIG);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(rc_journal_session_line(fd, &l, boot, sizeof(boot)), 0);
+	ck_assert_int_eq(l.pid, getpid());
+	close(fd);
+
+	/* No header, 8 KiB of other lines, then the session line. */
+	path_in(path, sizeof(path), S.dir, "old.journal");
+	size_t cap = 16384, n = 0;
+	char *text = malloc(cap);
+	while (n < 8192) {
+		n += (size_t)snprintf(text + n, cap - n, "+ f 1 %zu 0 /tmp/x%zu\n", n, n);
+	}
+	snprintf(text + n, cap - n, "S 4242 77 4026531836 01234567-89ab-cdef-0123-456789abcdef\n");
+	write_file(path, text);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(rc_journal_session_line(fd, &l, boot, sizeof(boot)), 0);
+	ck_assert_int_eq(l.pid, 4242);
+	ck_assert_uint_eq(l.dev, 77);
+	ck_assert_uint_eq(l.ino, 4026531836u);
+	ck_assert_str_eq(boot, "01234567-89ab-cdef-0123-456789abcdef");
+	close(fd);
+
+	/* A line longer than a block read is passed over, not cut into
+	 * lines: a session line inside a long path is not one. */
+	char *lng = malloc(20000);
+	memset(lng, 'a', 8192);
+	memcpy(lng, "+ f 1 2 0 /", 11);
+	/* The tail of that line, at the start of the third block read: it
+	 * would parse as a session line. */
+	snprintf(lng + 8192, 20, "S 1 2 3 4\n");
+	write_file(path, lng);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(rc_journal_session_line(fd, &l, boot, sizeof(boot)), -ENOENT);
+	close(fd);
+	free(lng);
+
+	/* None at all, short or long. */
+	text[n] = '\0';
+	write_file(path, text);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(rc_journal_session_line(fd, &l, boot, sizeof(boot)), -ENOENT);
+	close(fd);
+	write_file(path, "+ f 1 2 0 /tmp/x\n");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_eq(rc_journal_session_line(fd, &l, boot, sizeof(boot)), -ENOENT);
+	close(fd);
+	free(text);
+	unlink(path);
+	scratch_teardown();
+}
+END_TEST
+
 START_TEST(append_escapes)
 {
 	char buf[16384], want[16384], p[PATH_MAX];
@@ -971,6 +1055,7 @@ END_TEST
 TEST_SUITE(journal)
 {
 	ADD_TEST(s, append_line_format);
+	ADD_TEST(s, session_line_from_the_head);
 	ADD_TEST(s, append_escapes);
 	ADD_TEST(s, append_without_dir);
 	ADD_TEST(s, append_refuses_symlinked_journal);
