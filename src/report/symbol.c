@@ -122,6 +122,12 @@ struct rc_symbolizer {
 	struct module *mods;
 	size_t nmods;
 	char exe[256];
+	/* The objects (deferred) or libdw's view of the process are made at
+	 * the first frame named, not at the start: most reports have no
+	 * frame to name (a fork child holding its parent's heap blocks, a
+	 * heap without samples), and the program headers of every object,
+	 * /proc/self/exe and libdw were pages and calls for nothing. */
+	bool ready;
 };
 
 static bool defer_names;
@@ -213,19 +219,31 @@ rc_sym_begin(void)
 	memset(s, 0, sizeof(*s));
 	if (rc_self.signal_safe) {
 		s->safe = rc_elfsym_begin();
+		s->ready = true;
 		return s;
 	}
-	if (defer_names) {
-		/* No file is read and no library loaded: the launcher names
-		 * the frames (rc_sym_offline_*). */
-		s->deferred = true;
+	/* No file is read and no library loaded in deferred mode: the
+	 * launcher names the frames (rc_sym_offline_*). */
+	s->deferred = defer_names;
+	return s;
+}
+
+/* What rc_sym_begin left to the first frame. */
+static void
+make_ready(struct rc_symbolizer *s)
+{
+	s->ready = true;
+	if (rc_self.signal_safe) {
+		return; /* begun outside a handler: nothing a handler may do */
+	}
+	if (s->deferred) {
 		long n = rc_sys_readlinkat(AT_FDCWD, "/proc/self/exe", s->exe, sizeof(s->exe) - 1);
 		s->exe[n > 0 ? n : 0] = '\0';
 		s->mods = rc_alloc(MAX_MODULES * sizeof(*s->mods));
 		if (s->mods) {
 			dl_iterate_phdr(add_module, s);
 		}
-		return s;
+		return;
 	}
 #ifdef RC_HAVE_LIBDW
 	if (load_libdw()) {
@@ -239,12 +257,14 @@ rc_sym_begin(void)
 		}
 	}
 #endif
-	return s;
 }
 
 bool
 rc_sym_has_lines(struct rc_symbolizer *s)
 {
+	if (s && !s->ready) {
+		make_ready(s);
+	}
 #ifdef RC_HAVE_LIBDW
 	return s && s->dwfl;
 #else
@@ -276,6 +296,9 @@ rc_sym_lookup(struct rc_symbolizer *s, uintptr_t pc, struct rc_frame_info *out)
 	/* A return address: the call is the instruction before it. */
 	uintptr_t at = pc ? pc - 1 : pc;
 
+	if (s && !s->ready) {
+		make_ready(s);
+	}
 	if (rc_self.signal_safe) {
 		if (s && s->safe) {
 			rc_elfsym_lookup(s->safe, pc, out->object, sizeof(out->object),
