@@ -89,7 +89,11 @@ uint32_t
 rc_fd_untrack(int fd)
 {
 	struct rc_fd_entry *e = slot(fd, false);
-	if (!e) {
+	/* Read before written: an entry already clear is left unwritten,
+	 * so that a fork child closing its parent's untracked fds before
+	 * it execs (a shell's child closes several) does not copy the
+	 * table's page. */
+	if (!e || !atomic_load_explicit(&e->flags, memory_order_acquire)) {
 		return 0;
 	}
 	return atomic_exchange_explicit(&e->flags, 0, memory_order_acq_rel);
