@@ -270,7 +270,9 @@ load(struct cli_symcache *c, struct cmod *m)
 		p = nl + 1;
 	}
 	free(buf);
-	qsort(m->e, m->n, sizeof(*m->e), by_addr);
+	if (m->n) {
+		qsort(m->e, m->n, sizeof(*m->e), by_addr);
+	}
 	m->sorted = m->n;
 }
 
@@ -302,7 +304,8 @@ static const struct centry *
 find(const struct cmod *m, uintptr_t addr)
 {
 	struct centry key = { .addr = addr };
-	const struct centry *e = bsearch(&key, m->e, m->sorted, sizeof(*m->e), by_addr);
+	const struct centry *e =
+		m->sorted ? bsearch(&key, m->e, m->sorted, sizeof(*m->e), by_addr) : NULL;
 	for (size_t i = m->sorted; !e && i < m->n; i++) {
 		if (m->e[i].addr == addr) {
 			e = &m->e[i];
