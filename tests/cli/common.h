@@ -309,3 +309,25 @@ cli_contains(const char *hay, const char *needle)
 {
 	return hay && strstr(hay, needle) != NULL;
 }
+
+/* The path of the gathered report the launcher's stderr names
+ * ("rcshim: report (N processes): PATH"), malloc'd; "" if none. */
+static inline char *
+cli_named_report(const char *err)
+{
+	const char *at = strstr(err, "rcshim: report (");
+	char path[1024] = "";
+	if (at && strstr(at, "): ")) {
+		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
+	}
+	return strdup(path);
+}
+
+/* The victim that leaks a SQLite connection, fds, heap and a temp dir
+ * (victims/sq-leak.c), NULL where it was not built. */
+static inline const char *
+cli_sq_leak(void)
+{
+	const char *v = getenv("RCSHIM_TEST_SQ_LEAK");
+	return v && *v ? v : NULL;
+}

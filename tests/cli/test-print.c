@@ -10,24 +10,6 @@
 #include "common.h"
 #include "test.h"
 
-static const char *
-victim(void)
-{
-	const char *v = getenv("RCSHIM_TEST_SQ_LEAK");
-	return v && *v ? v : NULL;
-}
-
-static char *
-report_of(const char *err)
-{
-	const char *at = strstr(err, "rcshim: report (");
-	char path[1024] = "";
-	if (at && strstr(at, "): ")) {
-		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
-	}
-	return strdup(path);
-}
-
 /* Runs the program under the launcher (--json: a JSON report) and returns
  * the gathered report's path.  The shell's own command line names no
  * python: the interpreter comes from $PY. */
@@ -38,7 +20,7 @@ gather(const struct cli_scratch *s, bool json)
 	snprintf(sh, sizeof(sh),
 		 "\"$PY\" -c 'import sqlite3,tempfile; c=sqlite3.connect(\"%s/py.db\"); tempfile.mkdtemp()' && "
 		 "%s %s/leak.db %s/leak.log; /bin/true",
-		 s->tmp, victim(), s->tmp, s->tmp);
+		 s->tmp, cli_sq_leak(), s->tmp, s->tmp);
 	snprintf(py, sizeof(py), "PY=%s", cli_python());
 	const char *env[] = { py, NULL };
 	const char *args_t[] = { "run", "--", "sh", "-c", sh, NULL };
@@ -46,7 +28,7 @@ gather(const struct cli_scratch *s, bool json)
 	struct rc_run r;
 	run_rcshim(&r, s, env, json ? args_j : args_t);
 	ck_assert_exited(&r, 0);
-	char *path = report_of(r.err);
+	char *path = cli_named_report(r.err);
 	ck_assert_msg(path[0] && t_exists(path), "no report named: %s", r.err);
 	t_run_free(&r);
 	return path;
@@ -110,7 +92,7 @@ check_json(const char *json, const char *code)
 
 START_TEST(print_process_and_kind)
 {
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	struct cli_scratch s;
@@ -172,7 +154,7 @@ END_TEST
 
 START_TEST(print_json)
 {
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	struct cli_scratch s;
@@ -227,7 +209,7 @@ END_TEST
  * same processes (by executable) with the same counts of the kind. */
 START_TEST(print_text_and_json_agree)
 {
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	struct cli_scratch s;
@@ -277,7 +259,7 @@ END_TEST
 
 START_TEST(print_errors)
 {
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	struct cli_scratch s;

@@ -20,18 +20,6 @@ count_substr(const char *hay, const char *needle)
 	return n;
 }
 
-/* The path of the merged report the summary names, or "". */
-static char *
-named_report(const char *err)
-{
-	const char *at = strstr(err, "rcshim: report (");
-	char path[1024] = "";
-	if (at && strstr(at, "): ")) {
-		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
-	}
-	return strdup(path);
-}
-
 START_TEST(default_report_gathers_the_processes)
 {
 	struct cli_scratch s;
@@ -50,7 +38,7 @@ START_TEST(default_report_gathers_the_processes)
 	/* The pattern the launcher set: private, per session, per pid. */
 	ck_assert_msg(!strncmp(r.out, s.jdir, strlen(s.jdir)) &&
 			      strstr(r.out, ".%p.report\n"), "RCSHIM_REPORT=%s", r.out);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	ck_assert_msg(path[0], "no report in the summary: %s", r.err);
 	ck_assert_msg(!strncmp(path, s.jdir, strlen(s.jdir)) &&
 			      strstr(path, ".report.txt"), "report at %s", path);
@@ -112,7 +100,7 @@ START_TEST(default_report_in_json)
 	const char *args[] = { "run", "--json", "--", "sh", "-c", full, NULL };
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 7);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	ck_assert_msg(strstr(path, ".report.json"), "stderr: %s", r.err);
 	const char *pargs[] = { "python3", "-c", check, path, NULL };
 	t_run(&py, false, NULL, NULL, pargs);
@@ -224,7 +212,7 @@ START_TEST(report_path_refused_before_the_run)
 				     "to); the run's report is gathered as without one\n", passwd);
 	ck_assert_msg(!strncmp(r.err, want, strlen(want)), "stderr: %s", r.err);
 	ck_assert_msg(!strstr(r.err + strlen(want), "not written"), "stderr: %s", r.err);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	ck_assert_msg(path[0] && strstr(path, ".report.txt"), "stderr: %s", r.err);
 	free(path);
 	t_run_free(&r);
@@ -302,7 +290,7 @@ START_TEST(launcher_text_escapes_names)
 			     "it's", NULL };
 	run_rcshim(&r, &s, NULL, a2);
 	ck_assert_exited(&r, 0);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	ck_assert_msg(path[0], "stderr: %s", r.err);
 	char *text = t_read_file(path);
 	ck_assert_msg(!strncmp(text, "rcshim report of: sh -c /bin/true $'a\\nstatus: forged"
@@ -334,7 +322,7 @@ START_TEST(launcher_json_keeps_every_byte)
 			       "caf\xc3\xa9", NULL };
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 0);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	ck_assert_msg(strstr(path, ".report.json"), "stderr: %s", r.err);
 	const char *pargs[] = { "python3", "-c", check, path, NULL };
 	t_run(&py, false, NULL, NULL, pargs);
@@ -372,7 +360,7 @@ START_TEST(processes_that_held_nothing_collapse)
 	const char *args[] = { "run", "--", "sh", "-c", script, NULL };
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 0);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	char *text = t_read_file(path);
 	ck_assert_ptr_nonnull(text);
 	/* The one that held its temp dir has a report of its own; the four
@@ -396,7 +384,7 @@ START_TEST(processes_that_held_nothing_collapse)
 	const char *jargs[] = { "run", "--json", "--", "sh", "-c", script, NULL };
 	run_rcshim(&r, &s, NULL, jargs);
 	ck_assert_exited(&r, 0);
-	path = named_report(r.err);
+	path = cli_named_report(r.err);
 	const char *pargs[] = { "python3", "-c", check, path, NULL };
 	t_run(&py, false, NULL, NULL, pargs);
 	ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out, py.err);

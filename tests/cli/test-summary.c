@@ -10,24 +10,6 @@
 #include "common.h"
 #include "test.h"
 
-static char *
-report_of(const char *err)
-{
-	const char *at = strstr(err, "rcshim: report (");
-	char path[1024] = "";
-	if (at && strstr(at, "): ")) {
-		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
-	}
-	return strdup(path);
-}
-
-static const char *
-victim(void)
-{
-	const char *v = getenv("RCSHIM_TEST_SQ_LEAK");
-	return v && *v ? v : NULL;
-}
-
 /* sh runs: the victim (sqlite, fd, temp, heap), python3 through a wrapper
  * script that execs it (heap only), the sqlite3 shell (closes what it
  * opens) and /bin/true (nothing). */
@@ -40,7 +22,7 @@ script(char *buf, size_t len, const struct cli_scratch *s)
 		 "%s %s/leak.db %s/leak.log && "
 		 "(! command -v sqlite3 >/dev/null || sqlite3 %s/shell.db 'create table if not exists t(a)') && "
 		 "/bin/true",
-		 cli_python(), s->tmp, s->tmp, s->tmp, victim(), s->tmp, s->tmp, s->tmp);
+		 cli_python(), s->tmp, s->tmp, s->tmp, cli_sq_leak(), s->tmp, s->tmp, s->tmp);
 }
 
 START_TEST(summary_names_the_leaker_first)
@@ -49,7 +31,7 @@ START_TEST(summary_names_the_leaker_first)
 	struct rc_run r;
 	char sh[4096];
 
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	cli_scratch_init(&s);
@@ -57,7 +39,7 @@ START_TEST(summary_names_the_leaker_first)
 	const char *args[] = { "run", "--heap-sample", "1", "--", "sh", "-c", sh, NULL };
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 0);
-	char *path = report_of(r.err);
+	char *path = cli_named_report(r.err);
 	char *text = t_read_file(path);
 	ck_assert_msg(text, "stderr: %s", r.err);
 
@@ -71,7 +53,7 @@ START_TEST(summary_names_the_leaker_first)
 	char line[2048];
 	snprintf(line, sizeof(line), "%.*s", (int)(eol - first), first);
 	char want[2048];
-	snprintf(want, sizeof(want), " %s %s/leak.db %s/leak.log: sqlite 1 (open_index at sq-leak.c:", victim(),
+	snprintf(want, sizeof(want), " %s %s/leak.db %s/leak.log: sqlite 1 (open_index at sq-leak.c:", cli_sq_leak(),
 		 s.tmp, s.tmp);
 	ck_assert_msg(strstr(line, want), "first line: %s\nwanted: %s\n%s", line, want, text);
 	ck_assert_msg(strstr(line, "temp 1 (main at sq-leak.c:"), "%s", line);
@@ -92,7 +74,7 @@ START_TEST(summary_names_the_leaker_first)
 	ck_assert_msg(quiet && quiet < details && strstr(quiet, "/true"), "%s", text);
 	/* The victim's own report: its command line, and its final
 	 * cleanup's items by name. */
-	snprintf(want, sizeof(want), "\ncommand: %s %s/leak.db %s/leak.log\n", victim(), s.tmp, s.tmp);
+	snprintf(want, sizeof(want), "\ncommand: %s %s/leak.db %s/leak.log\n", cli_sq_leak(), s.tmp, s.tmp);
 	ck_assert_msg(strstr(text, want), "%s", text);
 	snprintf(want, sizeof(want), "\n  reclaimed: sqlite %s/leak.db\n", s.tmp);
 	ck_assert_msg(strstr(text, want), "%s", text);
@@ -155,7 +137,7 @@ START_TEST(summary_json_agrees_with_text)
 		"assert v and v[0]['final']['items'][0]['kind'] == 'sqlite', v\n"
 		"print('ok')\n";
 
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	cli_scratch_init(&s);
@@ -163,12 +145,12 @@ START_TEST(summary_json_agrees_with_text)
 	const char *targs[] = { "run", "--heap-sample", "1", "--", "sh", "-c", sh, NULL };
 	run_rcshim(&r, &s, NULL, targs);
 	ck_assert_exited(&r, 0);
-	char *tpath = report_of(r.err);
+	char *tpath = cli_named_report(r.err);
 	t_run_free(&r);
 	const char *jargs[] = { "run", "--json", "--heap-sample", "1", "--", "sh", "-c", sh, NULL };
 	run_rcshim(&r, &s, NULL, jargs);
 	ck_assert_exited(&r, 0);
-	char *jpath = report_of(r.err);
+	char *jpath = cli_named_report(r.err);
 	const char *pargs[] = { "python3", "-c", check, jpath, tpath, NULL };
 	t_run(&py, false, NULL, NULL, pargs);
 	ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out, py.err);

@@ -12,22 +12,14 @@
 #include "common.h"
 #include "test.h"
 
-static const char *
-victim(void)
-{
-	const char *v = getenv("RCSHIM_TEST_SQ_LEAK");
-	return v && *v ? v : NULL;
-}
-
+/* The gathered report's text, NULL if none is named. */
 static char *
 report_text(const char *err)
 {
-	const char *at = strstr(err, "rcshim: report (");
-	char path[1024] = "";
-	if (at && strstr(at, "): ")) {
-		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
-	}
-	return path[0] ? t_read_file(path) : NULL;
+	char *path = cli_named_report(err);
+	char *text = path[0] ? t_read_file(path) : NULL;
+	free(path);
+	return text;
 }
 
 /* Runs the victim under the launcher with XDG_CACHE_HOME=@cache; its
@@ -37,7 +29,7 @@ run_victim(const struct cli_scratch *s, const char *cache)
 {
 	char xdg[1100], cmd[4096];
 	snprintf(xdg, sizeof(xdg), "XDG_CACHE_HOME=%s", cache);
-	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", victim(), s->tmp, s->tmp);
+	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", cli_sq_leak(), s->tmp, s->tmp);
 	const char *env[] = { xdg, NULL };
 	const char *args[] = { "run", "--", "sh", "-c", cmd, NULL };
 	struct rc_run r;
@@ -88,7 +80,7 @@ START_TEST(names_kept_between_runs)
 	struct cli_scratch s;
 	char cache[1024], dir[1100], file[1400];
 
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	cli_scratch_init(&s);
@@ -164,11 +156,11 @@ START_TEST(no_cache_without_a_home)
 	struct cli_scratch s;
 	char cmd[4096];
 
-	if (!victim()) {
+	if (!cli_sq_leak()) {
 		exit(77);
 	}
 	cli_scratch_init(&s);
-	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", victim(), s.tmp, s.tmp);
+	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", cli_sq_leak(), s.tmp, s.tmp);
 	const char *args[] = { "run", "--", "sh", "-c", cmd, NULL };
 	struct rc_run r;
 	run_rcshim(&r, &s, NULL, args); /* cli_env: no HOME */

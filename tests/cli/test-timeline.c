@@ -17,18 +17,6 @@ victim(void)
 	return path;
 }
 
-/* The path of the gathered report the summary names, or "". */
-static char *
-named_report(const char *err)
-{
-	const char *at = strstr(err, "rcshim: report (");
-	char path[1024] = "";
-	if (at && strstr(at, "): ")) {
-		sscanf(strstr(at, "): ") + 3, "%1023[^\n]", path);
-	}
-	return strdup(path);
-}
-
 static int
 count_substr(const char *hay, const char *needle)
 {
@@ -105,7 +93,7 @@ START_TEST(timeline_shows_two_live_cleanups)
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 0);
 	ck_assert_str_eq(r.out, "cleanups 2\n");
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	/* --timeline makes the gathered report JSON: rcshim plot reads it. */
 	ck_assert_msg(strstr(path, ".report.json"), "report at '%s'; stderr: %s", path, r.err);
 	python_check(check_two_drops, path);
@@ -195,7 +183,7 @@ START_TEST(timeline_of_a_process_tree)
 	const char *args[] = { "run", "--timeline=20ms", "sh", "-c", script, NULL };
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 0);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	ck_assert_msg(path[0], "no report; stderr: %s", r.err);
 	python_check(check_tree, path);
 	char svg[800];
@@ -231,7 +219,7 @@ START_TEST(timeline_option_forms)
 	const char *a1[] = { "run", "--timeline", "--", "true", NULL };
 	run_rcshim(&r, &s, NULL, a1);
 	ck_assert_exited(&r, 0);
-	char *path = named_report(r.err);
+	char *path = cli_named_report(r.err);
 	char *text = t_read_file(path);
 	ck_assert_msg(text && strstr(text, "\"interval_ms\":100,"), "%s: %.300s", path,
 		      text ? text : "(none)");
@@ -250,7 +238,7 @@ START_TEST(timeline_option_forms)
 	ck_assert_exited(&r, 0);
 	ck_assert_int_eq(count_substr(r.err, "RCSHIM_TIMELINE=fast is not valid"), 1);
 	ck_assert_msg(strstr(r.err, "using off"), "%s", r.err);
-	path = named_report(r.err);
+	path = cli_named_report(r.err);
 	ck_assert_msg(strstr(path, ".report.txt"), "%s", path);
 	text = t_read_file(path);
 	ck_assert_msg(text && !strstr(text, "timeline"), "%.300s", text ? text : "(none)");
@@ -262,7 +250,7 @@ START_TEST(timeline_option_forms)
 	const char *a4[] = { "run", "--timeline", "--report-format", "text", "--", "true", NULL };
 	run_rcshim(&r, &s, NULL, a4);
 	ck_assert_exited(&r, 0);
-	path = named_report(r.err);
+	path = cli_named_report(r.err);
 	text = t_read_file(path);
 	ck_assert_msg(text && strstr(text, "\ntimeline: ") && strstr(text, "samples (every 100 ms)"),
 		      "%.300s", text ? text : "(none)");
