@@ -263,8 +263,8 @@ rc_journal_replay_own(struct rcshim_result *res, bool remove)
 	/* Most sessions never write a journal: one look at its name says so,
 	 * before the directory is opened and checked (four calls). */
 	struct stat st;
-	rc_fmt(path, sizeof(path), "%s/%s", rc_session.dir, name);
-	if (rc_sys_fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == -ENOENT) {
+	if (rc_sys_fstatat(AT_FDCWD, rc_journal_path(path, sizeof(path)), &st,
+			   AT_SYMLINK_NOFOLLOW) == -ENOENT) {
 		return -ENOENT;
 	}
 	int dfd = rc_session_dir_open();

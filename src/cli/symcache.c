@@ -87,8 +87,17 @@ name_ok(const char *s)
 	return true;
 }
 
+/* @fd is this user's, and no one else can write to it. */
+static bool
+ours(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_uid == geteuid() && !(st.st_mode & 022);
+}
+
 /* The directory @name under @parent (an fd), made if missing; its fd if it
- * is this user's and no one else can write to it, else -1. */
+ * is this user's and no one else can write to it (@private: no one else
+ * can read it either), else -1. */
 static int
 sub_dir(int parent, const char *name, bool private)
 {
@@ -99,9 +108,7 @@ sub_dir(int parent, const char *name, bool private)
 	if (fd < 0) {
 		return -1;
 	}
-	struct stat st;
-	if (private ? rc_private_dir_check(fd) < 0
-		    : fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+	if (private ? rc_private_dir_check(fd) < 0 : !ours(fd)) {
 		close(fd);
 		return -1;
 	}
@@ -133,7 +140,7 @@ cache_home(void)
 		close(h);
 		return fd;
 	}
-	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022))) {
+	if (fd >= 0 && !ours(fd)) {
 		close(fd);
 		fd = -1;
 	}
