@@ -454,8 +454,10 @@ rc_custom_register_fd(int fd, FILE *fp, const char *name)
 	flags &= ~(uint32_t)(RC_FD_LIVE | RC_FD_IDENT);
 	flags |= RC_FD_REGISTERED | (fp ? RC_FD_STDIO : 0);
 	uint64_t aux = fp ? (uint64_t)(uintptr_t)fp : (had ? e.aux : 0);
-	rc_fd_track(fd, flags, had ? e.scope : rc_scope_cur, had ? e.stack : 0, rc_pid_cached,
-		    aux, &st);
+	/* A FILE takes aux over: a call site kept there unwalked is
+	 * interned first. */
+	uint32_t stack = !had ? 0 : fp ? rc_fd_stack_of(&e) : e.stack;
+	rc_fd_track(fd, flags, had ? e.scope : rc_scope_cur, stack, rc_pid_cached, aux, &st);
 	it->made_record = !had;
 	rc_guard--;
 	uint64_t id = add_resource(it);

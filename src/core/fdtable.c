@@ -4,6 +4,7 @@
 
 #include "core/arena.h"
 #include "core/fdtable.h"
+#include "core/stack.h"
 #include "core/state.h"
 
 /* An entry is a seqlock: its flags word is zeroed, then the other fields
@@ -142,6 +143,13 @@ rc_fd_get(int fd, struct rc_fd_entry *out)
 	 * (to 0 first): then the copy may be torn, and the fd is in flux. */
 	atomic_thread_fence(memory_order_acquire);
 	return atomic_load_explicit(&e->flags, memory_order_relaxed) == f;
+}
+
+uint32_t
+rc_fd_stack_of(const struct rc_fd_entry *e)
+{
+	uintptr_t pc = (uintptr_t)rc_fd_lazy_site(e);
+	return pc ? rc_stack_intern(&pc, 1) : e->stack;
 }
 
 void

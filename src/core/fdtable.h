@@ -48,6 +48,20 @@ uint32_t rc_fd_untrack(int fd);
 void rc_fd_untrack_range(int lo, int hi);
 /* Copies the entry for @fd into @out; false if untracked. */
 bool rc_fd_get(int fd, struct rc_fd_entry *out);
+/* The call site an entry keeps unwalked: stack 0 and, for an fd not
+ * opened through a FILE, the caller's address in aux (a fork child's
+ * first sites, rc_stack_site_lazy; or no stack could be taken).  0 when
+ * the entry has a stack or no site. */
+static inline uint64_t
+rc_fd_lazy_site(const struct rc_fd_entry *e)
+{
+	uint32_t f = atomic_load_explicit(&((struct rc_fd_entry *)e)->flags, memory_order_relaxed);
+	return e->stack == 0 && !(f & RC_FD_STDIO) ? e->aux : 0;
+}
+/* The stack of entry @e (a copy, as rc_fd_get gives): its own, or the
+ * call site it keeps unwalked, interned now (only a report or a FILE
+ * that takes aux over asks). */
+uint32_t rc_fd_stack_of(const struct rc_fd_entry *e);
 /* Adds flags to a tracked entry (e.g. RC_FD_STDIO after fdopen). */
 void rc_fd_set_flags(int fd, uint32_t add, uint64_t aux);
 /* Calls @fn for each tracked fd, in increasing order; stops when it

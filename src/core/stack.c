@@ -600,8 +600,32 @@ rc_stack_before_threads(void)
  * child.  A child that goes on opening past these is walked as usual. */
 #define FORK_SHALLOW 8
 
-uint32_t
-rc_stack_site(uintptr_t pc, unsigned depth)
+/* The walk behind a site's first acquisition, apart from rc_stack_site
+ * so that the lookup's frame is small: capture's buffers are 3 KiB of
+ * stack, and a frame that size reaches a stack page the program may never
+ * have touched (in a shell's fork child, a copy-on-write fault for a
+ * lookup that walks nothing). */
+static __attribute__((noinline)) uint32_t
+site_walk(uintptr_t pc, unsigned depth, _Atomic uint32_t *slot)
+{
+	const uintptr_t *frames;
+	uint32_t id;
+	/* The heap sampler calls this too (blocks allocated in a scope). */
+	enum capture got = capture(depth, !atomic_load_explicit(&S.malloc_hooked, memory_order_relaxed),
+				   &id);
+	if (!id || !rc_stack_frames(id, &frames) || frames[0] != pc) {
+		/* Unwinding failed or disagrees: the call site alone. */
+		id = rc_stack_intern(&pc, 1);
+	}
+	/* Without libunwind the site is not settled: unwound once it is. */
+	if (got != NO_UNWINDER) {
+		atomic_store_explicit(slot, id, memory_order_relaxed);
+	}
+	return id;
+}
+
+static inline __attribute__((always_inline)) uint32_t
+site(uintptr_t pc, unsigned depth, bool lazy)
 {
 	if (depth == 0 || pc == 0) {
 		return 0;
@@ -615,20 +639,21 @@ rc_stack_site(uintptr_t pc, unsigned depth)
 	unsigned shallow = atomic_load_explicit(&S.fork_shallow, memory_order_relaxed);
 	if (shallow) {
 		atomic_store_explicit(&S.fork_shallow, shallow - 1, memory_order_relaxed);
-		return rc_stack_intern(&pc, 1);
+		return lazy ? 0 : rc_stack_intern(&pc, 1);
 	}
-	/* The heap sampler calls this too (blocks allocated in a scope). */
-	enum capture got = capture(depth, !atomic_load_explicit(&S.malloc_hooked, memory_order_relaxed),
-				   &id);
-	if (!id || !rc_stack_frames(id, &frames) || frames[0] != pc) {
-		/* Unwinding failed or disagrees: the call site alone. */
-		id = rc_stack_intern(&pc, 1);
-	}
-	/* Without libunwind the site is not settled: unwound once it is. */
-	if (got != NO_UNWINDER) {
-		atomic_store_explicit(slot, id, memory_order_relaxed);
-	}
-	return id;
+	return site_walk(pc, depth, slot);
+}
+
+uint32_t
+rc_stack_site(uintptr_t pc, unsigned depth)
+{
+	return site(pc, depth, false);
+}
+
+uint32_t
+rc_stack_site_lazy(uintptr_t pc, unsigned depth)
+{
+	return site(pc, depth, true);
 }
 
 size_t

@@ -128,9 +128,12 @@ fd_add(int fd, uint32_t flags, bool need_ident, uint64_t aux, const struct stat 
 	}
 	/* The call site's stack (see rc_stack_site): a full unwind per open
 	 * would cost a tenth of an open+close pair. */
-	rc_fd_track(fd, flags, rc_scope_cur,
-		    rc_stack_site((uintptr_t)rc_track_caller, rc_cfg.stack_depth), rc_pid_cached,
-		    aux ? aux : (uint64_t)(uintptr_t)rc_track_caller, pst);
+	uintptr_t pc = (uintptr_t)rc_track_caller;
+	/* Where aux is free for the caller's address, a fork child's first
+	 * sites are kept there, uninterned, for the report to name. */
+	uint32_t stack = aux ? rc_stack_site(pc, rc_cfg.stack_depth)
+			     : rc_stack_site_lazy(pc, rc_cfg.stack_depth);
+	rc_fd_track(fd, flags, rc_scope_cur, stack, rc_pid_cached, aux ? aux : (uint64_t)pc, pst);
 }
 
 void
@@ -197,7 +200,9 @@ rc_track_dup(int oldfd, int newfd)
 		 * makes its copies in a fork child about to exec, where the
 		 * dup2 call site was never unwound (a fresh unwind there
 		 * cost more than the rest of the fork).  The dup's own call
-		 * site is kept (aux). */
+		 * site is kept (aux), unless the original keeps its site
+		 * there unwalked (rc_fd_lazy_site): then that one, which is
+		 * the original's stack. */
 		struct stat st;
 		const struct stat *pst = &st;
 		memset(&st, 0, sizeof(st));
@@ -208,9 +213,10 @@ rc_track_dup(int oldfd, int newfd)
 		    (!rc_scope_cur || rc_sys_fstat(newfd, &st) != 0)) {
 			pst = NULL;
 		}
+		uint64_t site = rc_fd_lazy_site(&e);
 		rc_fd_track(newfd, RC_FD_DUP | (atomic_load(&e.flags) & RC_FD_RDONLY),
 			    rc_scope_cur, e.stack, rc_pid_cached,
-			    (uint64_t)(uintptr_t)rc_track_caller, pst);
+			    site ? site : (uint64_t)(uintptr_t)rc_track_caller, pst);
 	} else {
 		fd_add(newfd, RC_FD_DUP, false, 0, NULL);
 	}

@@ -123,13 +123,10 @@ collect_fd(int fd, const struct rc_fd_entry *e, void *p)
 	i->handle = (uint64_t)fd;
 	i->scope = e->scope;
 	i->flags = (uint8_t)flags;
-	i->stack = e->stack;
-	/* Without a stack (RCSHIM_STACK_DEPTH=0, or the unwinder busy) the
-	 * interposer's caller still names the call site. */
-	if (!i->stack && !(flags & RC_FD_STDIO) && e->aux) {
-		uintptr_t pc = (uintptr_t)e->aux;
-		i->stack = rc_stack_intern(&pc, 1);
-	}
+	/* Without a stack (a fork child's first sites, RCSHIM_STACK_DEPTH=0,
+	 * or the unwinder busy) the interposer's caller still names the
+	 * call site. */
+	i->stack = rc_fd_stack_of(e);
 	return true;
 }
 

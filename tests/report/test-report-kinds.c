@@ -225,6 +225,40 @@ START_TEST(snapshot_through_the_api)
 }
 END_TEST
 
+/* A fork child's first call sites are kept unwalked, their stacks made only
+ * when a report needs them: the child's report still names, for each fd it
+ * held, the function that opened it.  A copy names where the original was
+ * opened (copy_log_fd's dup of open_log_file's fd); a copy of an fd the
+ * shim did not see opened, the copy's call (pipe_to_fd's dup2). */
+START_TEST(fork_child_fds_name_their_call_sites)
+{
+	struct scratch s;
+	struct rc_run run;
+	char report[700];
+
+	scratch_init(&s);
+	snprintf(report, sizeof(report), "%s/report.%%p", s.dir);
+	run_acquire(&run, &s, report, "json", "fork");
+	ck_assert_msg(run.status == 0, "victim: %s", run.err);
+	snprintf(report, sizeof(report), "%s/report.%d", s.dir, atoi(run.out));
+	rq_expect(report, "r['event']", "exit");
+	rq_expect(report, "sorted((fns(g)[0], len(g['items'])) for g in K['fd']['groups'] "
+			  "if any(i['path'].endswith('/log.txt') for i in g['items']))",
+		  "[('open_log_file', 2)]");
+	rq_expect(report, "sorted(fns(g)[0] for g in K['fd']['groups'] "
+			  "if any(i['path'].startswith('pipe:') for i in g['items']))",
+		  "['pipe_to_fd']");
+	/* Frame 0 has the victim's file and line. */
+	rq_expect(report, "sorted(set(F[g['stack']][0]['file'].rsplit('/', 1)[-1] "
+			  "for g in K['fd']['groups'] "
+			  "if any(i['path'].endswith('/log.txt') or i['path'].startswith('pipe:') "
+			  "for i in g['items'])))",
+		  "['acquire.c']");
+	t_run_free(&run);
+	scratch_fini(&s);
+}
+END_TEST
+
 START_TEST(report_path_per_process)
 {
 	struct scratch s;
@@ -269,4 +303,5 @@ TEST_SUITE(report_kinds)
 	}
 	ADD_TEST(s, snapshot_through_the_api);
 	ADD_TEST(s, report_path_per_process);
+	ADD_TEST(s, fork_child_fds_name_their_call_sites);
 }

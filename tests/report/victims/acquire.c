@@ -3,6 +3,10 @@
  *   make_scratch_dir  — a temp dir (mkdtemp under $TMPDIR)
  *   open_log_file     — an fd (open)
  *   open_database     — a SQLite connection (sqlite3_open_v2)
+ * With "fork" the fds are a fork child's: the child opens the log file
+ * (open_log_file), copies that fd (copy_log_fd, dup) and one end of a
+ * pipe the parent made (pipe_to_fd, dup2), prints its pid and exits
+ * holding them; the parent waits for it and exits with its status.
  * With "snapshot" as argument it also writes rcshim_report() as JSON to
  * stdout (found with dlsym: the program runs unchanged without the shim).
  * With "trim" it frees a large heap and asks for a live MEDIUM cleanup,
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifdef HAVE_SQLITE
@@ -43,6 +48,51 @@ open_log_file(const char *dir)
 	char path[4200];
 	snprintf(path, sizeof(path), "%s/log.txt", dir);
 	return open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+}
+
+__attribute__((noinline)) static int
+copy_log_fd(int fd)
+{
+	return dup(fd);
+}
+
+__attribute__((noinline)) static int
+pipe_to_fd(int fd)
+{
+	return dup2(fd, 40);
+}
+
+/* A shell's child, in short: the fds it opens and copies between fork and
+ * exit are its first call sites, which the shim records unwalked. */
+static int
+forked(const char *dir)
+{
+	int p[2];
+	if (pipe(p) != 0) {
+		perror("pipe");
+		return 1;
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (pid == 0) {
+		int fd = open_log_file(dir);
+		if (fd < 0 || copy_log_fd(fd) < 0 || pipe_to_fd(p[1]) < 0) {
+			perror("child");
+			_exit(1);
+		}
+		printf("%d\n", (int)getpid());
+		exit(0);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid) {
+		perror("waitpid");
+		return 1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
 #ifdef HAVE_SQLITE
@@ -158,6 +208,9 @@ main(int argc, char **argv)
 	if (!dir) {
 		perror("mkdtemp");
 		return 1;
+	}
+	if (argc > 1 && strcmp(argv[1], "fork") == 0) {
+		return forked(dir);
 	}
 	int fd = open_log_file(dir);
 	if (fd < 0) {
