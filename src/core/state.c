@@ -19,6 +19,7 @@ atomic_bool rc_finished RC_HOT;
  * registers it (core/heap.c). */
 RC_TLS struct rc_thread rc_self = { .free_off = 1, .alloc_off = 1 };
 RC_TLS uint32_t rc_scope_cur;
+RC_TLS int *rc_errno_at;
 int32_t rc_pid_cached RC_HOT;
 
 static void

@@ -2,6 +2,7 @@
  * recursion guard and current scope. */
 #pragma once
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -115,6 +116,22 @@ extern RC_TLS struct rc_thread rc_self;
 #define rc_guard (rc_self.guard)
 /* The innermost open scope of this thread (0 = none). */
 extern RC_TLS uint32_t rc_scope_cur;
+
+/* This thread's errno, by an address kept per thread: __errno_location
+ * is a call into a page of the C library's text that a shell's fork
+ * child, between its fork and its exec, otherwise never reads (a page
+ * fault per child that redirects).  A fork child is a copy of the
+ * forking thread, its errno at the same address. */
+extern RC_TLS int *rc_errno_at;
+static inline int *
+rc_errno(void)
+{
+	int *p = rc_errno_at;
+	if (__builtin_expect(p == NULL, 0)) {
+		p = rc_errno_at = &errno;
+	}
+	return p;
+}
 
 /* This process's pid, refreshed in the fork child.  Not refreshed in a
  * child that shares this memory (vfork, a raw clone) or that ran no fork

@@ -33,7 +33,8 @@ RC_TLS void *rc_track_caller;
 	    atomic_load_explicit(&rc_off, memory_order_relaxed)) {       \
 		return;                                                  \
 	}                                                                \
-	int saved_errno_ = errno;                                        \
+	int *errno_at_ = rc_errno();                                     \
+	int saved_errno_ = *errno_at_;                                   \
 	if (__builtin_expect(atomic_load_explicit(&rc_due,               \
 						  memory_order_relaxed) & \
 				     ENTER_DUE, 0)) {                    \
@@ -43,7 +44,7 @@ RC_TLS void *rc_track_caller;
 #define LEAVE()                                                          \
 	do {                                                             \
 		rc_guard--;                                              \
-		errno = saved_errno_;                                    \
+		*errno_at_ = saved_errno_;                               \
 	} while (0)
 
 /* Records a temp artifact if @path names an object directly inside an
