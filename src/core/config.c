@@ -1205,9 +1205,13 @@ internal_name(const char *name, size_t len)
 static size_t
 name_len(const char *entry)
 {
-	const char *eq = strchr(entry, '=');
-
-	return eq ? (size_t)(eq - entry) : strlen(entry);
+	/* A loop, not strchr: every process runs this at start-up, and
+	 * strchr's page of the C library is one that many never read. */
+	size_t n = 0;
+	while (entry[n] && entry[n] != '=') {
+		n++;
+	}
+	return n;
 }
 
 /* ---- loading -------------------------------------------------------------- */
