@@ -1285,30 +1285,45 @@ early_value(char *const *envp, const char *name, size_t len)
 	return NULL;
 }
 
+/* The parses behind the two early look-ups, apart: a struct rc_config is
+ * 5 KiB of stack, and the first malloc of a process that sets neither
+ * variable should not reach a stack page it may never have touched
+ * (a page fault). */
+static __attribute__((noinline)) unsigned
+track_of(const char *val)
+{
+	struct rc_config cfg;
+	char why[128];
+
+	/* Invalid: the default. */
+	return parse_track(&cfg, NULL, val, why, sizeof(why)) ? cfg.track : RC_TRACK_ALL;
+}
+
+static __attribute__((noinline)) bool
+heap_exact_of(const char *val)
+{
+	struct rc_config cfg;
+	char why[128];
+
+	return parse_heap_mode(&cfg, NULL, val, why, sizeof(why)) && cfg.heap_exact;
+}
+
 unsigned
 rc_config_track_of(char *const *envp)
 {
 	static const char name[] = PREFIX "TRACK=";
-	struct rc_config cfg;
-	char why[128];
 	const char *val = early_value(envp, name, sizeof(name) - 1);
 
-	/* Invalid: the default. */
-	if (val && parse_track(&cfg, NULL, val, why, sizeof(why))) {
-		return cfg.track;
-	}
-	return RC_TRACK_ALL;
+	return val ? track_of(val) : RC_TRACK_ALL;
 }
 
 bool
 rc_config_heap_exact_of(char *const *envp)
 {
 	static const char name[] = PREFIX "HEAP=";
-	struct rc_config cfg;
-	char why[128];
 	const char *val = early_value(envp, name, sizeof(name) - 1);
 
-	return val && parse_heap_mode(&cfg, NULL, val, why, sizeof(why)) && cfg.heap_exact;
+	return val && heap_exact_of(val);
 }
 
 int

@@ -257,12 +257,13 @@ rc_track_mkdir(int dirfd, const char *path)
 	LEAVE();
 }
 
-void
-rc_track_unlink(int dirfd, const char *path)
+/* The slow halves of unlink and rename, apart from their checks: their
+ * path buffers are 8 and 12 KiB of stack, and a program that unlinks or
+ * renames with no temp artifact held (every git command) should not reach
+ * stack pages it may never have touched (a page fault each). */
+static __attribute__((noinline)) void
+unlink_held(int dirfd, const char *path)
 {
-	if (rc_reg_count(RCSHIM_KIND_TEMP) == 0 || !path) {
-		return;
-	}
 	ENTER(true);
 	char abs[PATH_MAX], key[PATH_MAX];
 	if (rc_path_abs(dirfd, path, abs, sizeof(abs)) >= 0 &&
@@ -272,18 +273,23 @@ rc_track_unlink(int dirfd, const char *path)
 	LEAVE();
 }
 
+void
+rc_track_unlink(int dirfd, const char *path)
+{
+	if (rc_reg_count(RCSHIM_KIND_TEMP) != 0 && path) {
+		unlink_held(dirfd, path);
+	}
+}
+
 /* A rename releases (DESIGN §2): an owned artifact renamed or moved to any
  * name is the program's output from then on (a move into an owned temp
  * directory is covered by that directory's tree), and whatever was owned
  * at the destination has been replaced.  The atomic-write idiom (mkstemp +
  * rename over an existing file: sed -i, git's refs, editors) therefore
  * never loses the file it wrote. */
-void
-rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+static __attribute__((noinline)) void
+rename_held(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 {
-	if (rc_reg_count(RCSHIM_KIND_TEMP) == 0 || !oldpath || !newpath) {
-		return;
-	}
 	ENTER(true);
 	char from[PATH_MAX], to[PATH_MAX], key[PATH_MAX];
 	struct stat st;
@@ -303,6 +309,14 @@ rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *new
 		temp_release(key);
 	}
 	LEAVE();
+}
+
+void
+rc_track_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	if (rc_reg_count(RCSHIM_KIND_TEMP) != 0 && oldpath && newpath) {
+		rename_held(olddirfd, oldpath, newdirfd, newpath);
+	}
 }
 
 void
