@@ -8,7 +8,10 @@
 # exceptions taken; getrusage's minor faults would also count the pages
 # the shim maps in advance with madvise(MADV_POPULATE_*), which take no
 # exception), the median of ROUNDS runs, and the difference to bare per
-# process started.  Needs perf (Debian: linux-perf); exits 77 without it.
+# process started.  Each round pads the environment by a random length and
+# the library is preloaded from a path of fixed length: the faults move by
+# one a process with where the initial stack ends (docs/performance.md).
+# Needs perf (Debian: linux-perf); exits 77 without it.
 #   scripts/bench-faults.sh [BUILDDIR] [ROUNDS]
 set -eu
 if ! perf stat -e page-faults true >/dev/null 2>&1; then
@@ -20,14 +23,20 @@ cd "$(dirname "$0")/.."
 dir=${1:-build}
 rounds=${2:-3}
 . scripts/bench/tree.sh bench-faults
+# Preloaded from a path whose length is the same for every build (the
+# environment's size moves the stack; see above), so that two builds'
+# figures compare.  The launcher loads the library next to itself.
+mkdir -p "$work/lib"
+cp "$lib" "$work/lib/librcshim.so"
+plib=$work/lib/librcshim.so
 scripts/bench/pipeline.sh 20 >"$work/pipeline.sh"
 bench_git_repo "$outside/repo"
 
 # NAME PROCESSES CMD...: PROCESSES is the number of processes the workload
 # starts (for the per-process figure).
 measure() {
-	python3 - "$lib" "$work/empty.so" "$rcshim" "$rounds" "$@" <<'PY'
-import os, statistics, subprocess, sys, tempfile
+	python3 - "$plib" "$work/empty.so" "$rcshim" "$rounds" "$@" <<'PY'
+import os, random, statistics, subprocess, sys, tempfile
 lib, empty, rcshim, rounds, name, procs = sys.argv[1:7]
 cmd = sys.argv[7:]
 rounds, procs = int(rounds), int(procs)
@@ -39,10 +48,15 @@ variants = {
 }
 faults = {v: [] for v in variants}
 for r in range(rounds):
+    # The environment's size moves the initial stack, and with it which
+    # frames straddle a page boundary: a fault a process, more or less.
+    # Each round pads it by another length, the same for every variant.
+    pad = "x" * random.randrange(4096)
     for v, (argv, extra) in variants.items():
         env = dict(os.environ)
         env.pop("LD_PRELOAD", None)
         env.update(extra)
+        env["RCSHIM_BENCH_PAD"] = pad
         with tempfile.NamedTemporaryFile("r") as out:
             subprocess.run(["perf", "stat", "-x", ",", "-e", "page-faults", "-o", out.name,
                             "--"] + argv, env=env, stdout=subprocess.DEVNULL,
