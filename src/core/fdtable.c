@@ -21,6 +21,11 @@
 #define NCHUNKS (RC_FD_MAX / CHUNK_SIZE)
 
 static struct rc_fd_entry *_Atomic chunks[NCHUNKS] RC_COLD_BSS;
+/* Chunk 0 (fds 0-1023) is static: a process's fds are low, and the first
+ * one it records then writes one page, this chunk's first.  Mapped on
+ * first use like the others, it cost the pointer table's page, the
+ * chunk's and an mmap in every process that opened a file. */
+static struct rc_fd_entry chunk0[CHUNK_SIZE] RC_COLD_BSS __attribute__((aligned(4096)));
 static atomic_int high_water = -1;
 
 static struct rc_fd_entry *
@@ -36,6 +41,9 @@ slot(int fd, bool create)
 		return NULL;
 	}
 	unsigned c = (unsigned)fd >> CHUNK_BITS;
+	if (c == 0) {
+		return &chunk0[fd];
+	}
 	struct rc_fd_entry *chunk = atomic_load_explicit(&chunks[c], memory_order_acquire);
 	if (!chunk && create) {
 		struct rc_fd_entry *fresh = rc_alloc(sizeof(*fresh) * CHUNK_SIZE);

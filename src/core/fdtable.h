@@ -2,7 +2,8 @@
  *
  * Constant time on every open and close, no lock: an entry is published
  * with one release store of its flags and withdrawn with one exchange.
- * Entries live in 1024-entry chunks mapped on first use.
+ * Entries live in 1024-entry chunks, the first static (.lbss), the others
+ * mapped on first use.
  *
  * An fd's identity (st_dev, st_ino) costs a system call, which on the
  * machines we measured is as much as a third of an open+close pair; it is
