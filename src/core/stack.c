@@ -90,15 +90,22 @@ static struct {
 #define SITES 1024 /* one page */
 static struct entry *_Atomic bucket_table[NBUCKETS] RC_COLD_BSS;
 /* A process's first SMALL_MAX stacks are chained from SMALL_BUCKETS
- * buckets, one page: spread over the large table, each new stack touched
- * a page of its own there, read then written (two faults; a git process
- * took nine).  Entries are never moved: a lookup searches the small
- * table, then the large one once there are more stacks. */
-#define SMALL_BUCKETS 512u
+ * buckets, and its first FIRST_IDS ids found, on one page: spread over
+ * the large table, each new stack touched a page of its own there (a git
+ * process took nine faults), and the small table and the first id chunk
+ * were a page each, two faults in every process that took a stack.
+ * Entries are never moved: a lookup searches the small table, then the
+ * large one once there are more stacks. */
+#define SMALL_BUCKETS 256u
 #define SMALL_MAX 1024u
-static struct entry *_Atomic small_table[SMALL_BUCKETS] RC_COLD_BSS
-	__attribute__((aligned(4096)));
+#define FIRST_IDS 256u
+static struct {
+	struct entry *_Atomic small[SMALL_BUCKETS];
+	struct entry *_Atomic ids[FIRST_IDS];
+} first RC_COLD_BSS __attribute__((aligned(4096)));
+_Static_assert(sizeof(first) == 4096, "the first stacks' tables are one page");
 static struct entry *_Atomic *_Atomic id_dir[ID_CHUNKS] RC_COLD_BSS;
+/* Ids below ID_CHUNK, past FIRST_IDS (the first FIRST_IDS slots unused). */
 static struct entry *_Atomic id_chunk0[ID_CHUNK] RC_COLD_BSS;
 static _Atomic uint32_t site_table[SITES] RC_COLD_BSS __attribute__((aligned(4096)));
 #define SITE_OF(pc) ((unsigned)(((pc) * 0x9e3779b97f4a7c15ull) >> 54))
@@ -144,7 +151,7 @@ find_in(struct entry *_Atomic *b, unsigned mask, uint64_t h, const uintptr_t *pc
 static struct entry *
 find(uint64_t h, const uintptr_t *pc, unsigned n)
 {
-	struct entry *e = find_in(small_table, SMALL_BUCKETS - 1, h, pc, n);
+	struct entry *e = find_in(first.small, SMALL_BUCKETS - 1, h, pc, n);
 	if (!e && atomic_load_explicit(&S.last_id, memory_order_acquire) > SMALL_MAX) {
 		e = find_in(bucket_table, NBUCKETS - 1, h, pc, n);
 	}
@@ -154,6 +161,10 @@ find(uint64_t h, const uintptr_t *pc, unsigned n)
 static bool
 publish_id(struct entry *e)
 {
+	if (e->id < FIRST_IDS) {
+		atomic_store_explicit(&first.ids[e->id], e, memory_order_release);
+		return true;
+	}
 	unsigned c = e->id >> ID_CHUNK_BITS;
 	if (c >= ID_CHUNKS) {
 		return false;
@@ -201,7 +212,7 @@ rc_stack_intern(const uintptr_t *pc, unsigned n)
 			memcpy(e->pc, pc, n * sizeof(*pc));
 			if (publish_id(e)) {
 				struct entry *_Atomic *slot = e->id <= SMALL_MAX
-								      ? &small_table[h & (SMALL_BUCKETS - 1)]
+								      ? &first.small[h & (SMALL_BUCKETS - 1)]
 								      : &bucket_table[h & (NBUCKETS - 1)];
 				atomic_store_explicit(&e->next,
 						      atomic_load_explicit(slot, memory_order_relaxed),
@@ -227,10 +238,15 @@ rc_stack_frames(uint32_t id, const uintptr_t **pc)
 	if (id == 0 || c >= ID_CHUNKS) {
 		return 0;
 	}
-	struct entry *_Atomic *chunk =
-		c == 0 ? id_chunk0 : atomic_load_explicit(&id_dir[c], memory_order_acquire);
-	struct entry *e = chunk ? atomic_load_explicit(&chunk[id & (ID_CHUNK - 1)],
-						       memory_order_acquire) : NULL;
+	struct entry *e;
+	if (id < FIRST_IDS) {
+		e = atomic_load_explicit(&first.ids[id], memory_order_acquire);
+	} else {
+		struct entry *_Atomic *chunk =
+			c == 0 ? id_chunk0 : atomic_load_explicit(&id_dir[c], memory_order_acquire);
+		e = chunk ? atomic_load_explicit(&chunk[id & (ID_CHUNK - 1)], memory_order_acquire)
+			  : NULL;
+	}
 	if (!e) {
 		return 0;
 	}
@@ -666,7 +682,7 @@ size_t
 rc_stack_memory(void)
 {
 	return atomic_load_explicit(&S.bytes, memory_order_relaxed) +
-	       (atomic_load_explicit(&S.count, memory_order_relaxed) ? sizeof(small_table) : 0) +
+	       (atomic_load_explicit(&S.count, memory_order_relaxed) ? sizeof(first) : 0) +
 	       (atomic_load_explicit(&S.count, memory_order_relaxed) > SMALL_MAX
 			? sizeof(bucket_table)
 			: 0);
