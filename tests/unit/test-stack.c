@@ -410,7 +410,8 @@ START_TEST(stack_own_walker_needs_no_libunwind)
 END_TEST
 
 /* Stacks past the first table's share (core/stack.c: SMALL_MAX) go to the
- * large one; every stack is found again, by its frames and by its id. */
+ * large one, and ids past the first page's (FIRST_IDS) to the id chunks;
+ * every stack is found again, by its frames and by its id. */
 START_TEST(stack_intern_many)
 {
 	enum { N = 3000 };
