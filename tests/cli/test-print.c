@@ -11,18 +11,22 @@
 #include "test.h"
 
 /* Runs the program under the launcher (--json: a JSON report) and returns
- * the gathered report's path.  The shell's own command line names no
- * python: the interpreter comes from $PY. */
+ * the gathered report's path.  The shell's own command line names neither
+ * python nor sq-leak: the programs come from $PY and $SQ.  (A --process
+ * filter matches a command line too, and the shell holds heap at its end
+ * only where the sampler happened to take one of its blocks: named in its
+ * command line, it was in one of two runs' selections and not the other.) */
 static char *
 gather(const struct cli_scratch *s, bool json)
 {
-	char sh[4096], py[4200];
+	char sh[4096], py[4200], sq[4200];
 	snprintf(sh, sizeof(sh),
 		 "\"$PY\" -c 'import sqlite3,tempfile; c=sqlite3.connect(\"%s/py.db\"); tempfile.mkdtemp()' && "
-		 "%s %s/leak.db %s/leak.log; /bin/true",
-		 s->tmp, cli_sq_leak(), s->tmp, s->tmp);
+		 "\"$SQ\" %s/leak.db %s/leak.log; /bin/true",
+		 s->tmp, s->tmp, s->tmp);
 	snprintf(py, sizeof(py), "PY=%s", cli_python());
-	const char *env[] = { py, NULL };
+	snprintf(sq, sizeof(sq), "SQ=%s", cli_sq_leak());
+	const char *env[] = { py, sq, NULL };
 	const char *args_t[] = { "run", "--", "sh", "-c", sh, NULL };
 	const char *args_j[] = { "run", "--json", "--", "sh", "-c", sh, NULL };
 	struct rc_run r;
