@@ -105,9 +105,10 @@ uint32_t rc_stack_site(uintptr_t pc, unsigned depth);
 /* As rc_stack_site, except where that records a fork child's call site
  * alone (FORK_SHALLOW): then it interns nothing and returns 0, and the
  * caller keeps @pc, to be interned (rc_stack_intern(&pc, 1)) only if the
- * record is reported.  Interning writes three pages of tables and the
- * arena, each a copy-on-write fault in a shell's child that records its
- * redirections and execs. */
+ * record is reported.  Interning writes the first stacks' page and an
+ * arena page (it wrote three pages before the small table and the first
+ * ids shared one), each a copy-on-write fault in a shell's child that
+ * records its redirections and execs. */
 uint32_t rc_stack_site_lazy(uintptr_t pc, unsigned depth);
 
 /* Interns @n program counters; returns the id (0 when out of memory or
