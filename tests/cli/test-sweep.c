@@ -2,6 +2,7 @@
  * SIGKILLed.  What survives is asserted as hard as what goes. */
 #include "build-config.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
@@ -35,6 +36,48 @@ start_group(const struct cli_scratch *s, const char *script)
 	free(argv);
 	free(envp);
 	return pid;
+}
+
+/* Waits (up to 30 s) until no process of group @pgid is alive: a killed
+ * process keeps its memory, and with it the session variable the sweep
+ * looks for, until it is scheduled to exit; a zombie has none. */
+static void
+wait_group_gone(pid_t pgid)
+{
+	for (int i = 0; i < 3000; i++) {
+		bool alive = false;
+		DIR *d = opendir("/proc");
+		ck_assert_ptr_nonnull(d);
+		struct dirent *e;
+		while (!alive && (e = readdir(d))) {
+			char path[300], buf[1024];
+			if (e->d_name[0] < '1' || e->d_name[0] > '9') {
+				continue;
+			}
+			snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+			FILE *f = fopen(path, "re");
+			if (!f) {
+				continue; /* gone meanwhile */
+			}
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = '\0';
+			/* pid (comm) state ppid pgrp: comm may hold spaces. */
+			const char *r = strrchr(buf, ')');
+			char state;
+			int ppid, pgrp;
+			if (r && sscanf(r + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 &&
+			    pgrp == pgid && state != 'Z' && state != 'X') {
+				alive = true;
+			}
+		}
+		closedir(d);
+		if (!alive) {
+			return;
+		}
+		usleep(10000);
+	}
+	ck_abort_msg("a process of group %d still runs 30 s after SIGKILL", (int)pgid);
 }
 
 static void
@@ -113,7 +156,7 @@ START_TEST(sigkill_of_the_group_then_sweep)
 	ck_assert_killed_by(st, SIGKILL);
 	char d[800], e[800];
 	ck_assert_int_eq(sscanf(names, "%799s %799s", d, e), 2);
-	usleep(200000); /* the sleep's death, reaped by init */
+	wait_group_gone(pid); /* the sleep's death */
 	/* Control: nothing replayed it. */
 	ck_assert_msg(t_exists(d) && t_exists(e), "%s or %s went without a sweep", d, e);
 	ck_assert_msg(journal_in(&s), "no journal left by the killed launcher");
@@ -179,7 +222,7 @@ START_TEST(live_member_keeps_the_session)
 	t_run_free(&r);
 
 	kill(-pid, SIGKILL); /* the sleep */
-	usleep(300000);
+	wait_group_gone(pid);
 	sweep(&r, &s, NULL, NULL, NULL);
 	ck_assert_msg(!t_exists(d) && !journal_in(&s), "not swept once over: %s", r.out);
 	user_files_intact(&u);
