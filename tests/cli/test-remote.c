@@ -280,7 +280,11 @@ START_TEST(clean_prints_the_result)
 	ck_assert_str_eq(r.err, "");
 	t_run_free(&r);
 	double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	ck_assert_msg(took < 2, "--no-wait took %.2f s", took);
+	/* Under memcheck rcshim's own start and exit (a leak scan of a
+	 * binary that links libdw) take seconds on a loaded machine: the
+	 * bound is scaled as the test timeouts are (CK_TIMEOUT_MULTIPLIER). */
+	double bound = getenv("RCSHIM_TEST_VALGRIND") ? 20 : 2;
+	ck_assert_msg(took < bound, "--no-wait took %.2f s", took);
 
 	t_write_file(go, "go");
 	int st = cli_wait(launcher, 60);
