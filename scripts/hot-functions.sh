@@ -30,14 +30,31 @@ for c in "sed s/h/j/" cat "mktemp -d -p $out" sort "grep h" "tr a-z A-Z"; do
 	# shellcheck disable=SC2086
 	cg 3 env LD_PRELOAD="$lib" $c
 done
+# A shell's fork children (subshells, and a command's child before its
+# exec), counted from the fork on: the parent's profile is set aside
+# below, and the execs are not followed (their pre-exec part is what a
+# subshell runs too: dup2, close, the fork handlers).
+cg 0 --zero-before=after_fork_child --trace-children-skip='*/cat' \
+	env LD_PRELOAD="$lib" sh -c 'x=$(echo a); echo hi | cat >/dev/null; (exit 3); y=$(cat "$0")' \
+	"$out/in.txt"
 
 # The shim's functions in one group's profiles, by name.
 names() {
-	for f in "$out"/cg."$1".*; do
+	files "$1" | while read -r f; do
 		callgrind_annotate --threshold=100 --inclusive=no "$f" 2>/dev/null |
 			grep -E '^ *[0-9,]+ +\( *[0-9.]+%\) +[^ ]*:[A-Za-z_][^ ]* \[[^]]*librcshim[^]]*\]$' |
 			sed -E 's/^ *[0-9,]+ +\([^)]*\) +//; s/ \[.*//; s/^.*:([^:]+)$/\1/'
 	done | grep -E '^[A-Za-z_][A-Za-z0-9_.]*$' | sort -u
+}
+
+# One group's profiles; of group 0 only the children's (the parent never
+# ran after_fork_child, so its counts were never zeroed).
+files() {
+	for f in "$out"/cg."$1".*; do
+		if [ "$1" != 0 ] || grep -qE '^c?fn=\([0-9]+\) after_fork_child$' "$f"; then
+			echo "$f"
+		fi
+	done
 }
 
 cat <<'EOF'
@@ -69,7 +86,18 @@ EOF
 		rc_report_is_rcshim; do
 		echo "1 $f"
 	done
-	names 1 | sed 's/^/1 /'
+	# Group 1 in two parts, then the rest of a fork child's code at
+	# the head of group 2: the start-up that only a new program runs,
+	# then the exit both run, then the fork handlers and redirections.
+	# A fork child touches the last two, a new program the first two:
+	# each a contiguous stretch (a file page fault maps the 64 KiB
+	# around it, the copy a fork child makes of its parent has none of
+	# the parent's page table entries for code).
+	names 1 >"$out/g1"
+	names 0 >"$out/g0"
+	comm -23 "$out/g1" "$out/g0" | sed 's/^/1 /'
+	comm -12 "$out/g1" "$out/g0" | sed 's/^/1 /'
+	comm -13 "$out/g1" "$out/g0" | sed 's/^/2 /'
 	names 2 | sed 's/^/2 /'
 	names 3 | sed 's/^/3 /'
 } | awk '
