@@ -56,6 +56,15 @@ static atomic_ulong forks_blind;
  * included) and never sets it again. */
 static RC_TLS bool fork_single;
 
+/* The C library's _exit and _Exit, which the shim's own call after its
+ * cleanup.  Resolved by the first fork's parent (before_fork), not by the
+ * child that exits: a subshell ends with _exit, and a look-up there read
+ * the loader's and every object's symbol tables anew (a fork child has
+ * none of its parent's page table entries for them), eight page faults
+ * in each. */
+REAL(void (*)(int), _exit);
+REAL(void (*)(int), _Exit);
+
 /* The worker is made idle first (it may need any lock to finish its job,
  * and a lock it held would stay held in the child: SQLite's inside a
  * close, the allocator's inside its thread start-up under ASan); then the
@@ -78,6 +87,8 @@ before_fork(void)
 	if (!resolved) {
 		resolved = true;
 		rc_preload_fd_resolve();
+		real__exit = (__typeof__(real__exit))rc_real_next("_exit");
+		real__Exit = (__typeof__(real__Exit))rc_real_next("_Exit");
 	}
 	if (__libc_single_threaded) {
 		fork_single = true;
@@ -383,9 +394,6 @@ rc_destructor(void)
 {
 	final_at_exit();
 }
-
-REAL(void (*)(int), _exit);
-REAL(void (*)(int), _Exit);
 
 /* Shells (dash among them) end with _exit, which runs no destructor: the
  * process still ends, and what it owns is reclaimed.  A vfork child shares
