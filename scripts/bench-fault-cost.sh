@@ -7,6 +7,8 @@
 #   - a first read of a file page in the page cache (code, .rodata; the
 #     kernel maps the pages around it too, "fault-around"),
 #   - a first write to a private file page (.data, RELRO: copy-on-write).
+# And, for scale, the system calls the shim makes in every process: getpid,
+# sigprocmask, sigaction (a loop of each), readlink of /proc/self/exe.
 #   scripts/bench-fault-cost.sh
 set -eu
 cc=${CC:-cc}
@@ -15,7 +17,9 @@ trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/fault.c" <<'C'
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,6 +75,29 @@ main(int argc, char **argv)
 		}
 		printf("%s %6.2f us\n", write ? "file page, first write (COW):    "
 					      : "file page in cache, first read:  ", sum / count);
+	}
+	const int calls = 200000;
+	sigset_t all, old;
+	sigfillset(&all);
+	struct sigaction sa = { .sa_handler = SIG_DFL }, prev;
+	char buf[512];
+	for (int k = 0; k < 4; k++) {
+		int reps = k == 3 ? calls / 10 : calls;
+		t = now_us();
+		for (int i = 0; i < reps; i++) {
+			if (k == 0) {
+				syscall(SYS_getpid);
+			} else if (k == 1) {
+				sigprocmask(SIG_SETMASK, &all, &old);
+			} else if (k == 2) {
+				sigaction(SIGUSR2, &sa, &prev);
+			} else if (readlink("/proc/self/exe", buf, sizeof(buf)) < 0) {
+				return 1;
+			}
+		}
+		static const char *const what[] = { "getpid", "sigprocmask", "sigaction",
+						    "readlink /proc/self/exe" };
+		printf("system call, %-23s %6.2f us\n", what[k], (now_us() - t) / reps);
 	}
 	return 0;
 }
