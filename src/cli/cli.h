@@ -290,6 +290,27 @@ size_t cli_figure(const char *p, const char *end, uint64_t *v);
  * UINT64_MAX. */
 void cli_kinds_add(struct cli_kinds *sum, const struct cli_kinds *one);
 
+/* ---- records.c: the session's shared report file under the launcher ---- */
+
+enum cli_rec_kind {
+	CLI_REC_NONE,    /* nothing taken: more bytes are needed */
+	CLI_REC_SKIPPED, /* bytes that are no item (one cut short): skipped */
+	CLI_REC_QUIET,   /* a "held nothing" line (text, len: without its newline) */
+	CLI_REC_REPORT,  /* a process's full report (text, len), its pid and time */
+};
+struct cli_record {
+	enum cli_rec_kind kind;
+	long pid;
+	struct timespec at;
+	const char *text;
+	size_t len;
+};
+/* The next item of [p, p + n), read from the start of an item.  Returns
+ * the bytes it takes (0 with CLI_REC_NONE: an item not yet whole, which
+ * more bytes may complete).  With @end (nothing more will come), every
+ * byte is taken: what is not a whole item is skipped. */
+size_t cli_record_next(const char *p, size_t n, bool end, struct cli_record *rec);
+
 /* ---- tally.c: the processes' own cleanups, from their report files ---- */
 
 /* Kinds as rcshim.h numbers them, then one more: "unknown" (the bytes of a

@@ -256,9 +256,33 @@ by_count(const void *a, const void *b)
 	return x->n != y->n ? (x->n > y->n ? -1 : 1) : strcmp(x->exe, y->exe);
 }
 
-/* Reads and removes the session's quiet file. */
+/* A process's report, from its own file or the shared one: kept unless
+ * blank, its frames named (once per object for the whole run: the
+ * processes left them unnamed). */
 static void
-quiet_read(const struct cli_session *s, struct quiet *q)
+preport_add(struct preport **r, size_t *n, size_t *cap, long pid, struct timespec at, char *text,
+	    size_t len, struct cli_sym *sym)
+{
+	if (blank(text, len)) {
+		free(text);
+		return;
+	}
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*r = cli_xrealloc(*r, *cap * sizeof(**r));
+	}
+	struct preport *p = &(*r)[(*n)++];
+	p->pid = pid;
+	p->mtime = at;
+	p->len = len;
+	p->text = cli_symbolize(text, &p->len, sym);
+}
+
+/* Reads and removes the session's shared file (records.c): its quiet
+ * lines counted in @q, its reports added to @r. */
+static void
+shared_read(const struct cli_session *s, struct quiet *q, struct preport **r, size_t *n,
+	    size_t *cap, struct cli_sym *sym)
 {
 	char path[1024];
 	size_t len;
@@ -269,19 +293,32 @@ quiet_read(const struct cli_session *s, struct quiet *q)
 		return;
 	}
 	unlink(path);
-	for (char *p = text, *end = text + len; p < end;) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl) {
-			break; /* a line cut short: not counted */
+	struct cli_record rec;
+	for (size_t off = 0, k; off < len; off += k) {
+		k = cli_record_next(text + off, len - off, true, &rec);
+		if (rec.kind == CLI_REC_REPORT) {
+			char *t = malloc(rec.len + 1);
+			if (!t) {
+				abort();
+			}
+			memcpy(t, rec.text, rec.len);
+			t[rec.len] = '\0';
+			preport_add(r, n, cap, rec.pid, rec.at, t, rec.len, sym);
+		} else if (rec.kind == CLI_REC_QUIET) {
+			char line[1024];
+			int pid, used = 0;
+			long long b, y;
+			snprintf(line, sizeof(line), "%.*s", (int)rec.len, rec.text);
+			if (sscanf(line, "== rcshim report: pid %d held nothing (heap %lld blocks, "
+					 "%lld bytes): %n",
+				   &pid, &b, &y, &used) == 3 &&
+			    used) {
+				quiet_add(q, line + used, b, y);
+			}
 		}
-		*nl = '\0';
-		int pid, used = 0;
-		long long b, y;
-		if (sscanf(p, "== rcshim report: pid %d held nothing (heap %lld blocks, %lld bytes): %n",
-			   &pid, &b, &y, &used) == 3 && used) {
-			quiet_add(q, p + used, b, y);
+		if (!k) {
+			break; /* cannot be with @end; never loops */
 		}
-		p = nl + 1;
 	}
 	free(text);
 	if (q->nexe > 1) {
@@ -466,32 +503,26 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 {
 	struct cli_names l = { 0 };
 	cli_session_files(s->dir, s->id, is_process_report, &l);
-	struct preport *r = calloc(l.n + 1, sizeof(*r));
+	struct preport *r = NULL;
 	struct cli_sym sym = { 0 };
-	size_t n = 0;
-	if (!r) {
-		abort();
-	}
+	size_t n = 0, cap = 0;
+	/* Files of their own: the reports of processes that wrote a line
+	 * while they ran (a live cleanup), or a signal's. */
 	for (size_t i = 0; i < l.n; i++) {
-		char path[1024];
+		char path[1024], *text;
+		size_t len;
+		struct timespec mt;
 		snprintf(path, sizeof(path), "%s/%s", s->dir, l.v[i]);
-		if ((r[n].text = read_all(path, &r[n].len, &r[n].mtime))) {
-			if (blank(r[n].text, r[n].len)) {
-				free(r[n].text);
-			} else {
-				r[n].pid = strtol(l.v[i] + strlen(s->id) + 1, NULL, 10);
-				/* The processes left their frames unnamed: named
-				 * here, once per object for the whole run. */
-				r[n].text = cli_symbolize(r[n].text, &r[n].len, &sym);
-				n++;
-			}
+		if ((text = read_all(path, &len, &mt))) {
+			preport_add(&r, &n, &cap, strtol(l.v[i] + strlen(s->id) + 1, NULL, 10), mt,
+				    text, len, &sym);
 		}
 		unlink(path);
 	}
-	cli_sym_end(&sym);
 	cli_names_free(&l);
 	struct quiet q = { 0 };
-	quiet_read(s, &q);
+	shared_read(s, &q, &r, &n, &cap, &sym);
+	cli_sym_end(&sym);
 	if (q.n) {
 		struct cli_kinds k = { .found = true, .n = 1 };
 		snprintf(k.k[0].kind, sizeof(k.k[0].kind), "heap");
@@ -513,7 +544,9 @@ merge_reports(const struct cli_session *s, int status, struct cli_outcome *o)
 	cli_summary_finish(&sum);
 	reclaimed_list(&sum, o);
 	if (n || q.n) {
-		qsort(r, n, sizeof(*r), by_time);
+		if (n > 1) {
+			qsort(r, n, sizeof(*r), by_time);
+		}
 		char path[1024], tmp[1100];
 		snprintf(path, sizeof(path), "%s/%s.report.%s", s->dir, s->id,
 			 s->json ? "json" : "txt");

@@ -198,6 +198,7 @@ struct rfile {
 	size_t npend, cap;
 	bool dirty;     /* written since it was read */
 	bool skip;      /* the line now read is over LINE_MAX_BYTES: dropped */
+	bool shared;    /* "<id>.quiet.report": quiet lines and whole reports */
 	struct cli_tally_file st;
 };
 
@@ -211,14 +212,16 @@ struct cli_metrics {
 	struct samples pub; /* the counters this run has added to the file */
 };
 
-/* "<id>.<digits>.report" */
+/* "<id>.<digits>.report", or the shared "<id>.quiet.report" */
 static bool
 is_report_name(const struct cli_metrics *m, const char *name)
 {
 	size_t n = strlen(m->id);
 	const char *p;
-	return !strncmp(name, m->id, n) && name[n] == '.' && (p = cli_digits(name + n + 1)) &&
-	       !strcmp(p, ".report") && strlen(name) < sizeof(m->f[0].name);
+	return !strncmp(name, m->id, n) && name[n] == '.' &&
+	       (!strcmp(name + n + 1, "quiet.report") ||
+		((p = cli_digits(name + n + 1)) && !strcmp(p, ".report"))) &&
+	       strlen(name) < sizeof(m->f[0].name);
 }
 
 static bool
@@ -243,6 +246,7 @@ rfile_get(struct cli_metrics *m, const char *name)
 	m->f = v;
 	memset(&m->f[m->nf], 0, sizeof(m->f[0]));
 	snprintf(m->f[m->nf].name, sizeof(m->f[0].name), "%s", name);
+	m->f[m->nf].shared = !strcmp(name + strlen(m->id), ".quiet.report");
 	return &m->f[m->nf++];
 }
 
@@ -274,10 +278,49 @@ pend_add(struct rfile *r, const char *p, size_t n)
 	r->pend[r->npend] = '\0';
 }
 
+/* Counts the lines of one whole report (from the shared file). */
+static void
+tally_report(struct cli_metrics *m, const char *p, size_t n)
+{
+	struct cli_tally_file st = { 0 };
+	for (const char *end = p + n; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
+		cli_tally_line(&m->tally, &st, p, (size_t)(next - p));
+		p = next;
+	}
+}
+
+/* The shared file: its whole reports counted as they come (its quiet
+ * lines count nothing), an item not yet whole kept for later, all taken
+ * with @end. */
+static void
+feed_shared(struct cli_metrics *m, struct rfile *r, const char *p, size_t n, bool end)
+{
+	if (r->skip) {
+		return; /* a report over LINE_MAX_BYTES: the rest is not read */
+	}
+	pend_add(r, p, n);
+	size_t off = 0;
+	struct cli_record rec;
+	for (size_t k; off < r->npend && (k = cli_record_next(r->pend + off, r->npend - off, end,
+								 &rec)); off += k) {
+		if (rec.kind == CLI_REC_REPORT) {
+			tally_report(m, rec.text, rec.len);
+		}
+	}
+	memmove(r->pend, r->pend + off, r->npend - off);
+	r->npend -= off;
+}
+
 /* Counts the whole lines of [p, p + n), keeping the rest. */
 static void
 feed(struct cli_metrics *m, struct rfile *r, const char *p, size_t n)
 {
+	if (r->shared) {
+		feed_shared(m, r, p, n, false);
+		return;
+	}
 	for (const char *end = p + n; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl) {
@@ -564,6 +607,9 @@ mark_all(struct cli_metrics *m)
 		}
 	}
 	cli_names_free(&l);
+	char shared[sizeof(m->f[0].name)];
+	snprintf(shared, sizeof(shared), "%s.quiet.report", m->id);
+	rfile_get(m, shared)->dirty = true;
 }
 
 bool
@@ -617,6 +663,10 @@ cli_metrics_collect(struct cli_metrics *m)
 		struct rfile *r = &m->f[i];
 		if (r->dirty) {
 			rfile_read(m, r, NULL);
+		}
+		if (r->shared) {
+			feed_shared(m, r, "", 0, true);
+			continue;
 		}
 		/* A last line without its newline. */
 		if (r->npend && !r->skip) {

@@ -267,6 +267,9 @@ classify(const char *rest, bool *gathered)
 	if ((q = cli_digits(rest)) && !strcmp(q, ".report")) {
 		return F_REPORT;
 	}
+	if (!strcmp(rest, "quiet.report")) {
+		return F_REPORT; /* the processes' shared one (cli/records.c) */
+	}
 	if (!strcmp(rest, "report.txt") || !strcmp(rest, "report.json")) {
 		*gathered = true;
 		return F_REPORT;
@@ -418,7 +421,8 @@ list_sessions(int dfd, struct session_files **out)
 
 /* ---- judging ------------------------------------------------------------------------ */
 
-enum verdict { V_OVER, V_LIVE, V_UNKNOWN };
+/* V_REPORTS: over, with only its processes' reports left (judge). */
+enum verdict { V_OVER, V_LIVE, V_UNKNOWN, V_REPORTS };
 
 /* The S line of the session's journals, if any.  0 found, else -1. */
 static int
@@ -463,6 +467,20 @@ judge(int dfd, const struct session_files *s, const struct proc_view *pv, char *
 		if (s->gathered) {
 			snprintf(why, len, "its launcher gathered its report");
 			return V_OVER;
+		}
+		/* Only its processes' reports, and no member: its launcher
+		 * ended (killed) before it gathered them, and a sweep has
+		 * replayed its journal.  Over: the reports go when they are
+		 * older than --keep-reports, as with a journal.  A launcher
+		 * that gathers now has its temporary name there. */
+		bool reports = s->n > 0;
+		for (size_t i = 0; i < s->n; i++) {
+			reports &= s->f[i].kind == F_REPORT;
+		}
+		if (reports) {
+			snprintf(why, len, "no journal is left and its processes' reports were "
+					   "never gathered");
+			return V_REPORTS;
 		}
 		snprintf(why, len, "no journal says who its root was");
 		return V_UNKNOWN;
@@ -554,6 +572,10 @@ sweep_session(int dfd, const char *dir, const struct session_files *s,
 	if (now - s->newest < o->older_than) {
 		return; /* over, but younger than asked */
 	}
+	long keep = o->keep_reports > o->older_than ? o->keep_reports : o->older_than;
+	if (v == V_REPORTS && now - s->newest < keep) {
+		return; /* nothing to do until its reports are old enough */
+	}
 	t->over++;
 	out_line(o, "session %s in %s: over (%s)", s->id, dir, why);
 	struct note_ctx c = { o, t };
@@ -574,7 +596,6 @@ sweep_session(int dfd, const char *dir, const struct session_files *s,
 			 s->f[i].name);
 		t->journals++;
 	}
-	long keep = o->keep_reports > o->older_than ? o->keep_reports : o->older_than;
 	for (size_t i = 0; i < s->n; i++) {
 		const struct sfile *f = &s->f[i];
 		if (f->kind == F_JOURNAL || (f->kind == F_REPORT && now - f->mtime < keep)) {

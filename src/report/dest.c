@@ -13,6 +13,7 @@
  * a report file (report/emit.c, cli/gather.c). */
 static const char *const heads[] = {
 	"== rcshim report: pid ",    /* text report */
+	RC_REPORT_RECORD_HEAD,       /* a report appended under the launcher */
 	"{\"format\":\"rcshim-",      /* JSON report or event line */
 	"rcshim report of: ",        /* the launcher's gathered text report */
 	"{\"rcshim\": ",             /* the launcher's gathered JSON report */

@@ -54,5 +54,12 @@ int rc_report_dest_check_dir(const char *path, char *why, size_t why_len);
  * launcher gathered. */
 bool rc_report_is_rcshim(const char *head, size_t n);
 
+/* Under the launcher, a full report appended to the session's shared file
+ * (report.c; read back by cli/records.c) is framed by two lines:
+ * RC_REPORT_RECORD_HEAD "PID, LEN bytes, at SEC.NSEC\n", the LEN bytes of
+ * the report, then RC_REPORT_RECORD_END "PID\n". */
+#define RC_REPORT_RECORD_HEAD "== rcshim record: pid "
+#define RC_REPORT_RECORD_END "== rcshim end of record: pid "
+
 /* How many bytes rc_report_is_rcshim needs to decide. */
 #define RC_REPORT_HEAD 32

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "core/arena.h"
@@ -514,6 +515,41 @@ write_quiet(const struct rc_report *r)
 	return rc == 0;
 }
 
+/* A full report under the launcher, appended to the session's shared file
+ * (rc_cfg.gather) as one record (report/dest.h): a line that gives its
+ * pid, the length of the report and the time, the report as it would be
+ * in a file of its own, and a line that ends it.  One writev: the kernel
+ * appends a write to a regular file whole, under the file's lock, so the
+ * records of processes that end together never interleave; one cut short
+ * (a full disk) lacks its end and the reader drops it (cli/records.c).
+ * Not a new file per process: making a file costs a local file system far
+ * more than appending to one (docs/performance.md).  Fails (false) only
+ * when nothing was written. */
+static bool
+append_record(int32_t pid, const struct rc_out *o)
+{
+	char why[160], head[160], end[64];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int n = rc_fmt(head, sizeof(head), RC_REPORT_RECORD_HEAD "%d, %zu bytes, at %lld.%09ld\n",
+		       (int)pid, o->len, (long long)ts.tv_sec, (long)ts.tv_nsec);
+	int e = rc_fmt(end, sizeof(end), RC_REPORT_RECORD_END "%d\n", (int)pid);
+	if (n <= 0 || (size_t)n >= sizeof(head) || e <= 0 || (size_t)e >= sizeof(end)) {
+		return false;
+	}
+	int fd = rc_report_dest_open(rc_cfg.gather, RC_DEST_APPEND, NULL, why, sizeof(why));
+	if (fd < 0) {
+		return false; /* the process's own file then, or why not */
+	}
+	struct iovec iov[3] = { { head, (size_t)n }, { o->p, o->len }, { end, (size_t)e } };
+	long w;
+	do {
+		w = rc_sys(SYS_writev, fd, iov, 3, 0, 0, 0);
+	} while (w == -EINTR);
+	rc_sys_close(fd);
+	return w > 0;
+}
+
 static void
 final_report(enum rc_report_event ev, int signo, const struct rcshim_result *final)
 {
@@ -537,9 +573,14 @@ final_report(enum rc_report_event ev, int signo, const struct rcshim_result *fin
 			(rc_cfg.report_format == RC_REPORT_JSON ? rc_report_emit_json
 								 : rc_report_emit_text)(&o, &r);
 		}
+		int32_t pid = r.pid;
 		release(&r);
 		rc_spin_unlock(&R.write_lock);
-		int fd = quiet ? -1 : open_report(&close_it);
+		/* A process that wrote lines of its own file already (live
+		 * cleanups) ends its report there. */
+		bool appended = !quiet && !o.oom && atomic_load(&R.create_pid) != rc_sys_getpid() &&
+				append_record(pid, &o);
+		int fd = quiet || appended ? -1 : open_report(&close_it);
 		if (fd >= 0) {
 			if (!o.oom || o.len) {
 				write_all(fd, o.p, o.len);

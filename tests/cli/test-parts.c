@@ -446,6 +446,122 @@ START_TEST(tally_reports)
 }
 END_TEST
 
+/* The launcher's shared report file (cli/records.c): quiet lines and whole
+ * reports taken as they are; one cut short never takes the next with it;
+ * what is not yet whole is waited for, and dropped at the end. */
+struct items {
+	int quiet, reports, skipped;
+	char pids[256];
+};
+
+static size_t
+split(const char *buf, size_t n, bool end, struct items *it)
+{
+	struct cli_record rec;
+	size_t off = 0, k;
+	memset(it, 0, sizeof(*it));
+	while (off < n && (k = cli_record_next(buf + off, n - off, end, &rec))) {
+		ck_assert_int_ne(rec.kind, CLI_REC_NONE);
+		if (rec.kind == CLI_REC_QUIET) {
+			it->quiet++;
+			ck_assert_msg(!strncmp(rec.text, "== rcshim report: pid ", 22) &&
+					      !memchr(rec.text, '\n', rec.len),
+				      "%.*s", (int)rec.len, rec.text);
+		} else if (rec.kind == CLI_REC_REPORT) {
+			it->reports++;
+			size_t l = strlen(it->pids);
+			snprintf(it->pids + l, sizeof(it->pids) - l, "%s%ld", l ? "," : "", rec.pid);
+			/* Each body here is "BODY<pid>\n...": whole, and its own. */
+			char want[32];
+			snprintf(want, sizeof(want), "BODY%ld\n", rec.pid);
+			ck_assert_msg(rec.len >= strlen(want) && !memcmp(rec.text, want, strlen(want)),
+				      "%.*s", (int)rec.len, rec.text);
+			ck_assert_msg(rec.text[rec.len - 1] == '\n', "%.*s", (int)rec.len, rec.text);
+		} else {
+			it->skipped++;
+		}
+		off += k;
+	}
+	return off;
+}
+
+static void
+add_record(char *buf, size_t cap, long pid, const char *body, size_t cut)
+{
+	size_t l = strlen(buf), b = strlen(body);
+	snprintf(buf + l, cap - l, "== rcshim record: pid %ld, %zu bytes, at 1765000000.%09ld\n%.*s",
+		 pid, b, pid, (int)(cut ? cut : b), body);
+	if (!cut) {
+		l = strlen(buf);
+		snprintf(buf + l, cap - l, "== rcshim end of record: pid %ld\n", pid);
+	}
+}
+
+START_TEST(shared_report_file)
+{
+	char buf[4096] = "";
+	struct items it;
+	const char *quiet = "== rcshim report: pid 7 held nothing (heap 1 blocks, 2 bytes): /bin/true\n";
+
+	strcat(buf, quiet);
+	/* A text report holds lines that look like heads: taken by length. */
+	add_record(buf, sizeof(buf), 11, "BODY11\n== rcshim report: pid 11 (/bin/x), at exit\n"
+					 "== rcshim record: pid 3, 1 bytes, at 1.1\nfd: 0 held\n", 0);
+	/* Cut short, then the next write right after the cut. */
+	add_record(buf, sizeof(buf), 12, "BODY12\nheap: 5 blocks\nfd: 1 held\n", 12);
+	add_record(buf, sizeof(buf), 13, "BODY13\n{\"format\":\"rcshim-report\"}\n", 0);
+	/* A quiet line cut short, then a record. */
+	size_t at = strlen(buf);
+	memcpy(buf + at, quiet, 30);
+	buf[at + 30] = '\0';
+	add_record(buf, sizeof(buf), 14, "BODY14\n", 0);
+	strcat(buf, "garbage that is no item\n");
+	strcat(buf, quiet);
+	/* A header that does not parse. */
+	strcat(buf, "== rcshim record: pid 15, many bytes\nBODY15\n");
+	add_record(buf, sizeof(buf), 16, "BODY16\n", 0);
+	size_t whole = strlen(buf);
+	/* Still being written: its header and part of its report. */
+	add_record(buf, sizeof(buf), 17, "BODY17\nmore\n", 9);
+	size_t n = strlen(buf);
+
+	ck_assert_uint_eq(split(buf, n, false, &it), whole);
+	ck_assert_str_eq(it.pids, "11,13,14,16");
+	ck_assert_int_eq(it.quiet, 2);
+	ck_assert_int_ge(it.skipped, 4);
+	/* Every byte taken at the end; the one not whole is not a report. */
+	ck_assert_uint_eq(split(buf, n, true, &it), n);
+	ck_assert_str_eq(it.pids, "11,13,14,16");
+	/* A head cut by the end of what was read is waited for. */
+	for (size_t i = 1; i < strlen(quiet); i++) {
+		ck_assert_uint_eq(split(quiet, i, false, &it), 0);
+		ck_assert_uint_eq(split(quiet, i, true, &it), i);
+		ck_assert_int_eq(it.quiet, 0);
+	}
+	ck_assert_uint_eq(split(quiet, strlen(quiet), false, &it), strlen(quiet));
+	ck_assert_int_eq(it.quiet, 1);
+	/* Garbage then the start of a head: the garbage goes, the head waits. */
+	ck_assert_uint_eq(split("xyz\n== rcshim r", 15, false, &it), 4);
+	ck_assert_uint_eq(split("xyz\n== rcshim r", 15, true, &it), 15);
+	/* Added a byte at a time, the same items come out. */
+	char acc[4096];
+	size_t have = 0, taken = 0;
+	int reports = 0, quiets = 0;
+	for (size_t i = 0; i < whole; i++) {
+		acc[have++] = buf[i];
+		struct cli_record rec;
+		size_t k;
+		while (taken < have && (k = cli_record_next(acc + taken, have - taken, false, &rec))) {
+			reports += rec.kind == CLI_REC_REPORT;
+			quiets += rec.kind == CLI_REC_QUIET;
+			taken += k;
+		}
+	}
+	ck_assert_int_eq(reports, 4);
+	ck_assert_int_eq(quiets, 2);
+}
+END_TEST
+
 TEST_SUITE(cli_parts)
 {
 	ADD_TEST(s, ld_preload_appends_once);
@@ -457,4 +573,5 @@ TEST_SUITE(cli_parts)
 	ADD_TEST(s, held_figures_never_wrap);
 	ADD_TEST(s, status_words);
 	ADD_TEST(s, tally_reports);
+	ADD_TEST(s, shared_report_file);
 }

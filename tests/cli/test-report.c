@@ -395,6 +395,87 @@ START_TEST(processes_that_held_nothing_collapse)
 }
 END_TEST
 
+/* Processes that end together, each holding something: their reports go,
+ * whole, into the session's one shared file (no file of their own), and
+ * the gathered report has each of them, text and JSON. */
+START_TEST(reports_share_one_file)
+{
+	struct cli_scratch s;
+	struct rc_run r, py;
+	char out[700];
+	static const char script[] =
+		"r=$RCSHIM_REPORT; d=${r%/*}; b=${r##*/}; id=${b%%.*}\n"
+		"i=0; while [ $i -lt 24 ]; do mktemp >/dev/null & i=$((i+1)); done; wait\n"
+		"ls \"$d\" | grep \"^$id\\.\" > \"$1/ls\"\n"
+		"cp \"$d/$id.quiet.report\" \"$1/shared\"\n";
+	static const char check[] =
+		"import json, sys\n"
+		"r = json.load(open(sys.argv[1]))\n"
+		"one = lambda p: p['report'] if isinstance(p['report'], list) else [p['report']]\n"
+		"mk = [o for p in r['processes'] for o in one(p) if o['exe'].endswith('/mktemp')]\n"
+		"assert len(mk) == 24, len(mk)\n"
+		"assert len({o['pid'] for o in mk}) == 24, mk\n"
+		"temp = lambda o: [k for k in o['kinds'] if k['kind'] == 'temp'][0]\n"
+		"assert all(o['event'] == 'exit' and temp(o)['count'] == 1 for o in mk), mk\n"
+		"assert r['after_exit']['temp']['removed'] == 24, r['after_exit']\n"
+		"print('ok')\n";
+
+	cli_scratch_init(&s);
+	snprintf(out, sizeof(out), "%s", s.dir);
+	for (int json = 0; json < 2; json++) {
+		const char *args[] = { "run", json ? "--json" : "--log=warn", "--", "sh", "-c", script,
+				       "sh", out, NULL };
+		run_rcshim(&r, &s, NULL, args);
+		ck_assert_exited(&r, 0);
+		char p[800];
+		snprintf(p, sizeof(p), "%s/ls", out);
+		char *ls = t_read_file(p);
+		ck_assert_ptr_nonnull(ls);
+		/* The session's files while it ran: its journal and the shared
+		 * file, no "<id>.<pid>.report". */
+		ck_assert_msg(strstr(ls, ".quiet.report\n"), "%s", ls);
+		for (char *l = ls; *l; l = strchr(l, '\n') + 1) {
+			const char *dot = strchr(l, '.');
+			ck_assert_msg(!(dot && dot[1] >= '0' && dot[1] <= '9'), "a file of its own: %s",
+				      ls);
+		}
+		free(ls);
+		snprintf(p, sizeof(p), "%s/shared", out);
+		char *sh = t_read_file(p);
+		ck_assert_ptr_nonnull(sh);
+		/* The 24 mktemps, and any other process with a heap sample. */
+		int recs = count_substr(sh, "== rcshim record: pid ");
+		ck_assert_int_ge(recs, 24);
+		ck_assert_int_eq(count_substr(sh, "== rcshim end of record: pid "), recs);
+		ck_assert_int_eq(count_substr(sh, json ? "/mktemp\",\"cmdline\"" :
+							 "mktemp), at exit, priority "), 24);
+		free(sh);
+		char *path = cli_named_report(r.err);
+		ck_assert_msg(path[0], "no report named: %s", r.err);
+		if (!json) {
+			char *text = t_read_file(path);
+			ck_assert_ptr_nonnull(text);
+			ck_assert_int_eq(count_substr(text, "mktemp), at exit, priority "), 24);
+			ck_assert_int_eq(count_substr(text, "\ntemp: 1 held\n"), 24);
+			ck_assert_msg(strstr(text, "the launcher removed 24 temp files"), "%s", text);
+			free(text);
+		} else {
+			const char *pargs[] = { "python3", "-c", check, path, NULL };
+			t_run(&py, false, NULL, NULL, pargs);
+			ck_assert_msg(py.status == 0 && !strcmp(py.out, "ok\n"), "%s%s", py.out,
+				      py.err);
+			t_run_free(&py);
+		}
+		free(path);
+		char *left = cli_leftovers(&s);
+		ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
+		free(left);
+		t_run_free(&r);
+	}
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_report)
 {
 	ADD_TEST(s, default_report_gathers_the_processes);
@@ -405,4 +486,5 @@ TEST_SUITE(cli_report)
 	ADD_TEST(s, launcher_text_escapes_names);
 	ADD_TEST(s, launcher_json_keeps_every_byte);
 	ADD_TEST(s, processes_that_held_nothing_collapse);
+	ADD_TEST(s, reports_share_one_file);
 }

@@ -336,6 +336,47 @@ START_TEST(older_than)
 }
 END_TEST
 
+/* The reports a killed launcher never gathered (its processes' files and
+ * the session's shared file) go with the session once --keep-reports has
+ * passed; younger ones and anything else in the directory stay. */
+START_TEST(ungathered_reports_of_an_over_session)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char dir[800], j[900], shared[900], own[900], other[900];
+	const char *id = "88888888888888888888888888888888";
+
+	cli_scratch_init(&s);
+	forge_session(&s, id, 3, getpid(), my_start() + 1, dir, sizeof(dir));
+	snprintf(j, sizeof(j), "%s/%s.journal", s.jdir, id);
+	snprintf(shared, sizeof(shared), "%s/%s.quiet.report", s.jdir, id);
+	snprintf(own, sizeof(own), "%s/%s.4242.report", s.jdir, id);
+	snprintf(other, sizeof(other), "%s/%s.notes", s.jdir, id);
+	t_write_file(shared, "== rcshim report: pid 1 held nothing (heap 0 blocks, 0 bytes): x\n");
+	t_write_file(own, "== rcshim report: pid 4242, at exit\n");
+	t_write_file(other, "the user's\n");
+	/* Two hours old: past --older-than, not yet past --keep-reports. */
+	struct timespec old[2] = { { time(NULL) - 7200, 0 }, { time(NULL) - 7200, 0 } };
+	ck_assert_int_eq(utimensat(AT_FDCWD, j, old, 0), 0);
+	ck_assert_int_eq(utimensat(AT_FDCWD, shared, old, 0), 0);
+	ck_assert_int_eq(utimensat(AT_FDCWD, own, old, 0), 0);
+	sweep(&r, &s, "--keep-reports", "3h", NULL);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(!t_exists(dir) && !t_exists(j), "the over session stayed: %s", r.out);
+	ck_assert_msg(t_exists(shared) && t_exists(own), "its reports went too soon: %s", r.out);
+	t_run_free(&r);
+	sweep(&r, &s, "--keep-reports", "1h", NULL);
+	ck_assert_exited(&r, 0);
+	ck_assert_msg(!t_exists(shared) && !t_exists(own), "its reports stayed: %s", r.out);
+	ck_assert_msg(cli_contains(r.out, ".quiet.report"), "%s", r.out);
+	char *c = t_read_file(other);
+	ck_assert_msg(c && !strcmp(c, "the user's\n"), "a file rcshim never makes was touched");
+	free(c);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 /* A journal of the previous version says nothing of its root: left alone,
  * and said so. */
 START_TEST(old_journal_cannot_be_judged)
@@ -479,21 +520,23 @@ START_TEST(metrics_parse_and_match_the_report)
 	snprintf(opt, sizeof(opt), "--metrics=%s", mdir);
 	const char *args[] = { "run", "--json", opt, "--job", "a\"b\\c\nd", "--", "sh", "-c",
 			       "mktemp -d >/dev/null; mktemp >/dev/null; exit 3", NULL };
+	/* The reports of both runs. */
+	char report[2][1000];
 	for (int i = 0; i < 2; i++) {
 		run_rcshim(&r, &s, NULL, args);
 		ck_assert_exited(&r, 3);
+		const char *rp = strstr(r.err, "report (");
+		ck_assert_msg(rp && strstr(rp, "): "), "no report named: %s", r.err);
+		snprintf(report[i], sizeof(report[i]), "%s", strstr(rp, "): ") + 3);
+		report[i][strcspn(report[i], "\n")] = '\0';
 		if (i == 0) {
 			t_run_free(&r);
 		}
 	}
-	/* The same job name as a file name, and the report of the last run. */
-	char prom[900], report[1000];
+	/* The same job name as a file name. */
+	char prom[900];
 	snprintf(prom, sizeof(prom), "%s/rcshim_a_b_c_d.prom", mdir);
 	ck_assert_msg(t_exists(prom), "no %s; stderr: %s", prom, r.err);
-	const char *rp = strstr(r.err, "report (");
-	ck_assert_msg(rp && strstr(rp, "): "), "no report named: %s", r.err);
-	snprintf(report, sizeof(report), "%s", strstr(rp, "): ") + 3);
-	report[strcspn(report, "\n")] = '\0';
 	const char *script =
 		"import json,sys\n"
 		"from prometheus_client.parser import text_string_to_metric_families as p\n"
@@ -502,11 +545,24 @@ START_TEST(metrics_parse_and_match_the_report)
 		"  for s in fam.samples:\n"
 		"    m[(s.name,tuple(sorted(s.labels.items())))]=s.value\n"
 		"job='a\"b\\\\c\\nd'\n"
-		"r=json.load(open(sys.argv[2]))\n"
+		"r=json.load(open(sys.argv[3]))\n"
 		"t=r['after_exit']['temp']\n"
 		"def g(n,**l):\n"
 		"  l['job']=job\n"
 		"  return m[(n,tuple(sorted(l.items())))]\n"
+		/* Each process's final cleanup at exit, from its report (the
+		 * launcher's shared file or a file of its own), both runs. */
+		"ex={}\n"
+		"for f in sys.argv[2:4]:\n"
+		"  for pr in json.load(open(f))['processes']:\n"
+		"    rep=pr['report']; rep=rep if isinstance(rep,list) else [rep]\n"
+		"    for o in rep:\n"
+		"      if o['format']!='rcshim-event' and o['event']=='exit' and o['final']:\n"
+		"        ex[o['priority']]=ex.get(o['priority'],0)+1\n"
+		"assert ex.get('MEDIUM',0)>=4, ex\n"
+		"got={k[1]:v for k,v in m.items() if k[0]=='rcshim_cleanups_total' and ('trigger','exit') in k[1]}\n"
+		"want={tuple(sorted((('job',job),('priority',p),('trigger','exit')))):n for p,n in ex.items()}\n"
+		"assert got==want,(got,want)\n"
 		"assert g('rcshim_runs_total',status='exit_3')==2, m\n"
 		"assert t['removed']==2, t\n"
 		"assert g('rcshim_reclaimed_total',kind='temp')==2*t['removed'], m\n"
@@ -514,7 +570,7 @@ START_TEST(metrics_parse_and_match_the_report)
 		"assert g('rcshim_last_run_exit_code')==3\n"
 		"assert g('rcshim_cleanups_total',trigger='after_exit',priority='LOW')==2\n"
 		"print('ok', len(m))\n";
-	const char *pv[] = { python, "-c", script, prom, report, NULL };
+	const char *pv[] = { python, "-c", script, prom, report[0], report[1], NULL };
 	t_run(&py, false, NULL, NULL, pv);
 	ck_assert_msg(WIFEXITED(py.status) && WEXITSTATUS(py.status) == 0, "parser: %s %s",
 		      py.out, py.err);
@@ -718,6 +774,7 @@ TEST_SUITE(sweep)
 	ADD_TEST(s, live_member_keeps_the_session);
 	ADD_TEST(s, reused_pid_is_not_a_member);
 	ADD_TEST(s, older_than);
+	ADD_TEST(s, ungathered_reports_of_an_over_session);
 	ADD_TEST(s, old_journal_cannot_be_judged);
 	ADD_TEST(s, new_launcher_sweeps_in_the_background);
 	ADD_TEST(s, background_sweep_at_most_once_a_minute);
