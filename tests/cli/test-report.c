@@ -5,6 +5,8 @@
  * can have, so that the test does not depend on what the shim writes. */
 #include "build-config.h"
 
+#include <limits.h>
+
 #include "common.h"
 #include "test.h"
 
@@ -476,6 +478,42 @@ START_TEST(reports_share_one_file)
 }
 END_TEST
 
+/* A quiet line names the program by the path it was started by (no
+ * /proc/self/exe to read in every process), and by /proc/self/exe where
+ * that path was relative. */
+START_TEST(quiet_line_names_the_program_as_started)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char canon[PATH_MAX], want[PATH_MAX + 64];
+	static const char script[] = "/bin/true; /bin/true; cd /bin && ./true";
+
+	ck_assert_msg(realpath("/bin/true", canon), "no /bin/true");
+	cli_scratch_init(&s);
+	const char *args[] = { "run", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	char *path = cli_named_report(r.err);
+	char *text = t_read_file(path);
+	ck_assert_ptr_nonnull(text);
+	const char *q = strstr(text, " held nothing: ");
+	ck_assert_msg(q, "%s", text);
+	if (strcmp(canon, "/bin/true")) {
+		/* /bin a link (merged /usr): the two as started, the
+		 * relative one by its file. */
+		ck_assert_msg(strstr(q, " /bin/true (2)") || strstr(q, ": /bin/true (2)"), "%s", q);
+		snprintf(want, sizeof(want), " %s", canon);
+		ck_assert_msg(strstr(q, want), "%s", q);
+	} else {
+		ck_assert_msg(strstr(q, "/bin/true (3)"), "%s", q);
+	}
+	free(text);
+	free(path);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_report)
 {
 	ADD_TEST(s, default_report_gathers_the_processes);
@@ -487,4 +525,5 @@ TEST_SUITE(cli_report)
 	ADD_TEST(s, launcher_json_keeps_every_byte);
 	ADD_TEST(s, processes_that_held_nothing_collapse);
 	ADD_TEST(s, reports_share_one_file);
+	ADD_TEST(s, quiet_line_names_the_program_as_started);
 }
