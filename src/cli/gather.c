@@ -278,49 +278,86 @@ preport_add(struct preport **r, size_t *n, size_t *cap, long pid, struct timespe
 	p->text = cli_symbolize(text, &p->len, sym);
 }
 
+/* One item of the shared file: a quiet line counted, a report added. */
+static void
+shared_item(const struct cli_record *rec, struct quiet *q, struct preport **r, size_t *n,
+	    size_t *cap, struct cli_sym *sym)
+{
+	if (rec->kind == CLI_REC_REPORT) {
+		char *t = malloc(rec->len + 1);
+		if (!t) {
+			abort();
+		}
+		memcpy(t, rec->text, rec->len);
+		t[rec->len] = '\0';
+		preport_add(r, n, cap, rec->pid, rec->at, t, rec->len, sym);
+	} else if (rec->kind == CLI_REC_QUIET) {
+		char line[1024];
+		int pid, used = 0;
+		long long b, y;
+		snprintf(line, sizeof(line), "%.*s", (int)rec->len, rec->text);
+		if (sscanf(line, "== rcshim report: pid %d held nothing (heap %lld blocks, %lld bytes): %n",
+			   &pid, &b, &y, &used) == 3 &&
+		    used) {
+			quiet_add(q, line + used, b, y);
+		}
+	}
+}
+
 /* Reads and removes the session's shared file (records.c): its quiet
- * lines counted in @q, its reports added to @r. */
+ * lines counted in @q, its reports added to @r.  Read a piece at a time:
+ * it holds every process's report (a build's thousands), so no cap on the
+ * whole, only on one item (MAX_REPORT, as a file of its own had). */
 static void
 shared_read(const struct cli_session *s, struct quiet *q, struct preport **r, size_t *n,
 	    size_t *cap, struct cli_sym *sym)
 {
 	char path[1024];
-	size_t len;
-	struct timespec mt;
+	struct stat st;
 	snprintf(path, sizeof(path), "%s/%s.quiet.report", s->dir, s->id);
-	char *text = read_all(path, &len, &mt);
-	if (!text) {
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		close(fd); /* not one the processes wrote: left as it is */
 		return;
 	}
 	unlink(path);
-	struct cli_record rec;
-	for (size_t off = 0, k; off < len; off += k) {
-		k = cli_record_next(text + off, len - off, true, &rec);
-		if (rec.kind == CLI_REC_REPORT) {
-			char *t = malloc(rec.len + 1);
-			if (!t) {
-				abort();
-			}
-			memcpy(t, rec.text, rec.len);
-			t[rec.len] = '\0';
-			preport_add(r, n, cap, rec.pid, rec.at, t, rec.len, sym);
-		} else if (rec.kind == CLI_REC_QUIET) {
-			char line[1024];
-			int pid, used = 0;
-			long long b, y;
-			snprintf(line, sizeof(line), "%.*s", (int)rec.len, rec.text);
-			if (sscanf(line, "== rcshim report: pid %d held nothing (heap %lld blocks, "
-					 "%lld bytes): %n",
-				   &pid, &b, &y, &used) == 3 &&
-			    used) {
-				quiet_add(q, line + used, b, y);
+	size_t bcap = 1u << 20, have = 0;
+	char *buf = malloc(bcap);
+	bool end = false;
+	while (buf && !end) {
+		if (have == bcap) {
+			/* One item larger than a report may be: what is
+			 * pending is taken as cut short. */
+			if (bcap >= MAX_REPORT + (1u << 20)) {
+				have = 0;
+			} else {
+				bcap *= 2;
+				buf = cli_xrealloc(buf, bcap);
 			}
 		}
-		if (!k) {
-			break; /* cannot be with @end; never loops */
+		ssize_t got = read(fd, buf + have, bcap - have);
+		if (got < 0 && errno == EINTR) {
+			continue;
 		}
+		end = got <= 0;
+		have += got > 0 ? (size_t)got : 0;
+		size_t off = 0, k;
+		struct cli_record rec;
+		while (off < have && (k = cli_record_next(buf + off, have - off, end, &rec))) {
+			shared_item(&rec, q, r, n, cap, sym);
+			off += k;
+		}
+		memmove(buf, buf + off, have - off);
+		have -= off;
 	}
-	free(text);
+	if (!buf) {
+		abort();
+	}
+	free(buf);
+	close(fd);
 	if (q->nexe > 1) {
 		qsort(q->by_exe, q->nexe, sizeof(*q->by_exe), by_count);
 	}

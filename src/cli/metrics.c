@@ -297,8 +297,10 @@ tally_report(struct cli_metrics *m, const char *p, size_t n)
 static void
 feed_shared(struct cli_metrics *m, struct rfile *r, const char *p, size_t n, bool end)
 {
-	if (r->skip) {
-		return; /* a report over LINE_MAX_BYTES: the rest is not read */
+	if (r->npend + n + 1 > LINE_MAX_BYTES) {
+		/* An item over LINE_MAX_BYTES: what is pending is dropped,
+		 * and the reader skips the rest of it to the next item. */
+		r->npend = 0;
 	}
 	pend_add(r, p, n);
 	size_t off = 0;

@@ -514,6 +514,51 @@ START_TEST(quiet_line_names_the_program_as_started)
 }
 END_TEST
 
+/* The shared file is read a piece at a time, with no cap on the whole: 3 000
+ * reports (3 MiB, past the first piece) written by the program itself under
+ * pids no process can have, one of them cut short in the middle: the other
+ * 2 999 are all in the gathered report, the cut one is not, and its
+ * neighbours are whole. */
+START_TEST(shared_file_read_in_pieces)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	static const char script[] =
+		"import os\n"
+		"p = os.environ['RCSHIM_INTERNAL_GATHER']\n"
+		"with open(p, 'ab') as f:\n"
+		"  for i in range(3000):\n"
+		"    pid = 90000000 + i\n"
+		"    body = ('== rcshim report: pid %d, at exit\\nfd: 1 held\\n%s\\n' % (pid, 'x' * 900)).encode()\n"
+		"    rec = ('== rcshim record: pid %d, %d bytes, at 1765000000.%09d\\n' % (pid, len(body), i)).encode()\n"
+		"    rec += body + ('== rcshim end of record: pid %d\\n' % pid).encode()\n"
+		"    f.write(rec[:len(rec) // 2] if i == 1500 else rec)\n";
+
+	cli_scratch_init(&s);
+	const char *args[] = { "run", "--", "python3", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 0);
+	char *path = cli_named_report(r.err);
+	char *text = t_read_file(path);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(count_substr(text, "\n=== process 9000"), 2999);
+	ck_assert_int_eq(count_substr(text, "\nfd: 1 held\nxxxxxxxxxx"), 2999);
+	ck_assert_msg(!strstr(text, "=== process 90001500 ==="), "the cut report is in");
+	ck_assert_msg(strstr(text, "=== process 90001499 ===\n== rcshim report: pid 90001499, at "
+				   "exit\nfd: 1 held\n") &&
+			      strstr(text, "=== process 90001501 ===\n== rcshim report: pid 90001501, "
+					   "at exit\nfd: 1 held\n"),
+		      "a neighbour of the cut one is not whole");
+	char *left = cli_leftovers(&s);
+	ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
+	free(left);
+	free(text);
+	free(path);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_report)
 {
 	ADD_TEST(s, default_report_gathers_the_processes);
@@ -526,4 +571,5 @@ TEST_SUITE(cli_report)
 	ADD_TEST(s, processes_that_held_nothing_collapse);
 	ADD_TEST(s, reports_share_one_file);
 	ADD_TEST(s, quiet_line_names_the_program_as_started);
+	ADD_TEST(s, shared_file_read_in_pieces);
 }
