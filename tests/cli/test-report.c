@@ -22,6 +22,27 @@ count_substr(const char *hay, const char *needle)
 	return n;
 }
 
+/* Runs the launcher with @args (exit status 0 expected) and returns its
+ * gathered report's text, its path in *@path. */
+static char *
+run_gathered(const struct cli_scratch *s, struct rc_run *r, const char *const *args, char **path)
+{
+	run_rcshim(r, s, NULL, args);
+	ck_assert_exited(r, 0);
+	*path = cli_named_report(r->err);
+	char *text = t_read_file(*path);
+	ck_assert_msg(text, "no report at '%s'; stderr: %s", *path, r->err);
+	return text;
+}
+
+static void
+assert_nothing_left(const struct cli_scratch *s)
+{
+	char *left = cli_leftovers(s);
+	ck_assert_msg(!*left, "left in %s: %s", s->jdir, left);
+	free(left);
+}
+
 START_TEST(default_report_gathers_the_processes)
 {
 	struct cli_scratch s;
@@ -62,9 +83,7 @@ START_TEST(default_report_gathers_the_processes)
 						     "heap "), NULL, 10);
 	ck_assert_msg(blocks >= 5, "stderr: %s", r.err);
 	ck_assert_msg(strstr(held, ", fd ") && strstr(held, ", sqlite "), "stderr: %s", r.err);
-	char *left = cli_leftovers(&s);
-	ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
-	free(left);
+	assert_nothing_left(&s);
 	free(text);
 	free(path);
 	t_run_free(&r);
@@ -360,11 +379,8 @@ START_TEST(processes_that_held_nothing_collapse)
 
 	cli_scratch_init(&s);
 	const char *args[] = { "run", "--", "sh", "-c", script, NULL };
-	run_rcshim(&r, &s, NULL, args);
-	ck_assert_exited(&r, 0);
-	char *path = cli_named_report(r.err);
-	char *text = t_read_file(path);
-	ck_assert_ptr_nonnull(text);
+	char *path;
+	char *text = run_gathered(&s, &r, args, &path);
 	/* The one that held its temp dir has a report of its own; the four
 	 * that held nothing, one line. */
 	ck_assert_msg(strstr(text, "(/usr/bin/mktemp), at exit") || strstr(text, "(/bin/mktemp), at exit"),
@@ -376,9 +392,7 @@ START_TEST(processes_that_held_nothing_collapse)
 	const char *c = strstr(r.err, "rcshim: report (");
 	ck_assert_msg(c && sscanf(c, "rcshim: report (%lu processes)", &n) == 1 && n >= 6,
 		      "stderr: %s", r.err);
-	char *left = cli_leftovers(&s);
-	ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
-	free(left);
+	assert_nothing_left(&s);
 	free(text);
 	free(path);
 	t_run_free(&r);
@@ -469,9 +483,7 @@ START_TEST(reports_share_one_file)
 			t_run_free(&py);
 		}
 		free(path);
-		char *left = cli_leftovers(&s);
-		ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
-		free(left);
+		assert_nothing_left(&s);
 		t_run_free(&r);
 	}
 	cli_scratch_fini(&s);
@@ -491,11 +503,8 @@ START_TEST(quiet_line_names_the_program_as_started)
 	ck_assert_msg(realpath("/bin/true", canon), "no /bin/true");
 	cli_scratch_init(&s);
 	const char *args[] = { "run", "--", "sh", "-c", script, NULL };
-	run_rcshim(&r, &s, NULL, args);
-	ck_assert_exited(&r, 0);
-	char *path = cli_named_report(r.err);
-	char *text = t_read_file(path);
-	ck_assert_ptr_nonnull(text);
+	char *path;
+	char *text = run_gathered(&s, &r, args, &path);
 	const char *q = strstr(text, " held nothing: ");
 	ck_assert_msg(q, "%s", text);
 	if (strcmp(canon, "/bin/true")) {
@@ -536,11 +545,8 @@ START_TEST(shared_file_read_in_pieces)
 
 	cli_scratch_init(&s);
 	const char *args[] = { "run", "--", "python3", "-c", script, NULL };
-	run_rcshim(&r, &s, NULL, args);
-	ck_assert_exited(&r, 0);
-	char *path = cli_named_report(r.err);
-	char *text = t_read_file(path);
-	ck_assert_ptr_nonnull(text);
+	char *path;
+	char *text = run_gathered(&s, &r, args, &path);
 	ck_assert_int_eq(count_substr(text, "\n=== process 9000"), 2999);
 	ck_assert_int_eq(count_substr(text, "\nfd: 1 held\nxxxxxxxxxx"), 2999);
 	ck_assert_msg(!strstr(text, "=== process 90001500 ==="), "the cut report is in");
@@ -549,9 +555,7 @@ START_TEST(shared_file_read_in_pieces)
 			      strstr(text, "=== process 90001501 ===\n== rcshim report: pid 90001501, "
 					   "at exit\nfd: 1 held\n"),
 		      "a neighbour of the cut one is not whole");
-	char *left = cli_leftovers(&s);
-	ck_assert_msg(!*left, "left in %s: %s", s.jdir, left);
-	free(left);
+	assert_nothing_left(&s);
 	free(text);
 	free(path);
 	t_run_free(&r);
