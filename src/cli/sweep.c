@@ -471,8 +471,8 @@ judge(int dfd, const struct session_files *s, const struct proc_view *pv, char *
 		/* Only its processes' reports, and no member: its launcher
 		 * ended (killed) before it gathered them, and a sweep has
 		 * replayed its journal.  Over: the reports go when they are
-		 * older than --keep-reports, as with a journal.  A launcher
-		 * that gathers now has its temporary name there. */
+		 * older than --keep-reports (sweep_session), as with a
+		 * journal. */
 		bool reports = s->n > 0;
 		for (size_t i = 0; i < s->n; i++) {
 			reports &= s->f[i].kind == F_REPORT;
@@ -573,8 +573,12 @@ sweep_session(int dfd, const char *dir, const struct session_files *s,
 		return; /* over, but younger than asked */
 	}
 	long keep = o->keep_reports > o->older_than ? o->keep_reports : o->older_than;
-	if (v == V_REPORTS && now - s->newest < keep) {
-		return; /* nothing to do until its reports are old enough */
+	/* Nothing to do until its reports are old enough; and never within
+	 * a minute of the last one: a launcher replays its journals before
+	 * it gathers the reports, so a session that ended just now may be
+	 * one whose launcher is reading them. */
+	if (v == V_REPORTS && now - s->newest < (keep > 60 ? keep : 60)) {
+		return;
 	}
 	t->over++;
 	out_line(o, "session %s in %s: over (%s)", s->id, dir, why);
