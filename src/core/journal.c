@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 
+#include "core/append.h"
 #include "core/journal.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -173,7 +174,7 @@ create_journal(int dfd, const char *name)
 	}
 	header(h, 0);
 	size_t hl = HEADER_LEN + session_line(h + HEADER_LEN, sizeof(h) - HEADER_LEN);
-	if (rc_sys_write(fd, h, hl) != (ssize_t)hl) {
+	if (rc_append(fd, h, hl) != (ssize_t)hl) {
 		rc_sys_close(fd);
 		rc_sys_unlinkat(dfd, tmp, 0);
 		return -EIO;
@@ -294,7 +295,7 @@ append(const struct line *l, bool shared)
 			rc_sys_close(fd);
 			return -ENAMETOOLONG;
 		}
-		ssize_t w = rc_sys_write(fd, buf, n);
+		ssize_t w = rc_append(fd, buf, n);
 		if (w != (ssize_t)n) {
 			rc_sys_close(fd);
 			return w < 0 ? (int)w : -EIO;
@@ -693,7 +694,7 @@ compact(int fd)
 				    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	}
 	if (nfd >= 0) {
-		ssize_t w = rc_sys_write(nfd, out, out_len);
+		ssize_t w = rc_append(nfd, out, out_len);
 		struct stat nst;
 		if (w == (ssize_t)out_len && rc_sys_fstat(nfd, &nst) == 0 &&
 		    rc_sys(SYS_renameat, dfd, tmp, dfd, name, 0, 0) == 0) {

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "core/append.h"
 #include "core/arena.h"
 #include "core/escape.h"
 #include "core/fdtable.h"
@@ -331,7 +332,7 @@ static int
 write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
-		ssize_t w = rc_sys_write(fd, p, n);
+		ssize_t w = rc_append(fd, p, n);
 		if (w == -EINTR) {
 			continue;
 		}
@@ -562,7 +563,7 @@ append_record(int32_t pid, const struct rc_out *o)
 	struct iovec iov[3] = { { head, (size_t)n }, { o->p, o->len }, { end, (size_t)e } };
 	long w;
 	do {
-		w = rc_sys(SYS_writev, fd, iov, 3, 0, 0, 0);
+		w = rc_appendv(fd, iov, 3);
 	} while (w == -EINTR);
 	rc_sys_close(fd);
 	return w > 0;

@@ -11,6 +11,7 @@
 
 #include "clean/render.h"
 #include "clean/step.h"
+#include "core/append.h"
 #include "core/escape.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -340,7 +341,7 @@ answer_write(unsigned id, rcshim_priority prio, const struct rcshim_result *res)
 		a = &local;
 		a->n = 0;
 		answer_text(a, prio, res);
-		ok = rc_sys_write(fd, a->b, a->n) == (ssize_t)a->n;
+		ok = rc_append(fd, a->b, a->n) == (ssize_t)a->n;
 	}
 	rc_sys_close(fd);
 	if (!ok || rc_sys(SYS_rename, tmp, path, 0, 0, 0, 0) < 0) {

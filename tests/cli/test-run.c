@@ -817,10 +817,50 @@ START_TEST(quiet_has_no_summary)
 }
 END_TEST
 
+/* A file size limit (`ulimit -f`, as a sandbox sets): the files every
+ * process of a session appends to (the journal, the launcher's shared
+ * report file) pass it in time, and a write past it raises SIGXFSZ, which
+ * kills by default.  No process is killed: every mktemp and true exits 0,
+ * the program's status is its own; the journal's temp files that fit are
+ * removed after the end, and the user's file in the temp root keeps its
+ * bytes. */
+START_TEST(file_size_limit_kills_nothing)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char keep[800];
+	static const char script[] =
+		"ulimit -f 4\n"
+		"i=0\n"
+		"while [ $i -lt 40 ]; do\n"
+		"  f=$(mktemp) || echo \"mktemp $?\"\n"
+		"  /bin/true || echo \"true $?\"\n"
+		"  i=$((i + 1))\n"
+		"done\n"
+		"echo done\n"
+		"exit 5\n";
+
+	cli_scratch_init(&s);
+	snprintf(keep, sizeof(keep), "%s/keep.txt", s.tmp);
+	t_write_file(keep, "the user's\n");
+	const char *args[] = { "run", "--", "sh", "-c", script, NULL };
+	run_rcshim(&r, &s, NULL, args);
+	ck_assert_exited(&r, 5);
+	ck_assert_str_eq(r.out, "done\n");
+	ck_assert_msg(cli_contains(r.err, "rcshim: after it ended: removed "), "%s", r.err);
+	char *c = t_read_file(keep);
+	ck_assert_msg(c && !strcmp(c, "the user's\n"), "the user's file changed");
+	free(c);
+	t_run_free(&r);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_run)
 {
 	ADD_TEST(s, sigkill_temp_dir_is_removed);
 	ADD_TEST(s, exit_status_passes_through);
+	ADD_TEST(s, file_size_limit_kills_nothing);
 	ADD_TEST(s, waits_for_background_descendant);
 	ADD_TEST(s, renamed_out_of_the_temp_root_is_kept);
 	ADD_TEST(s, swapped_for_a_symlink_is_left_alone);
