@@ -276,6 +276,16 @@ cli_first_line(const char *path)
 	return c;
 }
 
+/* A file that must keep its bytes: still there, @want its whole content. */
+static inline void
+cli_assert_file_is(const char *path, const char *want)
+{
+	char *got = t_read_file(path);
+	ck_assert_msg(got, "%s is gone", path);
+	ck_assert_msg(!strcmp(got, want), "%s changed: \"%.200s\"", path, got);
+	free(got);
+}
+
 /* What the launcher must not leave in the journal directory: journals and
  * per-process report files.  Returns a malloc'd list, "" when clean. */
 static inline char *

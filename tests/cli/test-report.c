@@ -184,15 +184,6 @@ START_TEST(user_report_path)
 }
 END_TEST
 
-static void
-assert_file_is(const char *path, const char *want)
-{
-	char *got = t_read_file(path);
-	ck_assert_msg(got, "%s is gone", path);
-	ck_assert_msg(!strcmp(got, want), "%s changed: \"%.200s\"", path, got);
-	free(got);
-}
-
 /* As root, `rcshim run --report /etc/passwd` appended a report to it.  A
  * scratch file with its content stands for it: refused before the program
  * starts, in one line, exit 2, and nothing runs.  In RCSHIM_REPORT (the
@@ -214,7 +205,7 @@ START_TEST(report_path_refused_before_the_run)
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 2);
 	ck_assert_str_eq(r.out, "");
-	assert_file_is(passwd, content);
+	cli_assert_file_is(passwd, content);
 	snprintf(want, sizeof(want), "rcshim: run: --report %s: not written there: it is not an "
 				     "rcshim report (a file of another kind is never appended "
 				     "to); nothing was run\n", passwd);
@@ -227,7 +218,7 @@ START_TEST(report_path_refused_before_the_run)
 	run_rcshim(&r, &s, env, a2);
 	ck_assert_exited(&r, 3);
 	ck_assert_str_eq(r.out, "out\n");
-	assert_file_is(passwd, content);
+	cli_assert_file_is(passwd, content);
 	snprintf(want, sizeof(want), "rcshim: warning: report not written to %s: it is not an "
 				     "rcshim report (a file of another kind is never appended "
 				     "to); the run's report is gathered as without one\n", passwd);
@@ -245,7 +236,7 @@ START_TEST(report_path_refused_before_the_run)
 	snprintf(opt, sizeof(opt), "--report=%s", link);
 	run_rcshim(&r, &s, NULL, args);
 	ck_assert_exited(&r, 2);
-	assert_file_is(passwd, content);
+	cli_assert_file_is(passwd, content);
 	snprintf(want, sizeof(want), "rcshim: run: --report %s: not written there: it is a "
 				     "symbolic link (a report never follows one); nothing was run\n",
 		 link);
