@@ -508,7 +508,7 @@ is_quiet(const struct rc_report *r)
 /* The quiet line: "== rcshim report: pid N held nothing (heap B blocks,
  * Y bytes): EXE" (the launcher's gather reads it back).  EXE is the path
  * the program was started by (AT_EXECFN) where that is absolute: reading
- * /proc/self/exe took a fresh process 15 us, a third of what its quiet
+ * /proc/self/exe took a fresh process 15 us, half of what its quiet
  * line cost (docs/performance.md); else /proc/self/exe. */
 static bool
 write_quiet(struct rc_report *r)
