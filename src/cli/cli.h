@@ -382,6 +382,11 @@ void cli_names_free(struct cli_names *l);
 /* The entries of @dir named "<id>.<rest>" where @rest_ok(rest). */
 void cli_session_files(const char *dir, const char *id, bool (*rest_ok)(const char *),
 		       struct cli_names *out);
+/* Opens for reading a file the processes of a session wrote in its journal
+ * directory: a regular file of this user's, reached through no symlink
+ * (the directory is private, but nothing there is followed anywhere); its
+ * modification time in *@mtime if not NULL.  -1 if it is not one. */
+int cli_session_file_open(const char *path, struct timespec *mtime);
 /* Past one or more decimal digits at @p; NULL if there are none. */
 const char *cli_digits(const char *p);
 /* "file or directory" for 1, else "files and directories". */

@@ -55,16 +55,10 @@ by_time(const void *a, const void *b)
 static char *
 read_all(const char *path, size_t *len, struct timespec *mtime)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = cli_session_file_open(path, mtime);
 	if (fd < 0) {
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		close(fd);
-		return NULL;
-	}
-	*mtime = st.st_mtim;
 	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);
@@ -313,15 +307,10 @@ shared_read(const struct cli_session *s, struct quiet *q, struct preport **r, si
 	    size_t *cap, struct cli_sym *sym)
 {
 	char path[1024];
-	struct stat st;
 	snprintf(path, sizeof(path), "%s/%s.quiet.report", s->dir, s->id);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = cli_session_file_open(path, NULL);
 	if (fd < 0) {
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		close(fd); /* not one the processes wrote: left as it is */
-		return;
+		return; /* none, or not one the processes wrote: left as it is */
 	}
 	unlink(path);
 	size_t bcap = 1u << 20, have = 0;

@@ -350,14 +350,9 @@ rfile_read(struct cli_metrics *m, struct rfile *r, size_t *budget)
 {
 	char path[1200], buf[65536];
 	snprintf(path, sizeof(path), "%s/%s", m->sdir, r->name);
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
+	int fd = cli_session_file_open(path, NULL);
 	r->dirty = false;
 	if (fd < 0) {
-		return false;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		close(fd);
 		return false;
 	}
 	bool more = false;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +64,24 @@ cli_session_files(const char *dir, const char *id, bool (*rest_ok)(const char *)
 		}
 	}
 	closedir(d);
+}
+
+int
+cli_session_file_open(const char *path, struct timespec *mtime)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		close(fd);
+		return -1;
+	}
+	if (mtime) {
+		*mtime = st.st_mtim;
+	}
+	return fd;
 }
 
 /* "journal" (session mode) or "p<pid>.journal" (RCSHIM_TMP_OWNER=process). */
