@@ -11,6 +11,7 @@
  * say the same. */
 #include "build-config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,11 +499,43 @@ by_importance(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
+/* Appends to BUF (CAP bytes) at *N what fits of the format: *N never
+ * passes CAP - 1, so the next append starts inside BUF whatever an
+ * earlier one would have written. */
+static void __attribute__((format(printf, 4, 5)))
+put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+{
+	if (*n + 1 >= cap) {
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int w = vsnprintf(buf + *n, cap - *n, fmt, ap);
+	va_end(ap);
+	if (w > 0) {
+		*n = (size_t)w < cap - 1 - *n ? *n + (size_t)w : cap - 1;
+	}
+}
+
+/* A command line is shown up to this many bytes, then " ...": a
+ * compiler's runs to kilobytes, and what it held must still fit after
+ * it. */
+#define CMD_SHOWN 1024
+
 static void
 make_line(struct cli_sum_proc *p)
 {
-	char buf[2048];
-	size_t n = (size_t)snprintf(buf, sizeof(buf), "pid %ld %s:", p->pid, p->cmd ? p->cmd : "?");
+	char buf[4096];
+	size_t n = 0;
+	const char *cmd = p->cmd ? p->cmd : "?";
+	size_t cl = strlen(cmd);
+	bool cut = cl > CMD_SHOWN;
+	if (cut) {
+		/* Not inside a character of UTF-8. */
+		for (cl = CMD_SHOWN; cl && ((unsigned char)cmd[cl] & 0xc0) == 0x80; cl--) {
+		}
+	}
+	put(buf, sizeof(buf), &n, "pid %ld %.*s%s:", p->pid, (int)cl, cmd, cut ? " ..." : "");
 	bool any = false;
 	for (size_t k = 0; k < NK && n < sizeof(buf) - 300; k++) {
 		if (!p->count[k]) {
@@ -510,34 +543,34 @@ make_line(struct cli_sum_proc *p)
 		}
 		if (k == HEAP) {
 			char hb[32];
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s heap %llu blocks %s",
-					      any ? "," : "", (unsigned long long)p->count[k],
-					      cli_human_bytes(p->bytes[k], hb, sizeof(hb)));
+			put(buf, sizeof(buf), &n, "%s heap %llu blocks %s", any ? "," : "",
+			    (unsigned long long)p->count[k],
+			    cli_human_bytes(p->bytes[k], hb, sizeof(hb)));
 		} else {
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %s %llu", any ? "," : "",
-					      kinds[k], (unsigned long long)p->count[k]);
+			put(buf, sizeof(buf), &n, "%s %s %llu", any ? "," : "", kinds[k],
+			    (unsigned long long)p->count[k]);
 		}
 		if (p->where[k][0]) {
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, " (%s)", p->where[k]);
+			put(buf, sizeof(buf), &n, " (%s)", p->where[k]);
 		}
 		any = true;
 	}
 	if (!any) {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " nothing held");
+		put(buf, sizeof(buf), &n, " nothing held");
 	}
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "; reclaimed:");
+	put(buf, sizeof(buf), &n, "; reclaimed:");
 	any = false;
 	for (size_t k = 0; k < NK && n < sizeof(buf) - 40; k++) {
 		if (p->reclaimed[k]) {
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s %s %llu", any ? "," : "",
-					      kinds[k], (unsigned long long)p->reclaimed[k]);
+			put(buf, sizeof(buf), &n, "%s %s %llu", any ? "," : "", kinds[k],
+			    (unsigned long long)p->reclaimed[k]);
 			any = true;
 		}
 	}
 	if (!any) {
-		snprintf(buf + n, sizeof(buf) - n, " nothing");
+		put(buf, sizeof(buf), &n, " nothing");
 	}
-	p->line = xstrndup(buf, strlen(buf));
+	p->line = xstrndup(buf, n);
 }
 
 void

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "core/escape.h"
 #include "test.h"
 
 /* sh runs: the victim (sqlite, fd, temp, heap), python3 through a wrapper
@@ -162,8 +163,67 @@ START_TEST(summary_json_agrees_with_text)
 }
 END_TEST
 
+/* A command line of kilobytes (a compiler's, under a build) that held
+ * something: its summary line shows the first kilobyte of it, cut on a
+ * character, then what it held.  The line was made in a 2 KiB buffer with
+ * the command's whole length added to its offset: a longer one wrote past
+ * the buffer, and the launcher died of SIGSEGV at the end of a ninja
+ * build, after the program had exited 0. */
+START_TEST(summary_of_a_long_command_line)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	/* 2 000 three-byte characters: the cut at 1 024 bytes falls inside
+	 * one. */
+	char arg[6001];
+	for (size_t i = 0; i < 2000; i++) {
+		memcpy(arg + 3 * i, "\xe2\x82\xac", 3);
+	}
+	arg[6000] = '\0';
+
+	cli_scratch_init(&s);
+	for (int json = 0; json <= 1; json++) {
+		const char *targs[] = { "run", "--", "sh", "-c", "exec 7</dev/null; exit 3",
+					"long-marker", arg, NULL };
+		const char *jargs[] = { "run", "--json", "--", "sh", "-c", "exec 7</dev/null; exit 3",
+					"long-marker", arg, NULL };
+		run_rcshim(&r, &s, NULL, json ? jargs : targs);
+		/* The program's status, not the launcher's death. */
+		ck_assert_exited(&r, 3);
+		char *path = cli_named_report(r.err);
+		char *text = t_read_file(path);
+		ck_assert_msg(text, "stderr: %s", r.err);
+		const char *line;
+		if (json) {
+			line = strstr(text, "\"line\": \"pid ");
+			ck_assert_msg(line, "%s", text);
+			line += 9;
+		} else {
+			const char *sum = strstr(text, "\nsummary (");
+			ck_assert_msg(sum, "%s", text);
+			line = strchr(sum + 1, '\n') + 1;
+		}
+		const char *eol = strchr(line, json ? '"' : '\n');
+		ck_assert(eol);
+		size_t len = (size_t)(eol - line);
+		ck_assert_msg(rc_utf8_valid(line, len), "%.*s", (int)len, line);
+		ck_assert_msg(len > 1024 && len < 1200, "%zu: %.*s", len, (int)len, line);
+		char *l = strndup(line, len);
+		ck_assert_msg(strstr(l, " sh -c ") && strstr(l, "long-marker \xe2\x82\xac"), "%s", l);
+		ck_assert_msg(strstr(l, "\xe2\x82\xac ...: fd 1"), "%s", l);
+		ck_assert_msg(strstr(l, "; reclaimed: "), "%s", l);
+		free(l);
+		free(text);
+		free(path);
+		t_run_free(&r);
+	}
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_summary)
 {
 	ADD_TEST(s, summary_names_the_leaker_first);
 	ADD_TEST(s, summary_json_agrees_with_text);
+	ADD_TEST(s, summary_of_a_long_command_line);
 }
