@@ -248,10 +248,13 @@ struct rc_sym_offline;
 struct cli_symcache;
 /* The names of one run's frames: the cache of earlier runs' (symcache.c),
  * then the object files, opened at the first frame the cache lacks. */
+struct cli_sym_memo;
 struct cli_sym {
 	struct rc_sym_offline *off;
 	struct cli_symcache *cache;
 	bool cache_tried;
+	struct cli_sym_memo *memo; /* this run's names (symbolize.c) */
+	size_t memo_n, memo_cap;
 };
 /* Names the frames a process report left unnamed (RCSHIM_INTERNAL_GATHER),
  * text or JSON: takes @text (malloc'd, *@len bytes) and returns it or a

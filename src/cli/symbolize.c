@@ -95,12 +95,11 @@ put_text(struct buf *b, const char *s)
 	free(e);
 }
 
-/* Names @addr in @object (@id: its build id in hex, "" if none): from the
- * cache, else from the object file (libdw opened now, at the first miss),
- * and then kept in the cache. */
+/* Names @addr in @object from the cache, else from the object file (libdw
+ * opened now, at the first miss), and then keeps it in the cache. */
 static bool
-lookup(struct cli_sym *s, const char *object, const char *id, uintptr_t addr,
-       struct rc_frame_info *f)
+lookup_once(struct cli_sym *s, const char *object, const char *id, uintptr_t addr,
+	    struct rc_frame_info *f)
 {
 	if (!s->cache_tried) {
 		s->cache_tried = true;
@@ -121,9 +120,132 @@ lookup(struct cli_sym *s, const char *object, const char *id, uintptr_t addr,
 	return true;
 }
 
+/* The frames named this run, by object, build id and address, found or
+ * not: the processes of a build share most of their frames, and naming
+ * one in a large object (a compiler's) costs a pass over its symbols. */
+struct cli_sym_memo {
+	char *object, *id, *function, *file;
+	uintptr_t addr, offset;
+	uint64_t hash;
+	int line;
+	bool ok;
+};
+
+static uint64_t
+memo_hash(const char *object, const char *id, uintptr_t addr)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = object; *p; p++) {
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	}
+	h = (h ^ 0xff) * 1099511628211ull;
+	for (const char *p = id; *p; p++) {
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	}
+	for (size_t i = 0; i < sizeof(addr); i++) {
+		h = (h ^ ((addr >> (8 * i)) & 0xff)) * 1099511628211ull;
+	}
+	return h;
+}
+
+/* The slot of (@object, @id, @addr): its entry, or the empty slot where
+ * it goes.  The table is never full (memo_add keeps it under half). */
+static struct cli_sym_memo *
+memo_slot(const struct cli_sym *s, uint64_t h, const char *object, const char *id,
+	  uintptr_t addr)
+{
+	for (size_t i = h & (s->memo_cap - 1);; i = (i + 1) & (s->memo_cap - 1)) {
+		struct cli_sym_memo *e = &s->memo[i];
+		if (!e->object || (e->hash == h && e->addr == addr && !strcmp(e->object, object) &&
+				   !strcmp(e->id, id))) {
+			return e;
+		}
+	}
+}
+
+static char *
+xstrdup_(const char *p)
+{
+	char *d = strdup(p);
+	if (!d) {
+		abort();
+	}
+	return d;
+}
+
+static void
+memo_add(struct cli_sym *s, uint64_t h, const char *object, const char *id, uintptr_t addr,
+	 bool ok, const struct rc_frame_info *f)
+{
+	if (2 * (s->memo_n + 1) > s->memo_cap) {
+		size_t cap = s->memo_cap ? 2 * s->memo_cap : 1024;
+		struct cli_sym_memo *old = s->memo;
+		size_t oldcap = s->memo_cap;
+		s->memo = calloc(cap, sizeof(*s->memo));
+		if (!s->memo) {
+			abort();
+		}
+		s->memo_cap = cap;
+		for (size_t i = 0; i < oldcap; i++) {
+			if (old[i].object) {
+				*memo_slot(s, old[i].hash, old[i].object, old[i].id, old[i].addr) =
+					old[i];
+			}
+		}
+		free(old);
+	}
+	struct cli_sym_memo *e = memo_slot(s, h, object, id, addr);
+	*e = (struct cli_sym_memo){
+		.object = xstrdup_(object),
+		.id = xstrdup_(id),
+		.function = xstrdup_(ok ? f->function : ""),
+		.file = xstrdup_(ok ? f->file : ""),
+		.addr = addr,
+		.offset = ok ? f->offset : 0,
+		.hash = h,
+		.line = ok ? f->line : 0,
+		.ok = ok,
+	};
+	s->memo_n++;
+}
+
+/* Names @addr in @object (@id: its build id in hex, "" if none): from this
+ * run's names, else from the cache, else from the object file (libdw
+ * opened now, at the first miss), and then kept in the cache. */
+static bool
+lookup(struct cli_sym *s, const char *object, const char *id, uintptr_t addr,
+       struct rc_frame_info *f)
+{
+	uint64_t h = memo_hash(object, id, addr);
+	const struct cli_sym_memo *e = s->memo_cap ? memo_slot(s, h, object, id, addr) : NULL;
+	if (e && e->object) {
+		if (e->ok) {
+			snprintf(f->function, sizeof(f->function), "%s", e->function);
+			snprintf(f->file, sizeof(f->file), "%s", e->file);
+			f->offset = e->offset;
+			f->line = e->line;
+			f->deferred = false;
+		}
+		return e->ok;
+	}
+	bool ok = lookup_once(s, object, id, addr, f);
+	memo_add(s, h, object, id, addr, ok, f);
+	return ok;
+}
+
 void
 cli_sym_end(struct cli_sym *s)
 {
+	for (size_t i = 0; i < s->memo_cap; i++) {
+		struct cli_sym_memo *e = &s->memo[i];
+		if (e->object) {
+			free(e->object);
+			free(e->id);
+			free(e->function);
+			free(e->file);
+		}
+	}
+	free(s->memo);
 	rc_sym_offline_end(s->off);
 	cli_symcache_close(s->cache);
 	memset(s, 0, sizeof(*s));

@@ -31,7 +31,7 @@ run_victim(const struct cli_scratch *s, const char *cache)
 	snprintf(xdg, sizeof(xdg), "XDG_CACHE_HOME=%s", cache);
 	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", cli_sq_leak(), s->tmp, s->tmp);
 	const char *env[] = { xdg, NULL };
-	const char *args[] = { "run", "--", "sh", "-c", cmd, NULL };
+	const char *args[] = { "run", "--track", "temp,fd,sqlite", "--", "sh", "-c", cmd, NULL };
 	struct rc_run r;
 	run_rcshim(&r, s, env, args);
 	ck_assert_exited(&r, 0);
@@ -174,8 +174,103 @@ START_TEST(no_cache_without_a_home)
 }
 END_TEST
 
+/* The frames of "FUNCTION+0x" to the end of their lines in @text, in
+ * order; their number in *@n. */
+static char **
+frames_of(const char *text, const char *fn, size_t *n)
+{
+	char **v = NULL;
+	*n = 0;
+	for (const char *p = text; (p = strstr(p, fn)); p += strlen(fn)) {
+		const char *eol = strchr(p, '\n');
+		v = realloc(v, (*n + 1) * sizeof(*v));
+		v[(*n)++] = strndup(p, eol ? (size_t)(eol - p) : strlen(p));
+	}
+	return v;
+}
+
+/* Runs @cmd under the launcher, with a cache of its own that starts
+ * empty, heap left out (its samples fall at random: the other kinds'
+ * stacks are the same in every run of a program); its report. */
+static char *
+run_script(const struct cli_scratch *s, const char *cmd)
+{
+	char xdg[1100];
+	snprintf(xdg, sizeof(xdg), "XDG_CACHE_HOME=%s/fresh-cache", s->dir);
+	const char *env[] = { xdg, NULL };
+	const char *args[] = { "run", "--track", "temp,fd,sqlite", "--", "sh", "-c", cmd, NULL };
+	struct rc_run r;
+	run_rcshim(&r, s, env, args);
+	ck_assert_exited(&r, 0);
+	char *text = report_text(r.err);
+	ck_assert_msg(text, "no report: %s", r.err);
+	t_run_free(&r);
+	return text;
+}
+
+/* Processes of one run share frames, and the launcher names each once
+ * (symbolize.c keeps this run's names, found or not): two runs of a copy
+ * of the victim rebuilt before the end both leave theirs as addresses in
+ * the object; then two runs of the victim name theirs alike, from the
+ * object.  (The copy first: the cache, by build id, would name it after
+ * the victim's run.) */
+START_TEST(shared_frames_named_alike)
+{
+	struct cli_scratch s;
+	char cmd[8192], gone[1100], want[1300];
+
+	if (!cli_sq_leak()) {
+		exit(77);
+	}
+	cli_scratch_init(&s);
+	/* A copy (another path: another object to open) rebuilt before the
+	 * launcher names the frames (another program copied over it: another
+	 * build id): in both processes, the address in it. */
+	snprintf(gone, sizeof(gone), "%s/gone-victim", s.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cp %s %s && %s %s/c.db %s/c.log && %s %s/d.db %s/d.log && cp /bin/true %s",
+		 cli_sq_leak(), gone, gone, s.tmp, s.tmp, gone, s.tmp, s.tmp, gone);
+	char *text = run_script(&s, cmd);
+	snprintf(want, sizeof(want), " in %s\n", gone);
+	size_t m = 0;
+	for (const char *p = text; (p = strstr(p, want)); p += strlen(want)) {
+		const char *bol = p;
+		while (bol > text && bol[-1] != '\n') {
+			bol--;
+		}
+		ck_assert_msg(strstr(bol, "?+0x") && strstr(bol, "?+0x") < p, "%.*s",
+			      (int)(p - bol), bol);
+		m++;
+	}
+	ck_assert_msg(m >= 2 && m % 2 == 0, "%zu unnamed frames", m);
+	ck_assert_msg(!strstr(text, "open_index+0x") && !strstr(text, "[unsymbolized"),
+		      "named, or left marked");
+	free(text);
+
+	/* The victim's frames: named, with a file and a line, the same in
+	 * both of its processes. */
+	snprintf(cmd, sizeof(cmd), "%s %s/a.db %s/a.log && %s %s/b.db %s/b.log", cli_sq_leak(),
+		 s.tmp, s.tmp, cli_sq_leak(), s.tmp, s.tmp);
+	text = run_script(&s, cmd);
+	size_t n = 0;
+	char **v = frames_of(text, "open_index+0x", &n);
+	ck_assert_msg(n >= 2 && n % 2 == 0, "%zu frames in open_index\n%s", n, text);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_msg(strstr(v[i], " at ") && strstr(v[i], "sq-leak.c:"), "%s", v[i]);
+		ck_assert_str_eq(v[i], v[i % (n / 2)]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(v[i]);
+	}
+	free(v);
+	free(text);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(cli_symcache)
 {
 	ADD_TEST(s, names_kept_between_runs);
 	ADD_TEST(s, no_cache_without_a_home);
+	ADD_TEST(s, shared_frames_named_alike);
 }
