@@ -46,6 +46,11 @@ static struct {
 				 Elf **);
 	int (*offline_section_address)(Dwfl_Module *, void **, const char *, Dwarf_Addr,
 				       const char *, GElf_Word, const GElf_Shdr *, Dwarf_Addr *);
+	int (*getsymtab)(Dwfl_Module *);
+	Elf_Scn *(*address_section)(Dwfl_Module *, Dwarf_Addr *, Dwarf_Addr *);
+	size_t (*ndxscn)(Elf_Scn *);
+	const char *(*getsym_info)(Dwfl_Module *, int, GElf_Sym *, GElf_Addr *, GElf_Word *,
+				   Elf **, Dwarf_Addr *);
 	atomic_int state; /* 0 not tried, 1 loaded, 2 unavailable */
 } DW;
 
@@ -89,6 +94,10 @@ load_libdw(void)
 	SYM(module_getelf, "dwfl_module_getelf");
 	SYM(build_id_find_elf, "dwfl_build_id_find_elf");
 	SYM(offline_section_address, "dwfl_offline_section_address");
+	SYM(getsymtab, "dwfl_module_getsymtab");
+	SYM(address_section, "dwfl_module_address_section");
+	SYM(ndxscn, "elf_ndxscn"); /* libelf's, found through libdw's dependencies */
+	SYM(getsym_info, "dwfl_module_getsym_info");
 #undef SYM
 	if (!ok) {
 		rc_debug("libdw.so.1 not usable: reports name functions from dynamic symbols only");
@@ -389,6 +398,15 @@ rc_sym_end(struct rc_symbolizer *s)
 
 /* --- offline --------------------------------------------------------------------- */
 
+/* One symbol of an object's table, for the search by address. */
+struct symix {
+	uintptr_t lo, size; /* in dwfl's addresses */
+	const char *name;   /* in the object's string table, kept open by dwfl */
+	uint32_t order;     /* its index in the table */
+	uint32_t shndx;     /* its section */
+	uint8_t bind;       /* 3 global, 2 weak, 1 local, 0 other */
+};
+
 struct offline_mod {
 	char *path;
 	char build_id[41];
@@ -396,6 +414,13 @@ struct offline_mod {
 #ifdef RC_HAVE_LIBDW
 	Dwfl_Module *mod;
 	Dwarf_Addr bias;
+	/* The symbols by address, made at the first frame named in it, and
+	 * for each position the highest end of a symbol at or before it.
+	 * ix_tried without ix: no table, or no memory (libdw's own search). */
+	struct symix *ix;
+	uintptr_t *maxend;
+	size_t nix;
+	bool ix_tried;
 #endif
 };
 
@@ -482,6 +507,207 @@ offline_mod(struct rc_sym_offline *s, const char *path, const char *build_id)
 	return m;
 }
 
+#ifdef RC_HAVE_LIBDW
+/* Naming a frame by its object's symbols.
+ *
+ * dwfl_module_addrinfo reads the whole symbol table for every address: a
+ * pass over a compiler's hundred thousand symbols per frame, and most of
+ * the launcher's time at the end of a build.  Here the table is read once
+ * per object, sorted by address, and each frame is a binary search.  The
+ * choice is libdw's for the tables compilers make:
+ *   - symbols with a name, defined, and not a section, file or TLS symbol;
+ *   - of those with a size, the one whose range holds the address and
+ *     starts nearest below it; at one start, global before weak before
+ *     local, then the smaller range, then the first in the table;
+ *   - failing that, a label without a size (assembly) at or below the
+ *     address, the nearest, provided no symbol's range passes it and it
+ *     is in the address's section (an absolute one only at the address
+ *     itself). */
+static int
+symix_cmp(const void *a, const void *b)
+{
+	const struct symix *x = a, *y = b;
+	if (x->lo != y->lo) {
+		return x->lo < y->lo ? -1 : 1;
+	}
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Heapsort: the shim links this file, and qsort would be one more symbol
+ * for the loader to bind in every process it is preloaded into. */
+static void
+symix_sift(struct symix *a, size_t root, size_t n)
+{
+	for (size_t child; (child = 2 * root + 1) < n; root = child) {
+		if (child + 1 < n && symix_cmp(&a[child], &a[child + 1]) < 0) {
+			child++;
+		}
+		if (symix_cmp(&a[root], &a[child]) >= 0) {
+			return;
+		}
+		struct symix t = a[root];
+		a[root] = a[child];
+		a[child] = t;
+	}
+}
+
+static void
+symix_sort(struct symix *a, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;) {
+		symix_sift(a, i, n);
+	}
+	for (size_t end = n; end > 1; end--) {
+		struct symix t = a[0];
+		a[0] = a[end - 1];
+		a[end - 1] = t;
+		symix_sift(a, 0, end - 1);
+	}
+}
+
+static uint8_t
+bind_rank(unsigned char info)
+{
+	switch (GELF_ST_BIND(info)) {
+	case STB_GLOBAL:
+	case STB_GNU_UNIQUE:
+		return 3;
+	case STB_WEAK:
+		return 2;
+	case STB_LOCAL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void
+index_symbols(struct offline_mod *m)
+{
+	m->ix_tried = true;
+	int n = DW.getsymtab(m->mod);
+	if (n <= 1) {
+		return;
+	}
+	struct symix *ix = rc_alloc((size_t)n * sizeof(*ix));
+	uintptr_t *maxend = ix ? rc_alloc((size_t)n * sizeof(*maxend)) : NULL;
+	if (!maxend) {
+		rc_free(ix);
+		return;
+	}
+	size_t k = 0;
+	for (int i = 1; i < n; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		const char *name = DW.getsym_info(m->mod, i, &sym, &addr, &shndx, NULL, NULL);
+		int type = GELF_ST_TYPE(sym.st_info);
+		if (!name || !name[0] || sym.st_shndx == SHN_UNDEF || type == STT_SECTION ||
+		    type == STT_FILE || type == STT_TLS) {
+			continue;
+		}
+		ix[k++] = (struct symix){ .lo = (uintptr_t)addr,
+					  .size = (uintptr_t)sym.st_size,
+					  .name = name,
+					  .order = (uint32_t)i,
+					  .shndx = shndx,
+					  .bind = bind_rank(sym.st_info) };
+	}
+	symix_sort(ix, k);
+	for (size_t i = 0; i < k; i++) {
+		uintptr_t end = ix[i].lo + ix[i].size;
+		maxend[i] = i && maxend[i - 1] > end ? maxend[i - 1] : end;
+	}
+	m->ix = ix;
+	m->maxend = maxend;
+	m->nix = k;
+}
+
+/* Whether @e names an address better than @best (both hold it). */
+static bool
+symix_better(const struct symix *e, const struct symix *best)
+{
+	if (!best || e->lo != best->lo) {
+		return !best || e->lo > best->lo;
+	}
+	if (e->bind != best->bind) {
+		return e->bind > best->bind;
+	}
+	if (e->size != best->size) {
+		return e->size < best->size;
+	}
+	return e->order < best->order;
+}
+
+/* The index of the section holding @at, SHN_ABS for none. */
+static GElf_Word
+section_of(const struct offline_mod *m, uintptr_t at)
+{
+	Dwarf_Addr a = at, bias = 0;
+	Elf_Scn *scn = DW.address_section(m->mod, &a, &bias);
+	return scn ? (GElf_Word)DW.ndxscn(scn) : SHN_ABS;
+}
+
+/* Whether a label of section @shndx at @lo may name @at (libdw's rule for
+ * symbols without a size). */
+static bool
+label_fits(const struct offline_mod *m, const struct symix *e, uintptr_t at, GElf_Word *at_shndx)
+{
+	if (e->shndx >= SHN_LORESERVE) {
+		return e->lo == at;
+	}
+	if (*at_shndx == SHN_UNDEF) {
+		*at_shndx = section_of(m, at);
+	}
+	return e->shndx == *at_shndx;
+}
+
+/* The symbol naming @at, NULL if none. */
+static const struct symix *
+symix_find(const struct offline_mod *m, uintptr_t at)
+{
+	/* j: one past the last symbol starting at or below @at. */
+	size_t lo = 0, hi = m->nix;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->ix[mid].lo <= at) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	size_t j = lo;
+	if (!j) {
+		return NULL;
+	}
+	/* Ranges holding @at: back while some symbol at or before i ends
+	 * above it. */
+	const struct symix *best = NULL;
+	for (size_t i = j; i-- > 0 && m->maxend[i] > at;) {
+		const struct symix *e = &m->ix[i];
+		if (e->size && at - e->lo < e->size && symix_better(e, best)) {
+			best = e;
+		}
+	}
+	if (best) {
+		return best;
+	}
+	/* A label: none of the ranges below passes it (maxend[j - 1], at or
+	 * below @at here). */
+	GElf_Word at_shndx = SHN_UNDEF;
+	for (size_t i = j; i-- > 0 && m->ix[i].lo >= m->maxend[j - 1];) {
+		const struct symix *e = &m->ix[i];
+		if (best && e->lo < best->lo) {
+			break;
+		}
+		if (!e->size && symix_better(e, best) && label_fits(m, e, at, &at_shndx)) {
+			best = e;
+		}
+	}
+	return best;
+}
+#endif
+
 bool
 rc_sym_offline_lookup(struct rc_sym_offline *s, const char *object, const char *build_id,
 		      uintptr_t vaddr, struct rc_frame_info *out)
@@ -498,8 +724,20 @@ rc_sym_offline_lookup(struct rc_sym_offline *s, const char *object, const char *
 	/* A return address: the call is the instruction before it. */
 	Dwarf_Addr at = pc ? pc - 1 : pc;
 	GElf_Off off = 0;
-	GElf_Sym sym;
-	const char *name = DW.addrinfo(m->mod, at, &off, &sym, NULL, NULL, NULL);
+	const char *name = NULL;
+	if (!m->ix_tried) {
+		index_symbols(m);
+	}
+	if (m->ix) {
+		const struct symix *e = symix_find(m, (uintptr_t)at);
+		if (e) {
+			name = e->name;
+			off = (GElf_Off)(at - e->lo);
+		}
+	} else {
+		GElf_Sym sym;
+		name = DW.addrinfo(m->mod, at, &off, &sym, NULL, NULL, NULL);
+	}
 	if (!name) {
 		return false;
 	}
@@ -537,6 +775,10 @@ rc_sym_offline_end(struct rc_sym_offline *s)
 #endif
 	for (size_t i = 0; i < s->n; i++) {
 		rc_free(s->mods[i].path);
+#ifdef RC_HAVE_LIBDW
+		rc_free(s->mods[i].ix);
+		rc_free(s->mods[i].maxend);
+#endif
 	}
 	rc_free(s->mods);
 	rc_free(s);
