@@ -8,15 +8,16 @@
 #   - a shell loop of 2 000 /bin/true
 #   - a 500-line sh script of cat/sed/grep/sort/mktemp pipelines
 #   - 200 git commits in a repository outside the temp roots
-#   - ninja -j2 building this project from scratch (skipped with --quick)
-#   scripts/bench-launcher.sh [--quick] [BUILDDIR] [ROUNDS]
+#   - ninja -j2 building this project from scratch (skipped with --quick;
+#     alone with --ninja)
+#   scripts/bench-launcher.sh [--quick | --ninja] [BUILDDIR] [ROUNDS]
 set -eu
 cd "$(dirname "$0")/.."
-quick=
-if [ "${1:-}" = --quick ]; then
-	quick=1
-	shift
-fi
+quick= only_ninja=
+case "${1:-}" in
+--quick) quick=1; shift ;;
+--ninja) only_ninja=1; shift ;;
+esac
 dir=${1:-build}
 rounds=${2:-5}
 # The git repository and the ninja build live outside the temp roots (the
@@ -79,16 +80,18 @@ bench() { # NAME PREPARE-FN CMD...
 }
 
 nothing() { :; }
-bench "2000 /bin/true from a shell loop" nothing \
-	sh -c 'i=0; while [ $i -lt 2000 ]; do /bin/true; i=$((i + 1)); done'
+if [ -z "$only_ninja" ]; then
+	bench "2000 /bin/true from a shell loop" nothing \
+		sh -c 'i=0; while [ $i -lt 2000 ]; do /bin/true; i=$((i + 1)); done'
 
-bench "500-line pipeline script" nothing sh "$work/pipeline.sh"
+	bench "500-line pipeline script" nothing sh "$work/pipeline.sh"
 
-git_repo() {
-	bench_git_repo "$outside/repo"
-}
-bench "200 git commits" git_repo sh -c "cd '$outside/repo' && for i in \$(seq 200); do \
+	git_repo() {
+		bench_git_repo "$outside/repo"
+	}
+	bench "200 git commits" git_repo sh -c "cd '$outside/repo' && for i in \$(seq 200); do \
 echo \$i >> f; git add f; git commit -qm \$i; done"
+fi
 
 if [ -z "$quick" ] && command -v ninja >/dev/null; then
 	meson setup "$outside/build" >/dev/null
