@@ -451,7 +451,7 @@ text_words(struct rc_out *o, const struct rc_report *r)
 	for (size_t i = 0; i < r->cmdline_len; i++) {
 		const char *w = r->cmdline + i;
 		size_t l = strnlen(w, r->cmdline_len - i);
-		char word[sizeof(r->cmdline)];
+		char word[sizeof(r->cmdline) + 1]; /* a first word may fill it all */
 		memcpy(word, w, l);
 		word[l] = '\0';
 		bool quote = !l || strpbrk(word, " '\"");

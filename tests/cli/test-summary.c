@@ -217,6 +217,28 @@ START_TEST(summary_of_a_long_command_line)
 		free(path);
 		t_run_free(&r);
 	}
+
+	/* A program name of 3 000 bytes: the process's report reads the
+	 * first 2 KiB of /proc/self/cmdline, one word with no end, and its
+	 * text once wrote a byte past its copy of it (ASan's build stops
+	 * the program there). */
+	const char *pargs[] = { "run", "--", "python3", "-c",
+				"import os; os.execv('/bin/sh', ['x' * 3000, '-c', "
+				"'exec 7</dev/null; exit 3'])",
+				NULL };
+	run_rcshim(&r, &s, NULL, pargs);
+	ck_assert_exited(&r, 3);
+	char *path = cli_named_report(r.err);
+	char *text = t_read_file(path);
+	ck_assert_msg(text, "stderr: %s", r.err);
+	char want[1100];
+	memset(want, 'x', 1024);
+	snprintf(want + 1024, sizeof(want) - 1024, " ...: fd 1");
+	ck_assert_msg(strstr(text, want), "%.3000s", text);
+	ck_assert_msg(strstr(text, "\ncommand: xxxx"), "%.3000s", text);
+	free(text);
+	free(path);
+	t_run_free(&r);
 	cli_scratch_fini(&s);
 }
 END_TEST
