@@ -171,8 +171,8 @@ text_frame(const char *l, size_t len, struct frame *f)
 			plus = q;
 		} else if (!in && !memcmp(q, " in ", 4)) {
 			in = q;
-		} else if (in && !memcmp(q, " at ", 4)) {
-			at = q; /* the last one */
+		} else if (in && q >= in + 4 && !memcmp(q, " at ", 4)) {
+			at = q; /* the last one, after " in " ("in at x.so" is an object) */
 		}
 	}
 	if (!plus) {

@@ -268,7 +268,7 @@ text_line(struct buf *b, const char *line, size_t n, struct cli_sym *sym)
 		return;
 	}
 	const char *in = strstr(q, " in ");
-	if (!in || in > m) {
+	if (!in || in + 4 > m) { /* an object's name ends at the marker */
 		put(b, line, n);
 		return;
 	}
