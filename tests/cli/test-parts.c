@@ -218,6 +218,30 @@ START_TEST(odd_frame_lines)
 }
 END_TEST
 
+/* A number past a double (1e999 parses to infinity) makes the document
+ * not JSON for the launcher's reader: a plot's axis step made from it
+ * never ended (plot.c, nice_step). */
+START_TEST(numbers_past_a_double)
+{
+	static const struct {
+		const char *in;
+		bool ok;
+	} cases[] = {
+		{ "1e999", false },
+		{ "{\"t_ms\": -1e400}", false },
+		{ "[{\"samples\": [{\"t_ms\": 1, \"fds\": 1e999}]}]", false },
+		{ "1e308", true },
+		{ "{\"t_ms\": 1e-400}", true }, /* 0: not past anything */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cli_jv all;
+		bool ok = cli_jv_parse_all(cases[i].in, strlen(cases[i].in), &all);
+		cli_jv_free(&all);
+		ck_assert_msg(ok == cases[i].ok, "'%s': %d, want %d", cases[i].in, ok, cases[i].ok);
+	}
+}
+END_TEST
+
 START_TEST(json_parts)
 {
 	static const struct {
@@ -618,6 +642,7 @@ TEST_SUITE(cli_parts)
 	ADD_TEST(s, preloadable_check);
 	ADD_TEST(s, json_parts);
 	ADD_TEST(s, odd_frame_lines);
+	ADD_TEST(s, numbers_past_a_double);
 	ADD_TEST(s, report_kinds);
 	ADD_TEST(s, held_figures_never_wrap);
 	ADD_TEST(s, status_words);
