@@ -144,7 +144,7 @@ struct envb {
 	char **v;
 	size_t n, cap;
 	char **owned; /* the strings made here, freed at the end */
-	size_t n_owned;
+	size_t n_owned, cap_owned; /* a name set twice: both strings, one entry */
 };
 
 static void
@@ -153,14 +153,20 @@ env_push(struct envb *e, char *s, bool owned)
 	if (e->n + 2 > e->cap) {
 		e->cap = (e->n + 2) * 2;
 		e->v = realloc(e->v, e->cap * sizeof(*e->v));
-		e->owned = realloc(e->owned, e->cap * sizeof(*e->owned));
-		if (!e->v || !e->owned) {
+		if (!e->v) {
 			abort();
 		}
 	}
 	e->v[e->n++] = s;
 	e->v[e->n] = NULL;
 	if (owned) {
+		if (e->n_owned == e->cap_owned) {
+			e->cap_owned = e->cap_owned ? 2 * e->cap_owned : 16;
+			e->owned = realloc(e->owned, e->cap_owned * sizeof(*e->owned));
+			if (!e->owned) {
+				abort();
+			}
+		}
 		e->owned[e->n_owned++] = s;
 	}
 }
