@@ -22,16 +22,25 @@ report_text(const char *err)
 	return text;
 }
 
-/* Runs the victim under the launcher with XDG_CACHE_HOME=@cache; its
- * report. */
+/* Runs `sh -c @cmd` under the launcher with XDG_CACHE_HOME=@cache and the
+ * launcher's options @opts (NULL-ended, may be empty); its report. */
 static char *
-run_victim(const struct cli_scratch *s, const char *cache)
+run_in(const struct cli_scratch *s, const char *cache, const char *const *opts,
+       const char *cmd)
 {
-	char xdg[1100], cmd[4096];
+	char xdg[1100];
 	snprintf(xdg, sizeof(xdg), "XDG_CACHE_HOME=%s", cache);
-	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", cli_sq_leak(), s->tmp, s->tmp);
 	const char *env[] = { xdg, NULL };
-	const char *args[] = { "run", "--track", "temp,fd,sqlite", "--", "sh", "-c", cmd, NULL };
+	const char *args[16] = { "run" };
+	size_t n = 1;
+	for (size_t i = 0; opts[i] && n < 11; i++) {
+		args[n++] = opts[i];
+	}
+	args[n++] = "--";
+	args[n++] = "sh";
+	args[n++] = "-c";
+	args[n++] = cmd;
+	args[n] = NULL;
 	struct rc_run r;
 	run_rcshim(&r, s, env, args);
 	ck_assert_exited(&r, 0);
@@ -39,6 +48,17 @@ run_victim(const struct cli_scratch *s, const char *cache)
 	ck_assert_msg(text, "no report: %s", r.err);
 	t_run_free(&r);
 	return text;
+}
+
+/* Runs the victim under the launcher with XDG_CACHE_HOME=@cache; its
+ * report. */
+static char *
+run_victim(const struct cli_scratch *s, const char *cache)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd), "%s %s/leak.db %s/leak.log", cli_sq_leak(), s->tmp, s->tmp);
+	const char *none[] = { NULL };
+	return run_in(s, cache, none, cmd);
 }
 
 /* The one cache file in @dir whose lines name @fn; its path in @out. */
@@ -195,17 +215,10 @@ frames_of(const char *text, const char *fn, size_t *n)
 static char *
 run_script(const struct cli_scratch *s, const char *cmd)
 {
-	char xdg[1100];
-	snprintf(xdg, sizeof(xdg), "XDG_CACHE_HOME=%s/fresh-cache", s->dir);
-	const char *env[] = { xdg, NULL };
-	const char *args[] = { "run", "--track", "temp,fd,sqlite", "--", "sh", "-c", cmd, NULL };
-	struct rc_run r;
-	run_rcshim(&r, s, env, args);
-	ck_assert_exited(&r, 0);
-	char *text = report_text(r.err);
-	ck_assert_msg(text, "no report: %s", r.err);
-	t_run_free(&r);
-	return text;
+	char cache[1100];
+	snprintf(cache, sizeof(cache), "%s/fresh-cache", s->dir);
+	const char *opts[] = { "--track", "temp,fd,sqlite", NULL };
+	return run_in(s, cache, opts, cmd);
 }
 
 /* Processes of one run share frames, and the launcher names each once
