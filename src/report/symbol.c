@@ -94,11 +94,16 @@ load_libdw(void)
 	SYM(module_getelf, "dwfl_module_getelf");
 	SYM(build_id_find_elf, "dwfl_build_id_find_elf");
 	SYM(offline_section_address, "dwfl_offline_section_address");
-	SYM(getsymtab, "dwfl_module_getsymtab");
-	SYM(address_section, "dwfl_module_address_section");
-	SYM(ndxscn, "elf_ndxscn"); /* libelf's, found through libdw's dependencies */
-	SYM(getsym_info, "dwfl_module_getsym_info");
 #undef SYM
+	/* For the launcher's sorted symbols (symix_find); without them,
+	 * libdw's own search. */
+	if (ok) {
+		*(void **)&DW.getsymtab = dlsym(h, "dwfl_module_getsymtab");
+		*(void **)&DW.getsym_info = dlsym(h, "dwfl_module_getsym_info");
+		*(void **)&DW.address_section = dlsym(h, "dwfl_module_address_section");
+		/* libelf's, found through libdw's dependencies */
+		*(void **)&DW.ndxscn = dlsym(h, "elf_ndxscn");
+	}
 	if (!ok) {
 		rc_debug("libdw.so.1 not usable: reports name functions from dynamic symbols only");
 	}
@@ -585,6 +590,9 @@ static void
 index_symbols(struct offline_mod *m)
 {
 	m->ix_tried = true;
+	if (!DW.getsymtab || !DW.getsym_info || !DW.address_section || !DW.ndxscn) {
+		return;
+	}
 	int n = DW.getsymtab(m->mod);
 	if (n <= 1) {
 		return;
