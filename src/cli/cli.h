@@ -443,7 +443,8 @@ struct cli_summary {
 	struct cli_sum_proc *p;
 	size_t n;
 };
-/* Adds the process report @text (@n bytes, JSON if @json, else text).
+/* Adds the process report @text (@n bytes and a NUL, JSON if @json, else
+ * text).
  * The temp paths it held that @removed names are counted reclaimed. */
 void cli_summary_add(struct cli_summary *s, long pid, const char *text, size_t n, bool json,
 		     const struct cli_paths *removed);

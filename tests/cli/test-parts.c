@@ -173,8 +173,8 @@ write_hex(FILE *f, const char *p, size_t n)
 /* Frame lines no writer makes but a damaged report or an odd object name
  * can hold: an object named "at work/p.so" (relative, opened so), the
  * marker right after " in ", " in " inside the marker.  The summary and
- * the naming of frames read only the line (ASan checks the over-reads
- * the old code made) and pass such a line on unchanged. */
+ * the naming of frames read only the text (ASan and valgrind check the
+ * over-reads the old code made) and pass such a line on unchanged. */
 START_TEST(odd_frame_lines)
 {
 	static const char text[] =
@@ -190,8 +190,10 @@ START_TEST(odd_frame_lines)
 	struct cli_paths none = { NULL, 0 };
 	struct cli_summary sum = { NULL, 0 };
 	size_t n = strlen(text);
-	char *copy = malloc(n); /* no NUL after it: an over-read is past the block */
-	memcpy(copy, text, n);
+	/* With its NUL, as the gathered texts have it (parse_text's sscanf
+	 * needs one), and nothing after: a read past it is past the block. */
+	char *copy = malloc(n + 1);
+	memcpy(copy, text, n + 1);
 	cli_summary_add(&sum, 9, copy, n, false, &none);
 	cli_summary_finish(&sum);
 	ck_assert_uint_eq(sum.n, 1);
