@@ -227,6 +227,8 @@ struct cli_jv {
 
 /* realloc, or abort. */
 void *cli_xrealloc(void *p, size_t n);
+/* The first @n bytes of @s and a NUL, malloc'd, or abort. */
+char *cli_xstrndup(const char *s, size_t n);
 /* Every JSON value of [text, text + n) (one document, or JSON Lines) as the
  * items of the array *@all (cli_jv_free it, also on failure).  False if
  * it is not JSON. */

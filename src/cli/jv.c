@@ -36,6 +36,15 @@ cli_xrealloc(void *p, size_t n)
 	return p;
 }
 
+char *
+cli_xstrndup(const char *s, size_t n)
+{
+	char *d = cli_xrealloc(NULL, n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
 static void
 put_utf8(char **o, unsigned c)
 {

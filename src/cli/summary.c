@@ -11,13 +11,13 @@
  * say the same. */
 #include "build-config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/escape.h"
+#include "core/log.h"
 
 /* Kinds as the summary names them, in the order it names them. */
 static const char *const kinds[] = { "sqlite", "temp", "gpu", "fd", "custom", "heap" };
@@ -34,15 +34,6 @@ kind_index(const char *k, size_t len)
 		}
 	}
 	return -1;
-}
-
-static char *
-xstrndup(const char *s, size_t n)
-{
-	char *d = cli_xrealloc(NULL, n + 1);
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
 }
 
 /* @s as text output escapes it (core/escape.h), malloc'd. */
@@ -276,11 +267,11 @@ parse_text(struct cli_sum_proc *p, const char *text, size_t n)
 		if (starts(l, len, "== rcshim report: pid ") && !p->cmd) {
 			const char *o = memchr(l, '(', len), *cl = o ? memchr(o, ')', len - (size_t)(o - l)) : NULL;
 			if (o && cl) {
-				p->cmd = xstrndup(o + 1, (size_t)(cl - o - 1));
+				p->cmd = cli_xstrndup(o + 1, (size_t)(cl - o - 1));
 			}
 		} else if (starts(l, len, "command: ")) {
 			free(p->cmd);
-			p->cmd = xstrndup(l + 9, len - 9);
+			p->cmd = cli_xstrndup(l + 9, len - 9);
 		} else if (sscanf(l, "heap: %lld blocks, %lld bytes%n", &c, &b, &used) == 2 && used) {
 			kind = (int)HEAP;
 			p->count[HEAP] = c > 0 ? (uint64_t)c : 0;
@@ -299,7 +290,7 @@ parse_text(struct cli_sum_proc *p, const char *text, size_t n)
 		} else if (starts(l, len, "  reclaimed: ")) {
 			/* "KIND WHAT", escaped already. */
 			p->items = cli_xrealloc(p->items, (p->nitems + 1) * sizeof(*p->items));
-			p->items[p->nitems++] = xstrndup(l + 13, len - 13);
+			p->items[p->nitems++] = cli_xstrndup(l + 13, len - 13);
 		} else if (sscanf(l, "  and %llu more reclaimed", &c) == 1) {
 			p->items_more = c;
 		} else if (kind >= 0 && l[0] != ' ') {
@@ -312,7 +303,7 @@ parse_text(struct cli_sum_proc *p, const char *text, size_t n)
 		} else if (kind == TEMP && (starts(l, len, "    dir ") || starts(l, len, "    file "))) {
 			const char *path = (const char *)memchr(l + 4, ' ', len - 4) + 1;
 			p->temps = cli_xrealloc(p->temps, (p->ntemps + 1) * sizeof(*p->temps));
-			p->temps[p->ntemps++] = xstrndup(path, len - (size_t)(path - l));
+			p->temps[p->ntemps++] = cli_xstrndup(path, len - (size_t)(path - l));
 		} else if (kind >= 0 && in_group && !frames_done && starts(l, len, "      #")) {
 			struct frame f;
 			if (text_frame(l, len, &f)) {
@@ -499,24 +490,6 @@ by_importance(const void *a, const void *b)
 	return x->pid < y->pid ? -1 : x->pid > y->pid;
 }
 
-/* Appends to BUF (CAP bytes) at *N what fits of the format: *N never
- * passes CAP - 1, so the next append starts inside BUF whatever an
- * earlier one would have written. */
-static void __attribute__((format(printf, 4, 5)))
-put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
-{
-	if (*n + 1 >= cap) {
-		return;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	int w = vsnprintf(buf + *n, cap - *n, fmt, ap);
-	va_end(ap);
-	if (w > 0) {
-		*n = (size_t)w < cap - 1 - *n ? *n + (size_t)w : cap - 1;
-	}
-}
-
 /* A command line is shown up to this many bytes, then " ...": a
  * compiler's runs to kilobytes, and what it held must still fit after
  * it. */
@@ -535,7 +508,9 @@ make_line(struct cli_sum_proc *p)
 		for (cl = CMD_SHOWN; cl && ((unsigned char)cmd[cl] & 0xc0) == 0x80; cl--) {
 		}
 	}
-	put(buf, sizeof(buf), &n, "pid %ld %.*s%s:", p->pid, (int)cl, cmd, cut ? " ..." : "");
+	/* rc_fmt returns what it wrote, never past the end: n stays in buf. */
+	n += rc_fmt(buf + n, sizeof(buf) - n, "pid %ld %.*s%s:", p->pid, (int)cl, cmd,
+		    cut ? " ..." : "");
 	bool any = false;
 	for (size_t k = 0; k < NK && n < sizeof(buf) - 300; k++) {
 		if (!p->count[k]) {
@@ -543,34 +518,34 @@ make_line(struct cli_sum_proc *p)
 		}
 		if (k == HEAP) {
 			char hb[32];
-			put(buf, sizeof(buf), &n, "%s heap %llu blocks %s", any ? "," : "",
-			    (unsigned long long)p->count[k],
-			    cli_human_bytes(p->bytes[k], hb, sizeof(hb)));
+			n += rc_fmt(buf + n, sizeof(buf) - n, "%s heap %llu blocks %s",
+				    any ? "," : "", (unsigned long long)p->count[k],
+				    cli_human_bytes(p->bytes[k], hb, sizeof(hb)));
 		} else {
-			put(buf, sizeof(buf), &n, "%s %s %llu", any ? "," : "", kinds[k],
-			    (unsigned long long)p->count[k]);
+			n += rc_fmt(buf + n, sizeof(buf) - n, "%s %s %llu", any ? "," : "",
+				    kinds[k], (unsigned long long)p->count[k]);
 		}
 		if (p->where[k][0]) {
-			put(buf, sizeof(buf), &n, " (%s)", p->where[k]);
+			n += rc_fmt(buf + n, sizeof(buf) - n, " (%s)", p->where[k]);
 		}
 		any = true;
 	}
 	if (!any) {
-		put(buf, sizeof(buf), &n, " nothing held");
+		n += rc_fmt(buf + n, sizeof(buf) - n, " nothing held");
 	}
-	put(buf, sizeof(buf), &n, "; reclaimed:");
+	n += rc_fmt(buf + n, sizeof(buf) - n, "; reclaimed:");
 	any = false;
 	for (size_t k = 0; k < NK && n < sizeof(buf) - 40; k++) {
 		if (p->reclaimed[k]) {
-			put(buf, sizeof(buf), &n, "%s %s %llu", any ? "," : "", kinds[k],
-			    (unsigned long long)p->reclaimed[k]);
+			n += rc_fmt(buf + n, sizeof(buf) - n, "%s %s %llu", any ? "," : "",
+				    kinds[k], (unsigned long long)p->reclaimed[k]);
 			any = true;
 		}
 	}
 	if (!any) {
-		put(buf, sizeof(buf), &n, " nothing");
+		n += rc_fmt(buf + n, sizeof(buf) - n, " nothing");
 	}
-	p->line = xstrndup(buf, n);
+	p->line = cli_xstrndup(buf, n);
 }
 
 void

@@ -163,16 +163,6 @@ memo_slot(const struct cli_sym *s, uint64_t h, const char *object, const char *i
 	}
 }
 
-static char *
-xstrdup_(const char *p)
-{
-	char *d = strdup(p);
-	if (!d) {
-		abort();
-	}
-	return d;
-}
-
 static void
 memo_add(struct cli_sym *s, uint64_t h, const char *object, const char *id, uintptr_t addr,
 	 bool ok, const struct rc_frame_info *f)
@@ -194,12 +184,13 @@ memo_add(struct cli_sym *s, uint64_t h, const char *object, const char *id, uint
 		}
 		free(old);
 	}
+	const char *fn = ok ? f->function : "", *fl = ok ? f->file : "";
 	struct cli_sym_memo *e = memo_slot(s, h, object, id, addr);
 	*e = (struct cli_sym_memo){
-		.object = xstrdup_(object),
-		.id = xstrdup_(id),
-		.function = xstrdup_(ok ? f->function : ""),
-		.file = xstrdup_(ok ? f->file : ""),
+		.object = cli_xstrndup(object, strlen(object)),
+		.id = cli_xstrndup(id, strlen(id)),
+		.function = cli_xstrndup(fn, strlen(fn)),
+		.file = cli_xstrndup(fl, strlen(fl)),
 		.addr = addr,
 		.offset = ok ? f->offset : 0,
 		.hash = h,
