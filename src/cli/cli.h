@@ -464,7 +464,8 @@ void cli_summary_free(struct cli_summary *s);
  * session's journal directory @sdir and id @id, the processes' report
  * files there are watched (inotify, close-on-exec; its SIGIO for fd
  * cli_metrics_fd, -1 without) and their cleanups counted (tally.c).
- * Never NULL. */
+ * NULL, said on stderr, where @dir or @job is too long to keep whole
+ * (1023 and 127 bytes): cut, they would name another directory or job. */
 struct cli_metrics;
 struct cli_metrics *cli_metrics_start(const char *dir, const char *job, const char *sdir,
 				      const char *id);

@@ -561,10 +561,23 @@ cli_metrics_start(const char *dir, const char *job, const char *sdir, const char
 	if (!m) {
 		abort();
 	}
+	/* Cut short, DIR would name another directory (a parent, or a
+	 * sibling with the same start) and JOB another job's file: none
+	 * written rather than one in the wrong place. */
+	if (strlen(dir) >= sizeof(m->dir) || strlen(job) >= sizeof(m->job)) {
+		bool d = strlen(dir) >= sizeof(m->dir);
+		cli_msg("metrics not written: the %s is longer than %zu bytes", d ? "directory's name" : "job's name",
+			(d ? sizeof(m->dir) : sizeof(m->job)) - 1);
+		free(m);
+		return NULL;
+	}
 	snprintf(m->dir, sizeof(m->dir), "%s", dir);
 	snprintf(m->job, sizeof(m->job), "%s", job);
-	snprintf(m->sdir, sizeof(m->sdir), "%s", sdir ? sdir : "");
-	snprintf(m->id, sizeof(m->id), "%s", id ? id : "");
+	/* Too long to watch whole: the counts at the end only. */
+	if (sdir && id && strlen(sdir) < sizeof(m->sdir) && strlen(id) < sizeof(m->id)) {
+		snprintf(m->sdir, sizeof(m->sdir), "%s", sdir);
+		snprintf(m->id, sizeof(m->id), "%s", id);
+	}
 	m->ifd = -1;
 	if (!m->sdir[0] || !m->id[0]) {
 		return m;

@@ -766,6 +766,108 @@ START_TEST(metrics_count_live_cleanups)
 }
 END_TEST
 
+/* The names in DIR: "." and ".." left out, the rest joined by ' '. */
+static void
+dir_names(const char *dir, char *out, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	ck_assert_msg(d, "%s: %s", dir, strerror(errno));
+	out[0] = '\0';
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			n += (size_t)snprintf(out + n, n < len ? len - n : 0, "%s ", e->d_name);
+			ck_assert_uint_lt(n, len);
+		}
+	}
+	closedir(d);
+}
+
+/* A --metrics DIR or --job NAME too long to keep whole: cut, DIR would
+ * name its parent and NAME another job's file.  The run says so in one
+ * line, writes no metrics, and the program's status comes through; the
+ * parent and the other job's file are as they were. */
+START_TEST(metrics_names_too_long_to_keep)
+{
+	struct cli_scratch s;
+	struct rc_run r;
+	char *top = malloc(4096), *dir = malloc(4096), *opt = malloc(4200), names[4096];
+	char mdir[800], other[1000], job[201], ojob[128];
+
+	cli_scratch_init(&s);
+	/* top: exactly 1023 bytes, in components of at most 200; dir below it. */
+	size_t n = (size_t)snprintf(top, 4096, "%s/p", s.dir);
+	ck_assert_int_eq(mkdir(top, 0755), 0);
+	while (n < 1023) {
+		size_t k = 1023 - n - 1 > 200 ? 200 : 1023 - n - 1;
+		if (1023 - n - 1 - k == 1) {
+			k--; /* no last component of nothing after its '/' */
+		}
+		top[n++] = '/';
+		memset(top + n, 'd', k);
+		n += k;
+		top[n] = '\0';
+		ck_assert_int_eq(mkdir(top, 0755), 0);
+	}
+	ck_assert_uint_eq(strlen(top), 1023);
+	snprintf(dir, 4096, "%s/m", top);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(opt, 4200, "--metrics=%s", dir);
+	const char *a1[] = { "run", opt, "--", "sh", "-c", "mktemp >/dev/null; exit 3", NULL };
+	run_rcshim(&r, &s, NULL, a1);
+	ck_assert_exited(&r, 3);
+	ck_assert_msg(strstr(r.err, "metrics not written: the directory's name is longer than "
+				    "1023 bytes\n"),
+		      "stderr: %s", r.err);
+	dir_names(top, names, sizeof(names));
+	ck_assert_str_eq(names, "m ");
+	dir_names(dir, names, sizeof(names));
+	ck_assert_str_eq(names, "");
+	t_run_free(&r);
+
+	/* NAME: 200 bytes; the job of its first 127 has a file of its own. */
+	snprintf(mdir, sizeof(mdir), "%s/textfile", s.dir);
+	ck_assert_int_eq(mkdir(mdir, 0755), 0);
+	memset(job, 'j', 200);
+	job[200] = '\0';
+	memset(ojob, 'j', 127);
+	ojob[127] = '\0';
+	snprintf(other, sizeof(other), "%s/rcshim_%s.prom", mdir, ojob);
+	const char *kept = "# rcshim metrics (rcshim run --metrics); one file per job\n"
+			   "rcshim_runs_total{job=\"jjj\",status=\"exit_0\"} 7\n";
+	t_write_file(other, kept);
+	snprintf(opt, 4200, "--metrics=%s", mdir);
+	const char *a2[] = { "run", opt, "--job", job, "--", "sh", "-c", "exit 4", NULL };
+	run_rcshim(&r, &s, NULL, a2);
+	ck_assert_exited(&r, 4);
+	ck_assert_msg(strstr(r.err, "metrics not written: the job's name is longer than 127 "
+				    "bytes\n"),
+		      "stderr: %s", r.err);
+	char *c = t_read_file(other);
+	ck_assert_str_eq(c, kept);
+	free(c);
+	char want[200];
+	snprintf(want, sizeof(want), "%s ", strrchr(other, '/') + 1);
+	dir_names(mdir, names, sizeof(names));
+	ck_assert_str_eq(names, want);
+	t_run_free(&r);
+
+	/* The same DIR and a name that fits: written (the check is the length). */
+	const char *a3[] = { "run", opt, "--job", "short", "--", "sh", "-c", "exit 0", NULL };
+	run_rcshim(&r, &s, NULL, a3);
+	ck_assert_exited(&r, 0);
+	snprintf(other, sizeof(other), "%s/rcshim_short.prom", mdir);
+	ck_assert_msg(t_exists(other), "no %s: %s", other, r.err);
+	t_run_free(&r);
+	free(top);
+	free(dir);
+	free(opt);
+	cli_scratch_fini(&s);
+}
+END_TEST
+
 TEST_SUITE(sweep)
 {
 	ADD_TEST(s, sigkill_of_the_group_then_sweep);
@@ -779,4 +881,5 @@ TEST_SUITE(sweep)
 	ADD_TEST(s, usage);
 	ADD_TEST(s, metrics_parse_and_match_the_report);
 	ADD_TEST(s, metrics_count_live_cleanups);
+	ADD_TEST(s, metrics_names_too_long_to_keep);
 }
