@@ -349,7 +349,7 @@ rc_custom_register_temp_dir(const char *path, const char *name)
 	/* By its canonical name, found without following another user's
 	 * symlink: removal later follows none (DESIGN §5). */
 	if ((r = rc_path_abs(AT_FDCWD, path, abs, sizeof(abs))) < 0 ||
-	    (r = rc_chase_dir(abs, (long)geteuid(), canon, sizeof(canon))) < 0) {
+	    (r = rc_chase_dir(abs, (long)rc_sys_geteuid(), canon, sizeof(canon))) < 0) {
 		errno = r == -EPERM ? EPERM : -r;
 		return 0;
 	}

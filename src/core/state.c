@@ -31,16 +31,35 @@ warn_line(void *ctx, const char *line)
 	}
 }
 
-static const char *
-env_get(char *const *envp, const char *name)
+/* The variables start-up reads besides rc_config_load's, picked out in
+ * one pass over the environment (the first of duplicates wins, as with
+ * getenv): each pass is a few hundred instructions in every process. */
+enum { ENV_SESSION, ENV_LOG, ENV_XDG, ENV_HOME, N_ENV };
+
+static void
+env_pick(char *const *envp, const char *out[N_ENV])
 {
-	size_t n = strlen(name);
+	static const struct {
+		const char *name;
+		size_t len;
+	} want[N_ENV] = {
+		[ENV_SESSION] = { RC_SESSION_ENV "=", sizeof(RC_SESSION_ENV) },
+		[ENV_LOG] = { "RCSHIM_LOG=", sizeof("RCSHIM_LOG") },
+		[ENV_XDG] = { "XDG_RUNTIME_DIR=", sizeof("XDG_RUNTIME_DIR") },
+		[ENV_HOME] = { "HOME=", sizeof("HOME") },
+	};
+	for (int k = 0; k < N_ENV; k++) {
+		out[k] = NULL;
+	}
 	for (char *const *e = envp; e && *e; e++) {
-		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
-			return *e + n + 1;
+		for (int k = 0; k < N_ENV; k++) {
+			if (!out[k] && (*e)[0] == want[k].name[0] &&
+			    strncmp(*e, want[k].name, want[k].len) == 0) {
+				out[k] = *e + want[k].len;
+				break;
+			}
 		}
 	}
-	return NULL;
 }
 
 bool
@@ -54,11 +73,13 @@ rc_state_init(char *const *envp)
 	rc_log_stderr_init(); /* before the first line the shim may write */
 	rc_pid_cached = rc_sys_getpid();
 
-	const char *sid = env_get(envp, RC_SESSION_ENV);
+	const char *env[N_ENV];
+	env_pick(envp, env);
+	const char *sid = env[ENV_SESSION];
 	/* Only the process that starts the session reports bad settings:
 	 * every process of a pipeline would repeat the same lines. */
 	bool quiet = rc_session_id_valid(sid);
-	const char *log = env_get(envp, "RCSHIM_LOG");
+	const char *log = env[ENV_LOG];
 	/* The threshold must be known before the warnings are written. */
 	if (log && (!strcasecmp(log, "quiet") || !strcmp(log, "0"))) {
 		quiet = true;
@@ -67,10 +88,10 @@ rc_state_init(char *const *envp)
 	rc_log_threshold = (enum rc_log_level)rc_cfg.log_level;
 
 	bool created = rc_session_init(sid, rc_cfg.tmp_owner == RC_TMP_OWNER_PROCESS,
-				       env_get(envp, "XDG_RUNTIME_DIR"));
+				       env[ENV_XDG]);
 	/* Checked when first needed; a dropped root is said by the process
 	 * that started the session (the launcher says it for its members). */
-	rc_tmp_roots_set(rc_cfg.tmp_roots, rc_cfg.n_tmp_roots, env_get(envp, "HOME"),
+	rc_tmp_roots_set(rc_cfg.tmp_roots, rc_cfg.n_tmp_roots, env[ENV_HOME],
 			 created && !quiet);
 
 	rc_guard--;
