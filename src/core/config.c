@@ -1358,8 +1358,9 @@ rc_config_load(struct rc_config *cfg, char *const *envp,
 		size_t nlen = len - PREFIX_LEN;
 
 		for (size_t k = 0; k < N_VARS; k++) {
-			if (nlen == strlen(vars[k].name) &&
-			    memcmp(name, vars[k].name, nlen) == 0) {
+			/* Without strlen: most rows differ at the first byte. */
+			if (strncmp(name, vars[k].name, nlen) == 0 &&
+			    vars[k].name[nlen] == '\0') {
 				known = true;
 				/* "NAME" without '=' is not a setting. */
 				if (!val[k] && e[len] == '=') {
