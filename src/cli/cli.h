@@ -134,6 +134,11 @@ void cli_wait_on_io(int fd, bool (*fn)(void *), void *ctx);
 /* Exits as CMD did: its exit code, or death by its signal (without a core
  * dump of the launcher's own: CMD dumped already, if it was to). */
 void cli_exit_like(int status) __attribute__((noreturn));
+/* From here on, a crash of the launcher (SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+ * SIGABRT, SIGSYS: a bug of rcshim's in the report, the summary or the
+ * metrics) says so in one line and exits as cli_exit_like(@status): the
+ * program's status is not lost to the launcher's bug. */
+void cli_guard_status(int status);
 
 /* ---- env.c ---- */
 

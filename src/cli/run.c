@@ -406,6 +406,10 @@ cli_run(int argc, char **argv)
 	}
 
 	int status = cli_wait_all(child, &set, name, talk && !o.quiet && !exec_errno);
+	/* (An exit code as wait reports it: in the second byte.) */
+	cli_guard_status(!exec_errno ? status
+				     : (exec_errno == ENOENT ? CLI_EXIT_NOTFOUND : CLI_EXIT_NOEXEC)
+					       << 8);
 	cli_metrics_collect(mx);
 
 	struct cli_session s = {
@@ -426,6 +430,11 @@ cli_run(int argc, char **argv)
 		cli_outcome_free(&out);
 		env_free(&env);
 		return exec_errno == ENOENT ? CLI_EXIT_NOTFOUND : CLI_EXIT_NOEXEC;
+	}
+	/* The guard's test (tests/cli: crash_in_the_report_keeps_the_status). */
+	const char *fault = getenv("RCSHIM_INTERNAL_FAULT");
+	if (fault && !strcmp(fault, "report")) {
+		raise(SIGSEGV);
 	}
 	cli_session_reports(&s, status, &out);
 	if (mx) {

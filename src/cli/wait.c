@@ -198,3 +198,75 @@ cli_exit_like(int status)
 	/* A signal whose default action does not end a process. */
 	_exit(128 + sig);
 }
+
+/* ---- the guard of the launcher's last phase -------------------------------------- */
+
+/* The program's status, for a crash of the launcher after the program
+ * ended (cli_guard_status). */
+static volatile sig_atomic_t guard_status;
+static char guard_stack[64 * 1024] __attribute__((aligned(16)));
+
+static void
+put_err(const char *s)
+{
+	size_t n = strlen(s);
+	while (n) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+		if (w <= 0) {
+			return;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* cli_exit_like, from a signal handler: only async-signal-safe calls. */
+static void
+guard_handler(int sig)
+{
+	const char *name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS"
+			 : sig == SIGILL ? "SIGILL" : sig == SIGFPE ? "SIGFPE"
+			 : sig == SIGABRT ? "SIGABRT" : "SIGSYS";
+	put_err("rcshim: internal error: ");
+	put_err(name);
+	put_err(" while gathering the run's report (a bug in rcshim); the report may be "
+		"incomplete; the program's exit status is kept\n");
+
+	int status = guard_status;
+	if (!WIFSIGNALED(status)) {
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : CLI_EXIT_FAILED);
+	}
+	int csig = WTERMSIG(status);
+	struct rlimit zero = { 0, 0 };
+	setrlimit(RLIMIT_CORE, &zero);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(csig, &sa, NULL);
+	sigset_t u;
+	sigemptyset(&u);
+	sigaddset(&u, csig);
+	sigprocmask(SIG_UNBLOCK, &u, NULL);
+	kill(getpid(), csig);
+	_exit(128 + csig);
+}
+
+void
+cli_guard_status(int status)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS };
+	stack_t ss = { .ss_sp = guard_stack, .ss_size = sizeof(guard_stack), .ss_flags = 0 };
+	struct sigaction sa;
+
+	guard_status = status;
+	/* A crash from a stack overflow still has a stack to run on. */
+	sigaltstack(&ss, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = guard_handler;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+	sigfillset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+		sigaction(fatal[i], &sa, NULL);
+	}
+}

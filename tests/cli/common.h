@@ -187,14 +187,26 @@ cli_full_env(const struct cli_scratch *s, const char *const *env)
 
 /* Runs `rcshim ARGS` and waits; output captured in @r. */
 static inline void
-run_rcshim(struct rc_run *r, const struct cli_scratch *s, const char *const *env,
-	const char *const *args)
+run_rcshim_as(struct rc_run *r, const struct cli_scratch *s, const char *const *env,
+	      const char *const *args)
 {
 	const char **argv = cli_argv(args);
 	const char **envp = cli_env(s, env);
 	t_run(r, false, envp, NULL, argv);
 	free(argv);
 	free(envp);
+}
+
+/* The same, and the launcher did not crash: its guard keeps the program's
+ * status and says so on stderr (cli_guard_status), which no test but the
+ * guard's own (run_rcshim_as) may see. */
+static inline void
+run_rcshim(struct rc_run *r, const struct cli_scratch *s, const char *const *env,
+	   const char *const *args)
+{
+	run_rcshim_as(r, s, env, args);
+	ck_assert_msg(!r->err || !strstr(r->err, "rcshim: internal error: "),
+		      "the launcher crashed: %s", r->err);
 }
 
 /* Starts `rcshim ARGS` in the background, stdout and stderr into files of
