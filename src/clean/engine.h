@@ -64,6 +64,11 @@ void rc_result_log(enum rc_reason reason, int signo, const struct rcshim_result 
 /* clean/heap.c: malloc_trim(0); returns how many bytes resident memory
  * dropped by.  Not async-signal-safe. */
 uint64_t rc_heap_trim(void);
+/* clean/heap.c: the heap's part of a scope's end (clean/scope.c): the
+ * blocks scope @scope still holds reported by stack (when @res), then
+ * freed when @free_blocks, else handed to @parent (0: the process). */
+void rc_heap_scope_reclaim(uint32_t scope, uint32_t parent, rcshim_priority prio,
+			   bool free_blocks, struct rcshim_result *res);
 
 /* The fork child: a cleanup another thread was running in the parent
  * does not exist in the child, nor must its lock. */

@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <malloc.h>
 
+#include "clean/engine.h"
 #include "clean/step.h"
 #include "core/heap.h"
 #include "core/log.h"
 #include "core/state.h"
 #include "core/sys.h"
+#include "report/report.h"
 
 /* Resident bytes, from /proc/self/statm (its second field, in pages);
  * 0 when unreadable. */
@@ -100,4 +102,36 @@ rc_step_heap(const struct rc_step_ctx *ctx)
 	    (req->reason == RC_REASON_EXIT || req->reason == RC_REASON_SIGNAL)) {
 		leak_summary();
 	}
+}
+
+/* The heap's part of a scope's end (clean/scope.c): the blocks it still
+ * holds counted and reported by stack, then freed (RCSHIM_SCOPE_FREE_HEAP)
+ * or handed to @parent. */
+void
+rc_heap_scope_reclaim(uint32_t scope, uint32_t parent, rcshim_priority prio, bool free_blocks,
+		      struct rcshim_result *res)
+{
+	struct rc_heap_scope_taken t;
+
+	if (free_blocks && !rc_heap_block_free) {
+		free_blocks = false; /* the core alone: nothing to free with */
+	}
+	if (!rc_heap_scope_take(scope, parent, free_blocks, &t)) {
+		return;
+	}
+	rc_guard++;
+	for (size_t i = 0; i < t.ndoomed; i++) {
+		rc_heap_block_free((void *)t.doomed[i]);
+	}
+	if (t.taken) {
+		rc_result_add(res, RCSHIM_KIND_HEAP, t.blocks, 0, 0, t.bytes);
+	} else {
+		rc_result_add(res, RCSHIM_KIND_HEAP, 0, 0, t.blocks, 0);
+	}
+	if (res) {
+		rc_report_scope_heap(scope, parent, prio, t.taken, t.blocks, t.bytes, t.groups,
+				     t.ngroups);
+	}
+	rc_heap_scope_taken_free(&t);
+	rc_guard--;
 }

@@ -18,7 +18,6 @@
 #include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
-#include "report/report.h"
 
 bool rc_heap_exact RC_HOT;
 /* Whether the fast paths may read the allocator's chunk headers. */
@@ -879,24 +878,27 @@ group_add(struct rc_heap_scope_group *tab, size_t cap, size_t *used, uint32_t st
 	tab[k].bytes += n;
 }
 
-/* The end of scope @scope (core/scope.h): its blocks still live are
- * counted, reported, then freed or handed to @parent. */
-void
-rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool free_blocks,
-		  struct rcshim_result *res)
+/* A scope's end (clean/heap.c, rc_heap_scope_reclaim, does the rest). */
+bool
+rc_heap_scope_take(uint32_t scope, uint32_t parent, bool take, struct rc_heap_scope_taken *t)
 {
-	if (scope == 0 || !G.nbuckets) {
-		return;
+	struct rc_heap_scope_taken none;
+	bool keep = t != NULL;
+
+	if (!t) {
+		t = &none;
+		take = false;
 	}
-	if (free_blocks && !rc_heap_block_free) {
-		free_blocks = false; /* the core alone: nothing to free with */
+	memset(t, 0, sizeof(*t));
+	if (scope == 0 || !G.nbuckets) {
+		return false;
 	}
 	rc_guard++;
 	uint64_t blocks, bytes;
 	rc_heap_scope_totals(scope, &blocks, &bytes);
 	if (blocks == 0) {
 		rc_guard--;
-		return;
+		return false;
 	}
 	/* Room for every block's stack and address (blocks freed meanwhile
 	 * only leave slots unused; blocks added meanwhile cannot be: the
@@ -905,11 +907,11 @@ rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool fr
 	while (cap < 2 * blocks + 2 && cap < ((size_t)1 << 20)) {
 		cap *= 2;
 	}
-	struct rc_heap_scope_group *tab = rc_alloc(cap * sizeof(*tab));
-	size_t ndoomed = 0, room = free_blocks ? (size_t)blocks : 0, used = 0;
+	struct rc_heap_scope_group *tab = keep ? rc_alloc(cap * sizeof(*tab)) : NULL;
+	size_t ndoomed = 0, room = take ? (size_t)blocks : 0, used = 0;
 	uintptr_t *doomed = room ? rc_alloc(room * sizeof(*doomed)) : NULL;
 	if (!doomed) {
-		free_blocks = false; /* out of memory: handed over instead */
+		take = false; /* out of memory: handed over instead */
 	}
 	struct rc_heap_rec *gone = NULL; /* plain records taken out */
 
@@ -927,8 +929,9 @@ rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool fr
 			if (tab) {
 				group_add(tab, cap, &used, s->stack, s->usable);
 			}
-			if (free_blocks && ndoomed < room) {
-				/* Freed below, which takes the record out. */
+			if (take && ndoomed < room) {
+				/* Freed by the caller, which takes the record
+				 * out. */
 				doomed[ndoomed++] = s->p;
 				pp = &s->next;
 				continue;
@@ -958,15 +961,6 @@ rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool fr
 		rc_free(gone);
 		gone = next;
 	}
-	for (size_t i = 0; i < ndoomed; i++) {
-		rc_heap_block_free((void *)doomed[i]);
-	}
-	rc_free(doomed);
-	if (free_blocks) {
-		rc_result_add(res, RCSHIM_KIND_HEAP, blocks, 0, 0, bytes);
-	} else {
-		rc_result_add(res, RCSHIM_KIND_HEAP, 0, 0, blocks, 0);
-	}
 
 	size_t ng = 0;
 	for (size_t i = 0; tab && i < cap; i++) {
@@ -988,11 +982,30 @@ rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio, bool fr
 		}
 		tab[j] = g;
 	}
-	if (res) {
-		rc_report_scope_heap(scope, parent, prio, free_blocks, blocks, bytes, tab, ng);
+	t->blocks = blocks;
+	t->bytes = bytes;
+	t->groups = tab;
+	t->ngroups = ng;
+	t->doomed = doomed;
+	t->ndoomed = ndoomed;
+	t->taken = take;
+	if (!keep) {
+		rc_heap_scope_taken_free(t);
 	}
-	rc_free(tab);
 	rc_guard--;
+	return true;
+}
+
+void
+rc_heap_scope_taken_free(struct rc_heap_scope_taken *t)
+{
+	rc_guard++;
+	rc_free(t->groups);
+	rc_free(t->doomed);
+	rc_guard--;
+	t->groups = NULL;
+	t->doomed = NULL;
+	t->ngroups = t->ndoomed = 0;
 }
 
 /* --- configuration --------------------------------------------------------- */

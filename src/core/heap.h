@@ -213,6 +213,26 @@ struct rc_heap_scope_group {
  * usable bytes (tests, and the report). */
 void rc_heap_scope_totals(uint32_t scope, uint64_t *blocks, uint64_t *bytes);
 
+/* What rc_heap_scope_take found of a scope's blocks at its end. */
+struct rc_heap_scope_taken {
+	uint64_t blocks, bytes;              /* still live */
+	struct rc_heap_scope_group *groups;  /* by stack, largest first (NULL: no memory) */
+	size_t ngroups;
+	uintptr_t *doomed;                   /* with taken: the blocks to free */
+	size_t ndoomed;
+	bool taken;                          /* in doomed, not handed over */
+};
+/* The end of scope @scope: its blocks still live, counted and grouped by
+ * stack.  With @take (the scope frees its blocks) their addresses go into
+ * ->doomed for the caller to free (clean/heap.c, rc_heap_scope_reclaim);
+ * otherwise, or when there is no memory for the list, they pass to
+ * @parent (0: the process).  @t NULL: passed on, nothing kept (a thread
+ * that exits inside a scope).  False when the scope held no block (@t then
+ * holds nothing to free).  rc_heap_scope_taken_free frees @t's lists. */
+bool rc_heap_scope_take(uint32_t scope, uint32_t parent, bool take,
+			struct rc_heap_scope_taken *t);
+void rc_heap_scope_taken_free(struct rc_heap_scope_taken *t);
+
 /* --- configuration and state ------------------------------------------------ */
 
 /* Applies the configuration (sample interval, stack depth, whether the heap

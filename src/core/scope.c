@@ -1,13 +1,11 @@
-/* Scopes: per-thread stacks of open scopes, one process-wide list of them,
- * and the end of a scope (core/scope.h). */
+/* Scopes: per-thread stacks of open scopes and one process-wide list of
+ * them (core/scope.h).  Their end, a cleanup, is clean/scope.c's. */
 #include "build-config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
 
-#include "clean/custom.h"
-#include "clean/engine.h"
 #include "core/arena.h"
 #include "core/lock.h"
 #include "core/log.h"
@@ -16,7 +14,6 @@
 #include "core/state.h"
 #include "core/sys.h"
 #include "core/track.h"
-#include "report/report.h"
 
 struct rc_scope {
 	struct rc_scope *parent;      /* enclosing scope of the same thread */
@@ -177,100 +174,64 @@ drop(struct rc_scope *s)
 	rc_guard--;
 }
 
-static void
-add_result(struct rcshim_result *to, const struct rcshim_result *from)
+bool
+rc_scope_open_here(uint32_t id)
 {
-	for (int k = 0; k < RCSHIM_KIND_COUNT; k++) {
-		rc_result_add(to, k, from->kind[k].cleaned, from->kind[k].failed,
-			      from->kind[k].skipped, from->kind[k].bytes);
+	for (struct rc_scope *s = top; s; s = s->parent) {
+		if (s->id == id) {
+			return true;
+		}
 	}
+	return false;
 }
 
-/* Ends the innermost scope of this thread. */
-static void
-end_top(rcshim_priority prio, struct rcshim_result *res)
+uint32_t
+rc_scope_top(void)
+{
+	return top ? top->id : 0;
+}
+
+bool
+rc_scope_pop(struct rc_scope_popped *p)
 {
 	struct rc_scope *s = top;
-	uint32_t parent = s->parent ? s->parent->id : 0;
-	struct rcshim_result r;
-
-	/* Popped first: nothing acquired from here on is the scope's. */
-	top = s->parent;
-	rc_scope_cur = parent;
-	rc_heap_scope_changed();
-
-	struct rc_clean_req req = { RC_MODE_FINAL, prio, RC_REASON_SCOPE, 0, s->id };
-	rc_clean(&req, &r);
-	if (rc_heap_scope_end) {
-		rc_heap_scope_end(s->id, parent, prio, s->flags & RCSHIM_SCOPE_FREE_HEAP, &r);
+	if (!s) {
+		return false;
 	}
-	add_result(res, &r);
-
-	/* What the scope keeps goes to the enclosing one.  Nothing else
-	 * acquires under this id meanwhile: it was this thread's, and it is
-	 * no longer any thread's current scope. */
-	rc_track_rescope(s->id, parent);
-	drop(s);
+	p->s = s;
+	p->id = s->id;
+	p->parent = s->parent ? s->parent->id : 0;
+	p->flags = s->flags;
+	top = s->parent;
+	rc_scope_cur = p->parent;
+	rc_heap_scope_changed();
+	return true;
 }
 
-/* @id is not open on this thread: say whose it is, if anyone's. */
-static void
-not_ours(uint32_t id)
+void
+rc_scope_retire(const struct rc_scope_popped *p)
 {
-	char name[RC_SCOPE_NAME_MAX];
-	int32_t tid = 0;
+	/* Nothing else acquires under this id meanwhile: it was this
+	 * thread's, and it is no longer any thread's current scope. */
+	rc_track_rescope(p->id, p->parent);
+	drop(p->s);
+}
 
+bool
+rc_scope_owner(uint32_t id, int32_t *tid, char *name, size_t len)
+{
 	rc_spin_lock(&G.lock);
 	struct rc_scope *s = find_open(id);
 	if (s) {
-		tid = s->tid;
-		memcpy(name, s->name, sizeof(name));
+		*tid = s->tid;
+		size_t n = len ? strnlen(s->name, len - 1) : 0;
+		memcpy(name, s->name, n);
+		if (len) {
+			name[n] = '\0';
+		}
 	}
 	rc_spin_unlock(&G.lock);
-	if (s) {
-		rc_warn("rcshim_scope_end: scope %u \"%s\" belongs to thread %d, not to "
-			"thread %d: left open", id, name, tid, rc_sys_gettid());
-		rc_report_note("rcshim_scope_end of scope %u \"%s\" (thread %d) on thread %d "
-			       "refused", id, name, tid, rc_sys_gettid());
-	} else {
-		rc_warn("rcshim_scope_end: scope %u is not open (ended already?)", id);
-	}
-}
-
-rcshim_status
-rc_scope_end(uint32_t id, rcshim_priority prio, struct rcshim_result *res)
-{
-	struct rcshim_result local;
-	struct rc_scope *s;
-
-	if (!res) {
-		res = &local;
-	}
-	rc_result_init(res);
-	if (prio < RCSHIM_LOW || prio > RCSHIM_CRITICAL || id == 0) {
-		res->status = RCSHIM_INVALID;
-		return res->status;
-	}
-	for (s = top; s && s->id != id; s = s->parent) {
-	}
-	if (!s) {
-		not_ours(id);
-		res->status = RCSHIM_INVALID;
-		return res->status;
-	}
-	if (rc_custom_running()) {
-		/* The cleanup that runs this cleaner holds the engine. */
-		res->status = RCSHIM_BUSY;
-		return res->status;
-	}
-	while (top != s) {
-		rc_info("scope %u \"%s\" ended with scope %u \"%s\" still open inside it: "
-			"ending that first", s->id, s->name, top->id, top->name);
-		end_top(prio, res);
-	}
-	end_top(prio, res);
-	rc_result_finish(res);
-	return res->status;
+	return s != NULL;
 }
 
 void
@@ -282,9 +243,7 @@ rc_scope_abandon_thread(void)
 		rc_scope_cur = top ? top->id : 0;
 		rc_debug("thread %d exits inside scope %u \"%s\": its resources pass to "
 			 "the process", s->tid, s->id, s->name);
-		if (rc_heap_scope_end) {
-			rc_heap_scope_end(s->id, 0, RCSHIM_LOW, false, NULL);
-		}
+		rc_heap_scope_take(s->id, 0, false, NULL);
 		rc_track_rescope(s->id, 0);
 		drop(s);
 	}

@@ -3,10 +3,11 @@
  *
  * Each thread has a stack of open scopes; the innermost one's id is
  * rc_scope_cur (core/state.h), which the tracking core stores on every
- * record and fd entry it makes.  Ending a scope runs the engine in final
- * mode restricted to that scope (rc_clean with req.scope), then hands what
- * is left — below the priority, or failed — to the enclosing scope of the
- * thread, or to the process (scope 0).
+ * record and fd entry it makes.  Ending a scope (clean/scope.h) runs the
+ * engine in final mode restricted to that scope (rc_clean with
+ * req.scope), then reclaims its heap blocks, then hands what is left —
+ * below the priority, or failed — to the enclosing scope of the thread,
+ * or to the process (scope 0).
  *
  * Every open scope is also on one process-wide list, so a scope ended on
  * the wrong thread is told apart from one that is not open at all.  Ids
@@ -27,11 +28,27 @@
  * the id, or 0 with errno set (EINVAL for unknown @flags, ENOMEM). */
 uint32_t rc_scope_begin(const char *name, unsigned flags);
 
-/* Ends scope @id of the calling thread (and the scopes still open inside
- * it, innermost first) at @prio; @res may be NULL.  RCSHIM_INVALID, with
- * one warning, if @id is not open on this thread; RCSHIM_BUSY from inside
- * a custom cleaner (the engine is held by the cleanup that called it). */
-rcshim_status rc_scope_end(uint32_t id, rcshim_priority prio, struct rcshim_result *res);
+/* The end of a scope is a cleanup: rc_scope_end (clean/scope.h) pops the
+ * scopes with these, cleans, and retires them. */
+struct rc_scope;
+struct rc_scope_popped {
+	struct rc_scope *s;
+	uint32_t id, parent; /* parent 0: the process */
+	unsigned flags;
+};
+/* Whether @id is open on the calling thread. */
+bool rc_scope_open_here(uint32_t id);
+/* The calling thread's innermost open scope; 0 if none. */
+uint32_t rc_scope_top(void);
+/* Takes the calling thread's innermost scope off its stack: from here on
+ * nothing the thread acquires is the scope's.  It stays on the process's
+ * list (rc_scope_name still names it) until rc_scope_retire.  False if
+ * the thread has none open. */
+bool rc_scope_pop(struct rc_scope_popped *p);
+/* What the popped scope keeps passes to its parent; it leaves the list. */
+void rc_scope_retire(const struct rc_scope_popped *p);
+/* The thread and name of open scope @id (any thread's); false if none. */
+bool rc_scope_owner(uint32_t id, int32_t *tid, char *name, size_t len);
 
 /* Number of scopes open on the calling thread. */
 unsigned rc_scope_depth(void);
@@ -45,24 +62,6 @@ bool rc_scope_name(uint32_t id, char *buf, size_t len);
  * open scopes are closed without reclaiming anything, their contents
  * handed to the process.  Called from a thread-exit destructor. */
 void rc_scope_abandon_thread(void);
-
-/* --- hooks for kinds tracked elsewhere --------------------------------------
- *
- * Heap blocks (src/core/heap*, the heap issue).  Called at the end of
- * every scope, after the engine's steps, on the thread that ends it:
- *   - report the blocks allocated inside @scope and still live (count and
- *     bytes into res->kind[RCSHIM_KIND_HEAP]: .skipped when kept, .cleaned
- *     and .bytes when freed; and a report entry naming the scope,
- *     rc_scope_name(@scope) still works during the call);
- *   - free them when @free_blocks (the scope was opened with
- *     RCSHIM_SCOPE_FREE_HEAP), else hand them to @parent (0: the process).
- * @res is NULL when a thread exits with scopes open: hand over silently.
- * Weak: until the heap module defines it, scopes do nothing with the heap.
- * (A weak reference does not pull an object out of a static archive: the
- * definition must live in an object that is linked for other reasons, as
- * everything in librcshim.so is.) */
-void rc_heap_scope_end(uint32_t scope, uint32_t parent, rcshim_priority prio,
-		       bool free_blocks, struct rcshim_result *res) __attribute__((weak));
 
 /* Around fork: the list's lock (see rc_fork_managed, core/state.h). */
 void rc_scope_fork_prepare(void);

@@ -9,6 +9,7 @@
 #include "clean/custom.h"
 #include "clean/engine.h"
 #include "clean/render.h"
+#include "clean/scope.h"
 #include "core/config.h"
 #include "core/scope.h"
 #include "core/state.h"

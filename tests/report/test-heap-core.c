@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/heap.h"
+#include "clean/scope.h"
 #include "core/scope.h"
 #include "core/stack.h"
 #include "report/report.h"

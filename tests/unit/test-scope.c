@@ -26,6 +26,7 @@
 #include "core/fdtable.h"
 #include "core/log.h"
 #include "core/registry.h"
+#include "clean/scope.h"
 #include "core/scope.h"
 #include "core/session.h"
 #include "core/state.h"
