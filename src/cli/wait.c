@@ -175,14 +175,11 @@ cli_wait_all(pid_t child, const sigset_t *set, const char *name, bool talk)
 	}
 }
 
-void
-cli_exit_like(int status)
+/* Death by CMD's signal @sig, without a core dump of the launcher's own.
+ * Async-signal-safe (the guard below calls it from its handler). */
+static void __attribute__((noreturn))
+die_like(int sig)
 {
-	fflush(NULL);
-	if (!WIFSIGNALED(status)) {
-		exit(WIFEXITED(status) ? WEXITSTATUS(status) : CLI_EXIT_FAILED);
-	}
-	int sig = WTERMSIG(status);
 	struct rlimit zero = { 0, 0 };
 	setrlimit(RLIMIT_CORE, &zero);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -197,6 +194,16 @@ cli_exit_like(int status)
 	kill(getpid(), sig);
 	/* A signal whose default action does not end a process. */
 	_exit(128 + sig);
+}
+
+void
+cli_exit_like(int status)
+{
+	fflush(NULL);
+	if (!WIFSIGNALED(status)) {
+		exit(WIFEXITED(status) ? WEXITSTATUS(status) : CLI_EXIT_FAILED);
+	}
+	die_like(WTERMSIG(status));
 }
 
 /* ---- the guard of the launcher's last phase -------------------------------------- */
@@ -220,7 +227,6 @@ put_err(const char *s)
 	}
 }
 
-/* cli_exit_like, from a signal handler: only async-signal-safe calls. */
 static void
 guard_handler(int sig)
 {
@@ -232,24 +238,12 @@ guard_handler(int sig)
 	put_err(" while gathering the run's report (a bug in rcshim); the report may be "
 		"incomplete; the program's exit status is kept\n");
 
+	/* cli_exit_like, without its stdio: only async-signal-safe calls. */
 	int status = guard_status;
 	if (!WIFSIGNALED(status)) {
 		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : CLI_EXIT_FAILED);
 	}
-	int csig = WTERMSIG(status);
-	struct rlimit zero = { 0, 0 };
-	setrlimit(RLIMIT_CORE, &zero);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigaction(csig, &sa, NULL);
-	sigset_t u;
-	sigemptyset(&u);
-	sigaddset(&u, csig);
-	sigprocmask(SIG_UNBLOCK, &u, NULL);
-	kill(getpid(), csig);
-	_exit(128 + csig);
+	die_like(WTERMSIG(status));
 }
 
 void
