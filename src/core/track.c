@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <string.h>
 
-#include "clean/sqlite.h"
 #include "core/arena.h"
 #include "core/fdtable.h"
 #include "core/gpu.h"
@@ -15,6 +14,7 @@
 #include "core/roots.h"
 #include "core/registry.h"
 #include "core/session.h"
+#include "core/sqlite.h"
 #include "core/stack.h"
 #include "core/state.h"
 #include "core/sys.h"
