@@ -564,10 +564,11 @@ cli_metrics_start(const char *dir, const char *job, const char *sdir, const char
 	/* Cut short, DIR would name another directory (a parent, or a
 	 * sibling with the same start) and JOB another job's file: none
 	 * written rather than one in the wrong place. */
-	if (strlen(dir) >= sizeof(m->dir) || strlen(job) >= sizeof(m->job)) {
-		bool d = strlen(dir) >= sizeof(m->dir);
-		cli_msg("metrics not written: the %s is longer than %zu bytes", d ? "directory's name" : "job's name",
-			(d ? sizeof(m->dir) : sizeof(m->job)) - 1);
+	bool long_dir = strlen(dir) >= sizeof(m->dir);
+	if (long_dir || strlen(job) >= sizeof(m->job)) {
+		cli_msg("metrics not written: the %s is longer than %zu bytes",
+			long_dir ? "directory's name" : "job's name",
+			(long_dir ? sizeof(m->dir) : sizeof(m->job)) - 1);
 		free(m);
 		return NULL;
 	}

@@ -989,9 +989,6 @@ rc_heap_scope_take(uint32_t scope, uint32_t parent, bool take, struct rc_heap_sc
 	t->doomed = doomed;
 	t->ndoomed = ndoomed;
 	t->taken = take;
-	if (!keep) {
-		rc_heap_scope_taken_free(t);
-	}
 	rc_guard--;
 	return true;
 }

@@ -135,12 +135,25 @@ hash_pcs(const uintptr_t *pc, unsigned n)
 	return h;
 }
 
+/* Whether two stacks of @n frames are the same, word by word (the shim's
+ * own memcmp goes a byte at a time: preload/libc.c). */
+static bool
+same_pcs(const uintptr_t *a, const uintptr_t *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (a[i] != b[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static struct entry *
 find_in(struct entry *_Atomic *b, unsigned mask, uint64_t h, const uintptr_t *pc, unsigned n)
 {
 	for (struct entry *e = atomic_load_explicit(&b[h & mask], memory_order_acquire);
 	     e; e = atomic_load_explicit(&e->next, memory_order_acquire)) {
-		if (e->hash == h && e->n == n && memcmp(e->pc, pc, n * sizeof(*pc)) == 0) {
+		if (e->hash == h && e->n == n && same_pcs(e->pc, pc, n)) {
 			return e;
 		}
 	}

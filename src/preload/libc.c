@@ -7,7 +7,8 @@
  * the static linker binds the shim's calls to them and the loader has
  * nothing to look up.  The shim calls them on short strings (paths, the
  * environment, configuration words), where glibc's vector versions win
- * nothing.  memcpy, memset and memmove stay glibc's: the compiler emits
+ * nothing; a caller that compares more than that on a hot path compares
+ * words itself (core/stack.c, same_pcs).  memcpy, memset and memmove stay glibc's: the compiler emits
  * them for copies of any size; strlen and strrchr too, which the shim runs
  * on longer texts (a /proc stat line: a byte loop took 3 600 instructions
  * more than the lookup saves).  The signal-set functions and getpagesize
