@@ -8,11 +8,12 @@
  * nothing to look up.  The shim calls them on short strings (paths, the
  * environment, configuration words), where glibc's vector versions win
  * nothing; a caller that compares more than that on a hot path compares
- * words itself (core/stack.c, same_pcs).  memcpy, memset and memmove stay glibc's: the compiler emits
- * them for copies of any size; strlen and strrchr too, which the shim runs
- * on longer texts (a /proc stat line: a byte loop took 3 600 instructions
- * more than the lookup saves).  The signal-set functions and getpagesize
- * follow: what glibc's do, without the lookup.
+ * words itself (core/stack.c, same_pcs).  memcpy, memset and memmove stay
+ * glibc's: the compiler emits them for copies of any size; strlen and
+ * strrchr too, which the shim runs on longer texts (a /proc stat line: a
+ * byte loop took 3 600 instructions more than the lookup saves).  The
+ * signal-set functions and getpagesize follow: what glibc's do, without
+ * the lookup.
  *
  * Built with -fno-builtin and without loop-idiom recognition (meson.build),
  * so that a loop here never becomes a call to the function it defines.
